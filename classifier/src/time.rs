@@ -1,0 +1,1 @@
+//! Local time and time windows (placeholder, written next).

@@ -1,0 +1,1 @@
+//! Lychgate daemon and CLI library.

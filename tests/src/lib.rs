@@ -1,0 +1,1 @@
+//! Shared helpers for Lychgate end-to-end tests.
