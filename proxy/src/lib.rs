@@ -1,1 +1,8 @@
-//! Lychgate daemon and CLI library.
+//! `lychgate`: the daemon and command-line tool of Lychgate, a filtering and monitoring gateway
+//! for schools. The policy engine lives in `lychgate-classifier`; this crate reads the config,
+//! serves clients (the HTTP proxy and DNS filter arrive in later work), and answers technicians'
+//! questions (`check-config`, `explain`, `lists`).
+
+pub mod cli;
+pub mod config;
+pub mod net;

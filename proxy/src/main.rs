@@ -1,1 +1,5 @@
-fn main() {}
+//! The `lychgate` binary: everything lives in the library.
+
+fn main() -> std::process::ExitCode {
+    lychgate::cli::main()
+}

@@ -1,0 +1,85 @@
+//! `lychgate lists stats` and `lychgate lists lookup HOST`.
+
+use super::load_config;
+use lychgate_classifier::category::CategoryId;
+use lychgate_classifier::policy::Target;
+use std::path::Path;
+
+pub(super) fn stats(config: Option<&Path>) -> anyhow::Result<u8> {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let p = &config.policy;
+    println!(
+        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>5}  source",
+        "category", "domains", "urls", "regexes", "skipped", "bad"
+    );
+    for s in &config.lists {
+        let l = p.list(s.list);
+        println!(
+            "{:<16} {:>9} {:>7} {:>7} {:>7} {:>5}  {}",
+            l.category.map_or("-", |c| p.categories().name(c)),
+            s.domains,
+            s.urls,
+            s.regexes,
+            s.skipped,
+            s.bad_lines,
+            l.origin.display_path().display()
+        );
+    }
+    let idx = p.domain_index();
+    println!(
+        "index: {} distinct domains, {} bytes ({:.1} bytes/domain); phrases: {}; loaded in {:.0} ms",
+        idx.len(),
+        idx.heap_bytes(),
+        if idx.is_empty() {
+            0.0
+        } else {
+            idx.heap_bytes() as f64 / idx.len() as f64
+        },
+        p.phrases().len(),
+        config.load_time.as_secs_f64() * 1000.0
+    );
+    Ok(0)
+}
+
+pub(super) fn lookup(config: Option<&Path>, input: &str) -> anyhow::Result<u8> {
+    let config = match load_config(config) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
+    let p = &config.policy;
+    let target = match Target::parse(input) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("lychgate: `{input}` is not a host: {e}");
+            return Ok(super::EXIT_CONFIG);
+        }
+    };
+    let host = target
+        .request(lychgate_classifier::policy::RequestKind::HostOnly)
+        .host
+        .to_string();
+    let cats = p.host_categories(&host);
+    if cats.is_empty() {
+        println!("{host}: on no list");
+        return Ok(0);
+    }
+    let names: Vec<&str> = cats.iter().map(|c| p.categories().name(c)).collect();
+    println!("{host}: {}", names.join(", "));
+    for (list, line) in p.find_domain_sources(&host) {
+        let l = p.list(list);
+        if l.category == Some(CategoryId::ILLEGAL) {
+            // IWF members must keep the list's entries confidential: name the list only.
+            println!("  illegal: on list `{}`", l.name);
+        } else {
+            println!(
+                "  {}: {}:{line}",
+                l.category.map_or("-", |c| p.categories().name(c)),
+                l.origin.display_path().display()
+            );
+        }
+    }
+    Ok(0)
+}

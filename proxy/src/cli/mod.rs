@@ -1,0 +1,122 @@
+//! The `lychgate` command line: arguments (clap) and one module per command. Commands return an
+//! exit code; `main.rs` only calls [`main`].
+
+mod check;
+mod explain;
+mod lists;
+mod run;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code for an invalid configuration (sysexits EX_USAGE).
+pub const EXIT_CONFIG: u8 = 64;
+/// Exit code for bad list lines under `--strict` (sysexits EX_DATAERR).
+pub const EXIT_LIST_DATA: u8 = 65;
+
+/// Lychgate: a filtering and monitoring gateway for schools.
+#[derive(Debug, Parser)]
+#[command(name = "lychgate", version, about, long_about = None)]
+pub struct Args {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (loads the policy and serves clients).
+    Run {
+        /// Config file (default: ./config/lychgate.toml, then /etc/lychgate/lychgate.toml, then
+        /// the built-in default).
+        config: Option<PathBuf>,
+    },
+    /// Load the config and every list, print a summary or every problem; exit 0 or 64.
+    CheckConfig {
+        /// Config file (same search as `run`).
+        config: Option<PathBuf>,
+        /// Treat bad list lines as errors (exit 65) instead of warnings.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Explain the decision for a URL, host or search for a group.
+    Explain {
+        /// A URL (`https://www.google.com/search?q=...`), `host/path` or a bare host.
+        url: String,
+        /// The group to decide for, e.g. `ks2`.
+        #[arg(long, short)]
+        group: String,
+        /// Local time in the config's time zone, e.g. `2026-11-30T12:30` (default: now).
+        #[arg(long)]
+        at: Option<String>,
+        /// Print the whole decision as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Config file (same search as `run`).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Inspect the loaded lists.
+    Lists {
+        /// Which question.
+        #[command(subcommand)]
+        command: ListsCommand,
+        /// Config file (same search as `run`).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `lychgate lists ...`.
+#[derive(Debug, Subcommand)]
+pub enum ListsCommand {
+    /// Entries per list and category, and the index's memory.
+    Stats,
+    /// Which lists and categories contain a host.
+    Lookup {
+        /// Host or URL.
+        host: String,
+    },
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn main() -> ExitCode {
+    let args = Args::parse();
+    let result = match args.command {
+        Command::Run { config } => run::run(config.as_deref()),
+        Command::CheckConfig { config, strict } => check::check(config.as_deref(), strict),
+        Command::Explain {
+            url,
+            group,
+            at,
+            json,
+            config,
+        } => explain::explain(config.as_deref(), &url, &group, at.as_deref(), json),
+        Command::Lists {
+            command: ListsCommand::Stats,
+            config,
+        } => lists::stats(config.as_deref()),
+        Command::Lists {
+            command: ListsCommand::Lookup { host },
+            config,
+        } => lists::lookup(config.as_deref(), &host),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("lychgate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the config for a command, printing every problem; `Err(code)` means exit with it.
+fn load_config(path: Option<&std::path::Path>) -> Result<crate::config::Config, u8> {
+    let origin = crate::config::locate(path);
+    crate::config::load(&origin).map_err(|errors| {
+        eprint!("{errors}");
+        EXIT_CONFIG
+    })
+}

@@ -1,0 +1,290 @@
+//! Stage one: the TOML tree read into plain structs that remember where every value was, with
+//! every structural problem (unknown key, wrong type, missing field) recorded, not just the first.
+
+use super::reader::{Fields, Located, Source};
+use toml::de::DeTable;
+
+/// `[listen]`.
+#[derive(Debug, Default)]
+pub struct RawListen {
+    /// Explicit proxy address.
+    pub proxy: Option<Located<String>>,
+    /// DNS address.
+    pub dns: Option<Located<String>>,
+    /// Admin listener address.
+    pub admin: Option<Located<String>>,
+}
+
+/// One `[[list]]`.
+#[derive(Debug)]
+pub struct RawList {
+    /// Name shown in reports.
+    pub name: Option<Located<String>>,
+    /// Category the entries go into.
+    pub category: Option<Located<String>>,
+    /// `builtin:NAME` or a path relative to the config file.
+    pub path: Option<Located<String>>,
+    /// List format.
+    pub format: Option<Located<String>>,
+}
+
+/// One `[[category]]` (a school's own category).
+#[derive(Debug)]
+pub struct RawCategory {
+    /// Its name.
+    pub name: Option<Located<String>>,
+    /// Never named to children.
+    pub sensitive: Option<Located<bool>>,
+}
+
+/// One `[[network]]`.
+#[derive(Debug)]
+pub struct RawNetwork {
+    /// Address block.
+    pub cidr: Option<Located<String>>,
+    /// Group of its clients.
+    pub group: Option<Located<String>>,
+    /// Description.
+    pub name: Option<Located<String>>,
+}
+
+/// One `[[groups.NAME.window]]`.
+#[derive(Debug)]
+pub struct RawWindow {
+    /// Days, e.g. `Mon-Fri`.
+    pub days: Option<Located<String>>,
+    /// `HH:MM-HH:MM`.
+    pub time: Option<Located<String>>,
+    /// Categories allowed while open.
+    pub allow: Vec<Located<String>>,
+    /// Categories blocked while open.
+    pub block: Vec<Located<String>>,
+    /// Line of the window table.
+    pub line: usize,
+    /// Byte offset of the window table.
+    pub offset: usize,
+    /// Dotted path.
+    pub field: String,
+}
+
+/// One `[[groups.NAME.override]]`.
+#[derive(Debug)]
+pub struct RawOverride {
+    /// `allow` or `block`.
+    pub action: Option<Located<String>>,
+    /// A host (with subdomains) or `=host` (exactly).
+    pub host: Option<Located<String>>,
+    /// A URL prefix `host/path`.
+    pub url: Option<Located<String>>,
+    /// Why.
+    pub reason: Option<Located<String>>,
+    /// Line of the override table.
+    pub line: usize,
+    /// Byte offset of the table.
+    pub offset: usize,
+    /// Dotted path.
+    pub field: String,
+}
+
+/// One `[groups.NAME]`.
+#[derive(Debug)]
+pub struct RawGroup {
+    /// The group's name.
+    pub name: Located<String>,
+    /// staff / pupil / guest.
+    pub kind: Option<Located<String>>,
+    /// individual / shared / weak / none.
+    pub account_type: Option<Located<String>>,
+    /// Categories blocked.
+    pub block: Vec<Located<String>>,
+    /// Categories allowed.
+    pub allow: Vec<Located<String>>,
+    /// Only allowed categories pass.
+    pub allow_list_only: Option<Located<bool>>,
+    /// allow / block.
+    pub ip_literal: Option<Located<String>>,
+    /// allow / block.
+    pub look_alikes: Option<Located<String>>,
+    /// SafeSearch.
+    pub safe_search: Option<Located<bool>>,
+    /// off / moderate / strict.
+    pub youtube: Option<Located<String>>,
+    /// Phrase score threshold.
+    pub phrase_threshold: Option<Located<i64>>,
+    /// Time windows.
+    pub windows: Vec<RawWindow>,
+    /// Overrides.
+    pub overrides: Vec<RawOverride>,
+    /// Byte offset of the group table.
+    pub offset: usize,
+}
+
+/// The whole file, read but not yet checked for meaning.
+#[derive(Debug, Default)]
+pub struct RawConfig {
+    /// IANA time zone.
+    pub timezone: Option<Located<String>>,
+    /// Group for unknown clients.
+    pub default_group: Option<Located<String>>,
+    /// Listener addresses.
+    pub listen: RawListen,
+    /// Category lists.
+    pub lists: Vec<RawList>,
+    /// Phrase lists.
+    pub phrase_lists: Vec<Located<String>>,
+    /// School-defined categories.
+    pub categories: Vec<RawCategory>,
+    /// Networks.
+    pub networks: Vec<RawNetwork>,
+    /// Groups, in file order.
+    pub groups: Vec<RawGroup>,
+}
+
+const TOP_KEYS: &[&str] = &[
+    "timezone",
+    "default_group",
+    "listen",
+    "list",
+    "phrases",
+    "category",
+    "network",
+    "groups",
+];
+const LISTEN_KEYS: &[&str] = &["proxy", "dns", "admin"];
+const LIST_KEYS: &[&str] = &["name", "category", "path", "format"];
+const CATEGORY_KEYS: &[&str] = &["name", "sensitive"];
+const NETWORK_KEYS: &[&str] = &["cidr", "group", "name"];
+const PHRASES_KEYS: &[&str] = &["lists"];
+const GROUP_KEYS: &[&str] = &[
+    "kind",
+    "account_type",
+    "block",
+    "allow",
+    "allow_list_only",
+    "ip_literal",
+    "look_alikes",
+    "safe_search",
+    "youtube",
+    "phrase_threshold",
+    "window",
+    "override",
+];
+const WINDOW_KEYS: &[&str] = &["days", "time", "allow", "block"];
+const OVERRIDE_KEYS: &[&str] = &["action", "host", "url", "reason"];
+
+/// Parses the TOML text and reads it into a [`RawConfig`]; problems go into `src.errors`.
+pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
+    let (doc, parse_errors) = DeTable::parse_recoverable(text);
+    for e in parse_errors {
+        let offset = e.span().map_or(0, |s| s.start);
+        src.error(offset, "", format!("TOML syntax: {}", e.message()), None);
+    }
+    let mut top = Fields::new(doc.get_ref(), "", 0);
+    let mut raw = RawConfig {
+        timezone: top.string(src, "timezone"),
+        default_group: top.string(src, "default_group"),
+        ..RawConfig::default()
+    };
+    if let Some(mut t) = top.table(src, "listen") {
+        raw.listen = RawListen {
+            proxy: t.string(src, "proxy"),
+            dns: t.string(src, "dns"),
+            admin: t.string(src, "admin"),
+        };
+        t.finish(src, LISTEN_KEYS);
+    }
+    for mut t in top.tables(src, "list") {
+        raw.lists.push(RawList {
+            name: t.string(src, "name"),
+            category: t.required_string(
+                src,
+                "category",
+                "name the category the list's entries belong to",
+            ),
+            path: t.required_string(
+                src,
+                "path",
+                "`builtin:<category>` or a path relative to this file",
+            ),
+            format: t.string(src, "format"),
+        });
+        t.finish(src, LIST_KEYS);
+    }
+    if let Some(mut t) = top.table(src, "phrases") {
+        raw.phrase_lists = t.strings(src, "lists").unwrap_or_default();
+        t.finish(src, PHRASES_KEYS);
+    }
+    for mut t in top.tables(src, "category") {
+        raw.categories.push(RawCategory {
+            name: t.required_string(src, "name", "a lower-case name such as `homework-cheats`"),
+            sensitive: t.boolean(src, "sensitive"),
+        });
+        t.finish(src, CATEGORY_KEYS);
+    }
+    for mut t in top.tables(src, "network") {
+        raw.networks.push(RawNetwork {
+            cidr: t.required_string(src, "cidr", "an address block such as `10.0.3.0/24`"),
+            group: t.required_string(src, "group", "the group of clients in this network"),
+            name: t.string(src, "name"),
+        });
+        t.finish(src, NETWORK_KEYS);
+    }
+    if let Some(mut groups) = top.table(src, "groups") {
+        for (name, fields) in groups.entries(src) {
+            if let Some(g) = fields {
+                raw.groups.push(read_group(src, name, g));
+            }
+        }
+        groups.finish(src, &[]);
+    }
+    top.finish(src, TOP_KEYS);
+    raw
+}
+
+fn read_group(src: &mut Source<'_>, name: Located<String>, mut t: Fields<'_, '_>) -> RawGroup {
+    let offset = t.offset();
+    let mut g = RawGroup {
+        name,
+        kind: t.required_string(src, "kind", "staff, pupil or guest"),
+        account_type: t.string(src, "account_type"),
+        block: t.strings(src, "block").unwrap_or_default(),
+        allow: t.strings(src, "allow").unwrap_or_default(),
+        allow_list_only: t.boolean(src, "allow_list_only"),
+        ip_literal: t.string(src, "ip_literal"),
+        look_alikes: t.string(src, "look_alikes"),
+        safe_search: t.boolean(src, "safe_search"),
+        youtube: t.string(src, "youtube"),
+        phrase_threshold: t.integer(src, "phrase_threshold"),
+        windows: Vec::new(),
+        overrides: Vec::new(),
+        offset,
+    };
+    for mut w in t.tables(src, "window") {
+        let (offset, field) = (w.offset(), w.path().to_string());
+        g.windows.push(RawWindow {
+            days: w.string(src, "days"),
+            time: w.required_string(src, "time", "write `HH:MM-HH:MM`, e.g. `12:00-13:00`"),
+            allow: w.strings(src, "allow").unwrap_or_default(),
+            block: w.strings(src, "block").unwrap_or_default(),
+            line: src.line_of(offset),
+            offset,
+            field,
+        });
+        w.finish(src, WINDOW_KEYS);
+    }
+    for mut o in t.tables(src, "override") {
+        let (offset, field) = (o.offset(), o.path().to_string());
+        g.overrides.push(RawOverride {
+            action: o.required_string(src, "action", "`allow` or `block`"),
+            host: o.string(src, "host"),
+            url: o.string(src, "url"),
+            reason: o.string(src, "reason"),
+            line: src.line_of(offset),
+            offset,
+            field,
+        });
+        o.finish(src, OVERRIDE_KEYS);
+    }
+    t.finish(src, GROUP_KEYS);
+    g
+}

@@ -1,0 +1,370 @@
+//! A walk over a spanned TOML tree that keeps going after a problem: every unknown key, wrong
+//! type and missing field is recorded with its line, instead of stopping at the first as serde's
+//! `deny_unknown_fields` would.
+
+use super::error::{ConfigError, ConfigErrors};
+use std::path::Path;
+use toml::Spanned;
+use toml::de::{DeArray, DeTable, DeValue};
+
+/// The file being read: its path, text (for line numbers) and the problems found so far.
+#[derive(Debug)]
+pub struct Source<'s> {
+    /// Path shown in messages.
+    pub path: &'s Path,
+    text: &'s str,
+    /// Problems found so far.
+    pub errors: ConfigErrors,
+}
+
+impl<'s> Source<'s> {
+    /// Starts reading `text` from `path`.
+    pub fn new(path: &'s Path, text: &'s str) -> Self {
+        Source {
+            path,
+            text,
+            errors: ConfigErrors::default(),
+        }
+    }
+
+    /// 1-based line of a byte offset.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    /// Records a problem at a byte offset.
+    pub fn error(
+        &mut self,
+        offset: usize,
+        field: &str,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) {
+        let line = self.line_of(offset);
+        self.errors.0.push(ConfigError {
+            file: self.path.to_path_buf(),
+            line,
+            field: (!field.is_empty()).then(|| field.to_string()),
+            message: message.into(),
+            hint: hint.map(str::to_string),
+        });
+    }
+}
+
+/// A string value with the line it was on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located<T> {
+    /// The value.
+    pub value: T,
+    /// 1-based line.
+    pub line: usize,
+    /// Byte offset (for further errors about it).
+    pub offset: usize,
+    /// Dotted key path.
+    pub field: String,
+}
+
+/// The keys of one TOML table, read one at a time; whatever is left unread is an unknown key.
+#[derive(Debug)]
+pub struct Fields<'t, 'i> {
+    table: &'t DeTable<'i>,
+    path: String,
+    offset: usize,
+    used: Vec<&'t str>,
+}
+
+fn type_name(v: &DeValue<'_>) -> &'static str {
+    v.type_str()
+}
+
+impl<'t, 'i> Fields<'t, 'i> {
+    /// Starts reading a table found at `path` (dotted), beginning at byte `offset`.
+    pub fn new(table: &'t DeTable<'i>, path: &str, offset: usize) -> Self {
+        Fields {
+            table,
+            path: path.to_string(),
+            offset,
+            used: Vec::new(),
+        }
+    }
+
+    /// The dotted path of a key in this table.
+    pub fn key_path(&self, key: &str) -> String {
+        if self.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", self.path)
+        }
+    }
+
+    /// Offset of the table itself.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// This table's dotted path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn raw(&mut self, key: &str) -> Option<&'t Spanned<DeValue<'i>>> {
+        let (k, v) = self.table.get_key_value(key)?;
+        self.used.push(k.get_ref());
+        Some(v)
+    }
+
+    /// A string value.
+    pub fn string(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<String>> {
+        let field = self.key_path(key);
+        let v = self.raw(key)?;
+        match v.get_ref().as_str() {
+            Some(s) => Some(Located {
+                value: s.to_string(),
+                line: src.line_of(v.span().start),
+                offset: v.span().start,
+                field,
+            }),
+            None => {
+                src.error(
+                    v.span().start,
+                    &field,
+                    format!("expected a string, found {}", type_name(v.get_ref())),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// A required string value.
+    pub fn required_string(
+        &mut self,
+        src: &mut Source<'_>,
+        key: &str,
+        hint: &str,
+    ) -> Option<Located<String>> {
+        if !self.table.contains_key(key) {
+            src.error(self.offset, &self.key_path(key), "is missing", Some(hint));
+            return None;
+        }
+        self.string(src, key)
+    }
+
+    /// A boolean value.
+    pub fn boolean(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<bool>> {
+        let field = self.key_path(key);
+        let v = self.raw(key)?;
+        match v.get_ref().as_bool() {
+            Some(b) => Some(Located {
+                value: b,
+                line: src.line_of(v.span().start),
+                offset: v.span().start,
+                field,
+            }),
+            None => {
+                src.error(
+                    v.span().start,
+                    &field,
+                    format!("expected true or false, found {}", type_name(v.get_ref())),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// An integer value.
+    pub fn integer(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<i64>> {
+        let field = self.key_path(key);
+        let v = self.raw(key)?;
+        let parsed = v
+            .get_ref()
+            .as_integer()
+            .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok());
+        match parsed {
+            Some(n) => Some(Located {
+                value: n,
+                line: src.line_of(v.span().start),
+                offset: v.span().start,
+                field,
+            }),
+            None => {
+                src.error(
+                    v.span().start,
+                    &field,
+                    format!("expected a whole number, found {}", type_name(v.get_ref())),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// An array of strings (each element located).
+    pub fn strings(&mut self, src: &mut Source<'_>, key: &str) -> Option<Vec<Located<String>>> {
+        let field = self.key_path(key);
+        let v = self.raw(key)?;
+        let Some(arr) = v.get_ref().as_array() else {
+            src.error(
+                v.span().start,
+                &field,
+                format!(
+                    "expected a list of strings, found {}",
+                    type_name(v.get_ref())
+                ),
+                Some("write e.g. [\"games\", \"social\"]"),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in arr.iter().enumerate() {
+            match item.get_ref().as_str() {
+                Some(s) => out.push(Located {
+                    value: s.to_string(),
+                    line: src.line_of(item.span().start),
+                    offset: item.span().start,
+                    field: format!("{field}[{i}]"),
+                }),
+                None => src.error(
+                    item.span().start,
+                    &format!("{field}[{i}]"),
+                    format!("expected a string, found {}", type_name(item.get_ref())),
+                    None,
+                ),
+            }
+        }
+        Some(out)
+    }
+
+    /// A sub-table.
+    pub fn table(&mut self, src: &mut Source<'_>, key: &str) -> Option<Fields<'t, 'i>> {
+        let field = self.key_path(key);
+        let v = self.raw(key)?;
+        match v.get_ref().as_table() {
+            Some(t) => Some(Fields::new(t, &field, v.span().start)),
+            None => {
+                src.error(
+                    v.span().start,
+                    &field,
+                    format!("expected a table, found {}", type_name(v.get_ref())),
+                    None,
+                );
+                None
+            }
+        }
+    }
+
+    /// An array of tables (`[[key]]`).
+    pub fn tables(&mut self, src: &mut Source<'_>, key: &str) -> Vec<Fields<'t, 'i>> {
+        let field = self.key_path(key);
+        let Some(v) = self.raw(key) else {
+            return Vec::new();
+        };
+        let Some(arr): Option<&DeArray<'i>> = v.get_ref().as_array() else {
+            src.error(
+                v.span().start,
+                &field,
+                format!(
+                    "expected an array of tables, found {}",
+                    type_name(v.get_ref())
+                ),
+                Some(&format!("write each entry as [[{field}]]")),
+            );
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (i, item) in arr.iter().enumerate() {
+            match item.get_ref().as_table() {
+                Some(t) => out.push(Fields::new(t, &format!("{field}[{i}]"), item.span().start)),
+                None => src.error(
+                    item.span().start,
+                    &format!("{field}[{i}]"),
+                    "expected a table",
+                    None,
+                ),
+            }
+        }
+        out
+    }
+
+    /// The keys of this table in file order with their sub-tables, for maps like `[groups.NAME]`.
+    pub fn entries(
+        &mut self,
+        src: &mut Source<'_>,
+    ) -> Vec<(Located<String>, Option<Fields<'t, 'i>>)> {
+        let mut items: Vec<_> = self.table.iter().collect();
+        items.sort_by_key(|(k, _)| k.span().start);
+        let mut out = Vec::new();
+        for (k, v) in items {
+            self.used.push(k.get_ref());
+            let field = self.key_path(k.get_ref());
+            let name = Located {
+                value: k.get_ref().to_string(),
+                line: src.line_of(k.span().start),
+                offset: k.span().start,
+                field: field.clone(),
+            };
+            let sub = match v.get_ref().as_table() {
+                Some(t) => Some(Fields::new(t, &field, v.span().start)),
+                None => {
+                    src.error(
+                        v.span().start,
+                        &field,
+                        format!("expected a table, found {}", type_name(v.get_ref())),
+                        None,
+                    );
+                    None
+                }
+            };
+            out.push((name, sub));
+        }
+        out
+    }
+
+    /// Reports every key that was not read as unknown, suggesting the closest known one.
+    pub fn finish(self, src: &mut Source<'_>, known: &[&str]) {
+        for (k, _) in self.table.iter() {
+            let name: &str = k.get_ref();
+            if self.used.contains(&name) {
+                continue;
+            }
+            let hint = closest(name, known).map(|c| format!("did you mean `{c}`?"));
+            let hint = hint.unwrap_or_else(|| format!("known keys here: {}", known.join(", ")));
+            src.error(
+                k.span().start,
+                &self.key_path(name),
+                "unknown key",
+                Some(&hint),
+            );
+        }
+    }
+}
+
+/// The known name closest to a misspelt one (edit distance ≤ 2), for hints.
+pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), *k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}

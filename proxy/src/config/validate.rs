@@ -1,0 +1,733 @@
+//! Stage two: the raw config checked for meaning (names resolve, times parse, lists load,
+//! nothing allows illegal content) and turned into the typed [`Config`] with its compiled
+//! [`Policy`]. Every problem is recorded; the config is only returned when there are none.
+
+use super::raw::{RawConfig, RawGroup, RawList};
+use super::reader::{Located, Source, closest};
+use super::{ConfigOrigin, builtin};
+use crate::net::Cidr;
+use jiff::tz::TimeZone;
+use lychgate_classifier::category::{CategoryId, CategorySet};
+use lychgate_classifier::lists::ListFormat;
+use lychgate_classifier::policy::{
+    Action, GroupId, GroupKind, GroupPolicy, ListOrigin, Policy, PolicyBuilder, WindowRule,
+    YoutubeRestrict,
+};
+use lychgate_classifier::source::{ListId, ListWarning, SourceRef};
+use lychgate_classifier::time::TimeWindow;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How surely a login identifies one person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountType {
+    /// One person's own login.
+    Individual,
+    /// A login shared by a class (KS1, Reception).
+    Shared,
+    /// An individual login with a guessable password (Year 1's four animals).
+    Weak,
+    /// No login: identified by network only.
+    None,
+}
+
+impl AccountType {
+    /// Name as written in config and logs.
+    pub const fn name(self) -> &'static str {
+        match self {
+            AccountType::Individual => "individual",
+            AccountType::Shared => "shared",
+            AccountType::Weak => "weak",
+            AccountType::None => "none",
+        }
+    }
+}
+
+/// Listener addresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    /// Explicit web proxy.
+    pub proxy: SocketAddr,
+    /// Filtering DNS server.
+    pub dns: SocketAddr,
+    /// Metrics, health and admin API.
+    pub admin: SocketAddr,
+}
+
+/// A client network and its group.
+#[derive(Debug, Clone)]
+pub struct Network {
+    /// Address block.
+    pub cidr: Cidr,
+    /// Group of its clients.
+    pub group: GroupId,
+    /// Description.
+    pub name: String,
+}
+
+/// What the config says about a group beyond its filtering policy.
+#[derive(Debug, Clone, Copy)]
+pub struct GroupMeta {
+    /// Identity strength of its logins.
+    pub account_type: AccountType,
+}
+
+/// What loading one list produced.
+#[derive(Debug, Clone)]
+pub struct ListSummary {
+    /// The list.
+    pub list: ListId,
+    /// Domain entries.
+    pub domains: usize,
+    /// URL entries.
+    pub urls: usize,
+    /// Regex entries.
+    pub regexes: usize,
+    /// Lines skipped on purpose.
+    pub skipped: usize,
+    /// Bad lines.
+    pub bad_lines: usize,
+}
+
+/// A checked configuration with its compiled policy.
+#[derive(Debug)]
+pub struct Config {
+    /// Where it was read from.
+    pub origin: ConfigOrigin,
+    /// IANA name of the time zone.
+    pub timezone_name: String,
+    /// Group of unknown clients.
+    pub default_group: GroupId,
+    /// Listener addresses.
+    pub listen: Listen,
+    /// Client networks.
+    pub networks: Vec<Network>,
+    /// Per group (index = [`GroupId`]).
+    pub groups: Vec<GroupMeta>,
+    /// The compiled policy.
+    pub policy: Policy,
+    /// Per list load figures.
+    pub lists: Vec<ListSummary>,
+    /// Bad list lines (warnings; errors under `--strict`).
+    pub list_warnings: Vec<ListWarning>,
+    /// Things that work but deserve a look (no illegal list, lax default group ...).
+    pub warnings: Vec<String>,
+    /// Time to load and compile.
+    pub load_time: Duration,
+}
+
+impl Config {
+    /// The group of a client address, by the most specific network; `default_group` otherwise.
+    pub fn group_for(&self, ip: std::net::IpAddr) -> GroupId {
+        self.networks
+            .iter()
+            .filter(|n| n.cidr.contains(ip))
+            .max_by_key(|n| n.cidr.prefix())
+            .map_or(self.default_group, |n| n.group)
+    }
+}
+
+fn source_ref(line: usize) -> SourceRef {
+    SourceRef {
+        list: ListId(0),
+        line: u32::try_from(line).unwrap_or(u32::MAX),
+    }
+}
+
+fn hint_for(name: &str, known: &[&str]) -> String {
+    match closest(name, known) {
+        Some(c) => format!("did you mean `{c}`?"),
+        None => format!("known: {}", known.join(", ")),
+    }
+}
+
+/// Checks the raw config and builds the typed one. Problems go into `src.errors`.
+pub fn validate(
+    src: &mut Source<'_>,
+    raw: RawConfig,
+    origin: ConfigOrigin,
+    base_dir: &Path,
+) -> Option<Config> {
+    let started = Instant::now();
+
+    let tz_name = raw
+        .timezone
+        .as_ref()
+        .map_or("Europe/London".to_string(), |t| t.value.clone());
+    let timezone = match TimeZone::get(&tz_name) {
+        Ok(tz) => tz,
+        Err(e) => {
+            let offset = raw.timezone.as_ref().map_or(0, |t| t.offset);
+            src.error(
+                offset,
+                "timezone",
+                format!("unknown time zone `{tz_name}`: {e}"),
+                Some("an IANA name such as `Europe/London`"),
+            );
+            TimeZone::UTC
+        }
+    };
+
+    let mut categories = lychgate_classifier::category::Categories::default();
+    for c in &raw.categories {
+        if let Some(name) = &c.name {
+            let sensitive = c.sensitive.as_ref().is_some_and(|s| s.value);
+            if let Err(e) = categories.add_custom(&name.value, sensitive) {
+                src.error(name.offset, &name.field, e.to_string(), None);
+            }
+        }
+    }
+    let category_names: Vec<String> = categories
+        .ids()
+        .map(|id| categories.name(id).to_string())
+        .collect();
+    let known_categories: Vec<&str> = category_names.iter().map(String::as_str).collect();
+
+    let config_path = origin.display_path();
+    let mut builder = PolicyBuilder::new(categories, timezone, config_path);
+    let mut summaries = Vec::new();
+    let mut has_illegal_list = false;
+
+    for list in &raw.lists {
+        if let Some(summary) = load_list(src, &mut builder, list, &known_categories, base_dir) {
+            has_illegal_list |= builder.categories().name(category_of(&builder, list)) == "illegal";
+            summaries.push(summary);
+        }
+    }
+
+    let mut phrase_bad_lines = Vec::new();
+    for entry in &raw.phrase_lists {
+        load_phrase_entry(src, &mut builder, entry, base_dir, &mut phrase_bad_lines);
+    }
+
+    // Groups.
+    let mut group_names: Vec<String> = Vec::new();
+    let mut metas = Vec::new();
+    for g in &raw.groups {
+        if group_names.contains(&g.name.value) {
+            src.error(g.name.offset, &g.name.field, "group defined twice", None);
+            continue;
+        }
+        let (policy, meta) = read_group(src, &builder, g, &known_categories);
+        match builder.add_group(policy) {
+            Ok(id) => {
+                group_names.push(g.name.value.clone());
+                metas.push(meta);
+                for o in &g.overrides {
+                    add_override(src, &mut builder, id, o);
+                }
+            }
+            Err(e) => src.error(g.offset, &g.name.field, e.to_string(), None),
+        }
+    }
+    let known_groups: Vec<&str> = group_names.iter().map(String::as_str).collect();
+    let group_id = |src: &mut Source<'_>, name: &Located<String>| -> Option<GroupId> {
+        match known_groups.iter().position(|g| *g == name.value) {
+            Some(i) => Some(GroupId(i as u16)),
+            None => {
+                src.error(
+                    name.offset,
+                    &name.field,
+                    format!("unknown group `{}`", name.value),
+                    Some(&hint_for(&name.value, &known_groups)),
+                );
+                None
+            }
+        }
+    };
+
+    let mut networks = Vec::new();
+    for n in &raw.networks {
+        let cidr = n.cidr.as_ref().and_then(|c| match c.value.parse::<Cidr>() {
+            Ok(cidr) => Some(cidr),
+            Err(e) => {
+                src.error(c.offset, &c.field, e.to_string(), None);
+                None
+            }
+        });
+        let group = n.group.as_ref().and_then(|g| group_id(src, g));
+        if let (Some(cidr), Some(group)) = (cidr, group) {
+            networks.push(Network {
+                cidr,
+                group,
+                name: n
+                    .name
+                    .as_ref()
+                    .map_or_else(String::new, |s| s.value.clone()),
+            });
+        }
+    }
+
+    let default_group = match &raw.default_group {
+        Some(name) => group_id(src, name),
+        None => {
+            src.error(0, "default_group", "is missing", Some("name the group that unknown clients get, at least as strict as every pupil group"));
+            None
+        }
+    };
+
+    let listen = Listen {
+        proxy: socket(src, raw.listen.proxy.as_ref(), "127.0.0.1:3128"),
+        dns: socket(src, raw.listen.dns.as_ref(), "127.0.0.1:5300"),
+        admin: socket(src, raw.listen.admin.as_ref(), "127.0.0.1:9090"),
+    };
+
+    if !src.errors.is_empty() {
+        return None;
+    }
+    let default_group = default_group?;
+    let mut list_warnings: Vec<ListWarning> = builder.warnings().to_vec();
+    list_warnings.extend(phrase_bad_lines);
+    let policy = match builder.build() {
+        Ok(p) => p,
+        Err(e) => {
+            src.error(0, "", e.to_string(), None);
+            return None;
+        }
+    };
+
+    let mut warnings = Vec::new();
+    if !has_illegal_list {
+        warnings.push(
+            "no `illegal` list is configured: add the IWF URL list (and the police terrorism list) as \
+             [[list]] category = \"illegal\" — see docs/configuration.md"
+                .to_string(),
+        );
+    }
+    let default = policy.group(default_group);
+    for (i, g) in policy.groups().iter().enumerate() {
+        if g.kind != GroupKind::Pupil || i == default_group.0 as usize {
+            continue;
+        }
+        for why in less_strict(default, g) {
+            warnings.push(format!(
+                "default_group `{}` is less strict than pupil group `{}`: {why}",
+                default.name, g.name
+            ));
+        }
+    }
+
+    Some(Config {
+        origin,
+        timezone_name: tz_name,
+        default_group,
+        listen,
+        networks,
+        groups: metas,
+        policy,
+        lists: summaries,
+        list_warnings,
+        warnings,
+        load_time: started.elapsed(),
+    })
+}
+
+fn category_of(builder: &PolicyBuilder, list: &RawList) -> CategoryId {
+    list.category
+        .as_ref()
+        .and_then(|c| builder.categories().id(&c.value))
+        .unwrap_or(CategoryId::ESSENTIAL)
+}
+
+fn socket(src: &mut Source<'_>, value: Option<&Located<String>>, default: &str) -> SocketAddr {
+    let fallback: SocketAddr = default
+        .parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    match value {
+        None => fallback,
+        Some(v) => v.value.parse().unwrap_or_else(|_| {
+            src.error(
+                v.offset,
+                &v.field,
+                format!("`{}` is not an address and port", v.value),
+                Some("write e.g. `127.0.0.1:3128` or `[::1]:3128`"),
+            );
+            fallback
+        }),
+    }
+}
+
+fn resolve_category(
+    src: &mut Source<'_>,
+    builder: &PolicyBuilder,
+    name: &Located<String>,
+    known: &[&str],
+) -> Option<CategoryId> {
+    let id = builder.categories().id(&name.value);
+    if id.is_none() {
+        src.error(
+            name.offset,
+            &name.field,
+            format!("unknown category `{}`", name.value),
+            Some(&hint_for(&name.value, known)),
+        );
+    }
+    id
+}
+
+fn resolve_set(
+    src: &mut Source<'_>,
+    builder: &PolicyBuilder,
+    names: &[Located<String>],
+    known: &[&str],
+) -> CategorySet {
+    let mut set = CategorySet::EMPTY;
+    for n in names {
+        if let Some(id) = resolve_category(src, builder, n, known) {
+            set.insert(id);
+        }
+    }
+    set
+}
+
+fn load_list(
+    src: &mut Source<'_>,
+    builder: &mut PolicyBuilder,
+    list: &RawList,
+    known: &[&str],
+    base_dir: &Path,
+) -> Option<ListSummary> {
+    let category = resolve_category(src, builder, list.category.as_ref()?, known)?;
+    let path = list.path.as_ref()?;
+    let format = match &list.format {
+        None => ListFormat::Native,
+        Some(f) => match ListFormat::from_name(&f.value) {
+            Some(fmt) => fmt,
+            None => {
+                src.error(
+                    f.offset,
+                    &f.field,
+                    format!("unknown list format `{}`", f.value),
+                    Some("native, plain, hosts, adblock or squidguard"),
+                );
+                return None;
+            }
+        },
+    };
+    let origin = if let Some(name) = path.value.strip_prefix("builtin:") {
+        match builtin::list(name) {
+            Some((shown, text)) => ListOrigin::Embedded { name: shown, text },
+            None => {
+                let names = builtin::list_names();
+                src.error(
+                    path.offset,
+                    &path.field,
+                    format!("no list `{name}` is shipped with Lychgate"),
+                    Some(&hint_for(name, &names)),
+                );
+                return None;
+            }
+        }
+    } else {
+        let full = base_dir.join(&path.value);
+        if !full.exists() {
+            src.error(
+                path.offset,
+                &path.field,
+                format!("list `{}` not found", full.display()),
+                Some("paths are relative to the config file's folder"),
+            );
+            return None;
+        }
+        ListOrigin::File(full)
+    };
+    let name = list
+        .name
+        .as_ref()
+        .map_or_else(|| path.value.clone(), |n| n.value.clone());
+    match builder.add_list(&name, category, origin, format) {
+        Ok((id, stats)) => Some(ListSummary {
+            list: id,
+            domains: stats.domains,
+            urls: stats.urls,
+            regexes: stats.regexes,
+            skipped: stats.skipped,
+            bad_lines: stats.warnings.len(),
+        }),
+        Err(e) => {
+            src.error(path.offset, &path.field, e.to_string(), None);
+            None
+        }
+    }
+}
+
+fn load_phrase_entry(
+    src: &mut Source<'_>,
+    builder: &mut PolicyBuilder,
+    entry: &Located<String>,
+    base_dir: &Path,
+    bad_lines: &mut Vec<ListWarning>,
+) {
+    let items: Vec<(String, ListOrigin)> = if let Some(name) = entry.value.strip_prefix("builtin:")
+    {
+        let all = builtin::phrase_lists(name);
+        if all.is_empty() {
+            src.error(
+                entry.offset,
+                &entry.field,
+                format!("no phrase list `{name}` is shipped with Lychgate"),
+                Some("`builtin:phrases` loads them all"),
+            );
+            return;
+        }
+        all.into_iter()
+            .map(|(n, shown, text)| (n.to_string(), ListOrigin::Embedded { name: shown, text }))
+            .collect()
+    } else {
+        let full = base_dir.join(&entry.value);
+        if !full.exists() {
+            src.error(
+                entry.offset,
+                &entry.field,
+                format!("phrase list `{}` not found", full.display()),
+                Some("paths are relative to the config file's folder"),
+            );
+            return;
+        }
+        vec![(entry.value.clone(), ListOrigin::File(full))]
+    };
+    for (name, origin) in items {
+        match super::phrases::load(builder, &name, origin) {
+            Ok(warnings) => bad_lines.extend(warnings),
+            Err(e) => src.error(entry.offset, &entry.field, e, None),
+        }
+    }
+}
+
+fn parse_action(src: &mut Source<'_>, v: Option<&Located<String>>, default: Action) -> Action {
+    match v {
+        None => default,
+        Some(v) => match v.value.as_str() {
+            "allow" => Action::Allow,
+            "block" => Action::Block,
+            other => {
+                src.error(
+                    v.offset,
+                    &v.field,
+                    format!("`{other}` is neither `allow` nor `block`"),
+                    None,
+                );
+                default
+            }
+        },
+    }
+}
+
+fn read_group(
+    src: &mut Source<'_>,
+    builder: &PolicyBuilder,
+    g: &RawGroup,
+    known: &[&str],
+) -> (GroupPolicy, GroupMeta) {
+    let kind = match g.kind.as_ref().map(|k| k.value.as_str()) {
+        Some("staff") => GroupKind::Staff,
+        Some("guest") => GroupKind::Guest,
+        Some("pupil") | None => GroupKind::Pupil,
+        Some(other) => {
+            let k = g.kind.as_ref().map_or(0, |k| k.offset);
+            src.error(
+                k,
+                &format!("{}.kind", g.name.field),
+                format!("unknown kind `{other}`"),
+                Some("staff, pupil or guest"),
+            );
+            GroupKind::Pupil
+        }
+    };
+    let account_type = match g.account_type.as_ref().map(|a| a.value.as_str()) {
+        None if kind == GroupKind::Guest => AccountType::None,
+        None | Some("individual") => AccountType::Individual,
+        Some("shared") => AccountType::Shared,
+        Some("weak") => AccountType::Weak,
+        Some("none") => AccountType::None,
+        Some(other) => {
+            let a = g.account_type.as_ref().map_or(0, |a| a.offset);
+            src.error(
+                a,
+                &format!("{}.account_type", g.name.field),
+                format!("unknown account type `{other}`"),
+                Some("individual, shared, weak or none"),
+            );
+            AccountType::Individual
+        }
+    };
+    let mut p = GroupPolicy::new(&g.name.value, kind);
+    p.blocked = resolve_set(src, builder, &g.block, known);
+    p.allowed = resolve_set(src, builder, &g.allow, known);
+    for a in &g.allow {
+        if a.value == "illegal" {
+            src.error(
+                a.offset,
+                &a.field,
+                "the `illegal` category is blocked for everyone and cannot be allowed",
+                None,
+            );
+        }
+    }
+    p.blocked.insert(CategoryId::ILLEGAL);
+    p.allow_list_only = g.allow_list_only.as_ref().is_some_and(|b| b.value);
+    p.ip_literal = parse_action(
+        src,
+        g.ip_literal.as_ref(),
+        if kind == GroupKind::Staff {
+            Action::Allow
+        } else {
+            Action::Block
+        },
+    );
+    p.block_homographs = parse_action(
+        src,
+        g.look_alikes.as_ref(),
+        if kind == GroupKind::Staff {
+            Action::Allow
+        } else {
+            Action::Block
+        },
+    ) == Action::Block;
+    if let Some(s) = &g.safe_search {
+        p.safe_search = s.value;
+    }
+    p.youtube = match g.youtube.as_ref().map(|y| y.value.as_str()) {
+        None | Some("off") => YoutubeRestrict::Off,
+        Some("moderate") => YoutubeRestrict::Moderate,
+        Some("strict") => YoutubeRestrict::Strict,
+        Some(other) => {
+            let y = g.youtube.as_ref().map_or(0, |y| y.offset);
+            src.error(
+                y,
+                &format!("{}.youtube", g.name.field),
+                format!("unknown YouTube mode `{other}`"),
+                Some("off, moderate or strict"),
+            );
+            YoutubeRestrict::Off
+        }
+    };
+    if let Some(t) = &g.phrase_threshold {
+        if (1..=100_000).contains(&t.value) {
+            p.phrase_threshold = t.value as i32;
+        } else {
+            src.error(t.offset, &t.field, format!("{} is out of range", t.value), Some("a score between 1 and 100000; e2guardian uses 50 for young children, 100 for older, 160 for adults"));
+        }
+    }
+    for w in &g.windows {
+        let days = w.days.as_ref().map_or("daily", |d| d.value.as_str());
+        let window = match &w.time {
+            Some(t) => match TimeWindow::parse(days, &t.value) {
+                Ok(win) => Some(win),
+                Err(e) => {
+                    let (off, field) = match e {
+                        lychgate_classifier::time::TimeError::BadDays(_) => w
+                            .days
+                            .as_ref()
+                            .map_or((t.offset, &t.field), |d| (d.offset, &d.field)),
+                        _ => (t.offset, &t.field),
+                    };
+                    src.error(off, field, e.to_string(), None);
+                    None
+                }
+            },
+            None => None,
+        };
+        if w.allow.is_empty() == w.block.is_empty() {
+            src.error(
+                w.offset,
+                &w.field,
+                "a window needs either `allow` or `block` (a list of categories), not both",
+                None,
+            );
+            continue;
+        }
+        let (names, action) = if w.allow.is_empty() {
+            (&w.block, Action::Block)
+        } else {
+            (&w.allow, Action::Allow)
+        };
+        for n in names {
+            if action == Action::Allow && n.value == "illegal" {
+                src.error(
+                    n.offset,
+                    &n.field,
+                    "the `illegal` category is blocked for everyone and cannot be allowed",
+                    None,
+                );
+            }
+        }
+        let categories = resolve_set(src, builder, names, known);
+        if let Some(window) = window {
+            p.windows.push(WindowRule {
+                window,
+                categories,
+                action,
+                source: source_ref(w.line),
+            });
+        }
+    }
+    (p, GroupMeta { account_type })
+}
+
+fn add_override(
+    src: &mut Source<'_>,
+    builder: &mut PolicyBuilder,
+    group: GroupId,
+    o: &super::raw::RawOverride,
+) {
+    let action = parse_action(src, o.action.as_ref(), Action::Allow);
+    let pattern = match (&o.host, &o.url) {
+        (Some(h), None) => h,
+        (None, Some(u)) => u,
+        _ => {
+            src.error(o.offset, &o.field, "an override needs exactly one of `host` or `url`", Some("`host = \"example.com\"` covers its subdomains; `url = \"example.com/path\"` a part of a site"));
+            return;
+        }
+    };
+    let Some(reason) = o.reason.as_ref().filter(|r| !r.value.trim().is_empty()) else {
+        src.error(o.offset, &o.field, "an override needs a `reason`", Some("say why, e.g. `reason = \"used in Year 4 science\"`: it is shown by explain and kept in the change log"));
+        return;
+    };
+    if let Err(e) = builder.add_override(
+        group,
+        action,
+        &pattern.value,
+        &reason.value,
+        source_ref(pattern.line),
+    ) {
+        src.error(pattern.offset, &pattern.field, e.to_string(), None);
+    }
+}
+
+/// Ways in which `default` lets through something `pupil` does not.
+fn less_strict(default: &GroupPolicy, pupil: &GroupPolicy) -> Vec<String> {
+    let mut why = Vec::new();
+    let names = |set: CategorySet| set.iter().map(|c| c.0.to_string()).collect::<Vec<_>>();
+    let missing = CategorySet(pupil.blocked.0 & !default.blocked.0);
+    if !missing.is_empty() {
+        why.push(format!(
+            "it does not block {} categor{} that the pupil group blocks (ids {})",
+            missing.len(),
+            if missing.len() == 1 { "y" } else { "ies" },
+            names(missing).join(", ")
+        ));
+    }
+    if pupil.allow_list_only && !default.allow_list_only {
+        why.push("the pupil group is allow-list-only and the default group is not".into());
+    }
+    if pupil.ip_literal == Action::Block && default.ip_literal == Action::Allow {
+        why.push("it allows bare IP addresses".into());
+    }
+    if pupil.block_homographs && !default.block_homographs {
+        why.push("it allows look-alike addresses".into());
+    }
+    if pupil.safe_search && !default.safe_search {
+        why.push("it does not enforce SafeSearch".into());
+    }
+    if default.windows.iter().any(|w| w.action == Action::Allow) {
+        why.push("it has time windows that allow categories".into());
+    }
+    why
+}
+
+/// A path for messages when there is no file.
+pub fn embedded_path() -> PathBuf {
+    PathBuf::from("<built-in default config>")
+}
