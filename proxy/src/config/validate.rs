@@ -565,6 +565,8 @@ fn read_group(
             );
         }
     }
+    // Reported above; dropped so the rest of the group (and what refers to it) is still checked.
+    p.allowed = CategorySet(p.allowed.0 & !CategorySet::one(CategoryId::ILLEGAL).0);
     p.blocked.insert(CategoryId::ILLEGAL);
     p.allow_list_only = g.allow_list_only.as_ref().is_some_and(|b| b.value);
     p.ip_literal = parse_action(
@@ -653,7 +655,10 @@ fn read_group(
                 );
             }
         }
-        let categories = resolve_set(src, builder, names, known);
+        let mut categories = resolve_set(src, builder, names, known);
+        if action == Action::Allow {
+            categories = CategorySet(categories.0 & !CategorySet::one(CategoryId::ILLEGAL).0);
+        }
         if let Some(window) = window {
             p.windows.push(WindowRule {
                 window,

@@ -1,0 +1,8 @@
+//! Lychgate's end-to-end tests: one test binary that runs the real `lychgate` binary (and the
+//! real config loader) against the fixtures in `tests/data/`. Loopback only, no root.
+
+mod check_config;
+mod decisions;
+mod examples;
+mod explain;
+mod support;

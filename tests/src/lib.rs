@@ -1,1 +1,0 @@
-//! Shared helpers for Lychgate end-to-end tests.
