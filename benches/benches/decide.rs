@@ -18,21 +18,51 @@ fn leak(s: String) -> &'static str {
 
 /// The benchmark policy and the pupils' group id.
 fn policy(blocked: &[String]) -> Policy {
-    let mut b = PolicyBuilder::new(Categories::default(), jiff::tz::TimeZone::UTC, "bench.toml".into());
+    let mut b = PolicyBuilder::new(
+        Categories::default(),
+        jiff::tz::TimeZone::UTC,
+        "bench.toml".into(),
+    );
     let adult = CategoryId(2);
     let domains_text = leak(blocked.join("\n"));
-    b.add_list("domains", adult, ListOrigin::Embedded { name: "bench/domains", text: domains_text }, ListFormat::Native)
-        .expect("domains");
+    b.add_list(
+        "domains",
+        adult,
+        ListOrigin::Embedded {
+            name: "bench/domains",
+            text: domains_text,
+        },
+        ListFormat::Native,
+    )
+    .expect("domains");
     let urls = leak(url_list(blocked, 10_000, 5));
-    b.add_list("urls", CategoryId(6), ListOrigin::Embedded { name: "bench/urls", text: urls }, ListFormat::Native)
-        .expect("urls");
+    b.add_list(
+        "urls",
+        CategoryId(6),
+        ListOrigin::Embedded {
+            name: "bench/urls",
+            text: urls,
+        },
+        ListFormat::Native,
+    )
+    .expect("urls");
     let regexes = leak(regex_list(100, 6));
-    b.add_list("regexes", CategoryId(7), ListOrigin::Embedded { name: "bench/regexes", text: regexes }, ListFormat::Native)
-        .expect("regexes");
+    b.add_list(
+        "regexes",
+        CategoryId(7),
+        ListOrigin::Embedded {
+            name: "bench/regexes",
+            text: regexes,
+        },
+        ListFormat::Native,
+    )
+    .expect("regexes");
     let phrases = leak(phrase_list(5_000, 7));
     lychgate_benches::load_phrases(&mut b, "bench/phrases", phrases);
     let mut pupils = GroupPolicy::new("pupils", GroupKind::Pupil);
-    pupils.blocked = CategorySet::one(adult).union(CategorySet::one(CategoryId(6))).union(CategorySet::one(CategoryId(7)));
+    pupils.blocked = CategorySet::one(adult)
+        .union(CategorySet::one(CategoryId(6)))
+        .union(CategorySet::one(CategoryId(7)));
     b.add_group(pupils).expect("group");
     b.build().expect("policy builds")
 }
@@ -50,13 +80,22 @@ fn bench_decide(c: &mut Criterion) {
         t.elapsed().as_secs_f64() * 1000.0
     );
     let mix = url_mix(&blocked, 100_000, 200_000, 11);
-    let targets: Vec<Target> = mix.urls.iter().map(|u| Target::parse(u).expect("bench URLs parse")).collect();
+    let targets: Vec<Target> = mix
+        .urls
+        .iter()
+        .map(|u| Target::parse(u).expect("bench URLs parse"))
+        .collect();
     let group = policy.group_id("pupils").expect("group");
     let at = LocalTime::new(2, 10, 30);
     let mut scratch = Scratch::default();
     let blocked_share = targets
         .iter()
-        .filter(|t| policy.decide(group, at, &t.request(RequestKind::Http), &mut scratch).action == lychgate_classifier::Action::Block)
+        .filter(|t| {
+            policy
+                .decide(group, at, &t.request(RequestKind::Http), &mut scratch)
+                .action
+                == lychgate_classifier::Action::Block
+        })
         .count() as f64
         / targets.len() as f64;
     eprintln!(

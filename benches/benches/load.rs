@@ -22,7 +22,8 @@ impl ListSink for IndexSink {
 
 fn load(text: &str) -> DomainIndex {
     let mut sink = IndexSink(DomainIndexBuilder::new());
-    let stats = lists::load_str(Path::new("bench.txt"), text, ListFormat::Native, &mut sink).expect("loads");
+    let stats = lists::load_str(Path::new("bench.txt"), text, ListFormat::Native, &mut sink)
+        .expect("loads");
     assert!(stats.warnings.is_empty());
     sink.0.build()
 }
@@ -43,7 +44,9 @@ fn bench_load(c: &mut Criterion) {
             took.as_secs_f64() * 1000.0
         );
         group.throughput(Throughput::Elements(n as u64));
-        group.bench_with_input(BenchmarkId::new("parse_and_build", n), &text, |b, text| b.iter(|| load(text)));
+        group.bench_with_input(BenchmarkId::new("parse_and_build", n), &text, |b, text| {
+            b.iter(|| load(text))
+        });
     }
     group.finish();
 }

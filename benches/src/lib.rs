@@ -33,18 +33,24 @@ impl Rng {
 }
 
 const SYLLABLES: &[&str] = &[
-    "ba", "be", "bi", "bo", "ca", "ce", "co", "da", "de", "di", "do", "fa", "fe", "ga", "go", "ka", "ke", "ki", "la",
-    "le", "li", "lo", "ma", "me", "mi", "mo", "na", "ne", "ni", "no", "pa", "pe", "pi", "po", "ra", "re", "ri", "ro",
-    "sa", "se", "si", "so", "ta", "te", "ti", "to", "va", "ve", "vi", "za", "zo", "tra", "pro", "lin", "mar", "dor",
-    "zan", "quo", "xel", "nix", "ster",
+    "ba", "be", "bi", "bo", "ca", "ce", "co", "da", "de", "di", "do", "fa", "fe", "ga", "go", "ka",
+    "ke", "ki", "la", "le", "li", "lo", "ma", "me", "mi", "mo", "na", "ne", "ni", "no", "pa", "pe",
+    "pi", "po", "ra", "re", "ri", "ro", "sa", "se", "si", "so", "ta", "te", "ti", "to", "va", "ve",
+    "vi", "za", "zo", "tra", "pro", "lin", "mar", "dor", "zan", "quo", "xel", "nix", "ster",
 ];
-const TLDS: &[&str] =
-    &["com", "com", "com", "net", "org", "co.uk", "info", "xyz", "ru", "de", "io", "top", "online", "site", "club"];
-const SUBS: &[&str] = &["www", "m", "cdn", "img", "api", "static", "ads", "mail", "app", "media"];
+const TLDS: &[&str] = &[
+    "com", "com", "com", "net", "org", "co.uk", "info", "xyz", "ru", "de", "io", "top", "online",
+    "site", "club",
+];
+const SUBS: &[&str] = &[
+    "www", "m", "cdn", "img", "api", "static", "ads", "mail", "app", "media",
+];
 
 fn word(rng: &mut Rng, lo: usize, hi: usize) -> String {
     let n = lo + rng.below(hi - lo + 1);
-    (0..n).map(|_| SYLLABLES[rng.below(SYLLABLES.len())]).collect()
+    (0..n)
+        .map(|_| SYLLABLES[rng.below(SYLLABLES.len())])
+        .collect()
 }
 
 /// `n` distinct synthetic registrable domains (`word.tld`), deterministic for a seed.
@@ -88,11 +94,20 @@ pub fn url_mix(blocked: &[String], hosts: usize, requests: usize, seed: u64) -> 
     for _ in 0..hosts {
         if rng.chance(0.3) {
             let base = &blocked[rng.below(blocked.len())];
-            let h = if rng.chance(0.5) { format!("{}.{base}", SUBS[rng.below(SUBS.len())]) } else { base.clone() };
+            let h = if rng.chance(0.5) {
+                format!("{}.{base}", SUBS[rng.below(SUBS.len())])
+            } else {
+                base.clone()
+            };
             host_pool.push(h);
             listed.push(true);
         } else {
-            host_pool.push(format!("{}.{}.{}", SUBS[rng.below(SUBS.len())], word(&mut rng, 2, 4), TLDS[rng.below(TLDS.len())]));
+            host_pool.push(format!(
+                "{}.{}.{}",
+                SUBS[rng.below(SUBS.len())],
+                word(&mut rng, 2, 4),
+                TLDS[rng.below(TLDS.len())]
+            ));
             listed.push(false);
         }
     }
@@ -120,7 +135,11 @@ pub fn url_mix(blocked: &[String], hosts: usize, requests: usize, seed: u64) -> 
     for _ in 0..requests {
         if rng.chance(0.15) {
             n_search += 1;
-            urls.push(format!("{}{}", searches[rng.below(searches.len())], terms[rng.below(terms.len())]));
+            urls.push(format!(
+                "{}{}",
+                searches[rng.below(searches.len())],
+                terms[rng.below(terms.len())]
+            ));
             continue;
         }
         let i = rng.below(host_pool.len());
@@ -148,9 +167,17 @@ pub fn phrase_list(n: usize, seed: u64) -> String {
     for _ in 0..n {
         let w = 10 + rng.below(90);
         if rng.chance(0.2) {
-            out.push_str(&format!("<{}>,<{}><{w}>\n", word(&mut rng, 2, 3), word(&mut rng, 2, 3)));
+            out.push_str(&format!(
+                "<{}>,<{}><{w}>\n",
+                word(&mut rng, 2, 3),
+                word(&mut rng, 2, 3)
+            ));
         } else {
-            out.push_str(&format!("<{} {}><{w}>\n", word(&mut rng, 2, 3), word(&mut rng, 2, 3)));
+            out.push_str(&format!(
+                "<{} {}><{w}>\n",
+                word(&mut rng, 2, 3),
+                word(&mut rng, 2, 3)
+            ));
         }
     }
     out
@@ -161,7 +188,11 @@ pub fn url_list(blocked: &[String], n: usize, seed: u64) -> String {
     let mut rng = Rng::new(seed);
     let mut out = String::new();
     for _ in 0..n {
-        out.push_str(&format!("www.{}/{}/\n", blocked[rng.below(blocked.len())], word(&mut rng, 1, 3)));
+        out.push_str(&format!(
+            "www.{}/{}/\n",
+            blocked[rng.below(blocked.len())],
+            word(&mut rng, 1, 3)
+        ));
     }
     out
 }
@@ -196,8 +227,16 @@ mod tests {
         let m1 = url_mix(&d, 1000, 5000, 3);
         let m2 = url_mix(&d, 1000, 5000, 3);
         assert_eq!(m1.urls, m2.urls);
-        assert!(m1.listed_share > 0.15 && m1.listed_share < 0.35, "{}", m1.listed_share);
-        assert!(m1.search_share > 0.1 && m1.search_share < 0.2, "{}", m1.search_share);
+        assert!(
+            m1.listed_share > 0.15 && m1.listed_share < 0.35,
+            "{}",
+            m1.listed_share
+        );
+        assert!(
+            m1.search_share > 0.1 && m1.search_share < 0.2,
+            "{}",
+            m1.search_share
+        );
     }
 
     #[test]
@@ -209,7 +248,13 @@ mod tests {
 }
 
 /// Loads a phrase list text into a policy under construction (the classifier's own loader).
-pub fn load_phrases(builder: &mut lychgate_classifier::policy::PolicyBuilder, name: &'static str, text: &'static str) {
+pub fn load_phrases(
+    builder: &mut lychgate_classifier::policy::PolicyBuilder,
+    name: &'static str,
+    text: &'static str,
+) {
     let origin = lychgate_classifier::policy::ListOrigin::Embedded { name, text };
-    let _list = builder.add_phrase_list(name, origin).expect("phrase list id");
+    let _list = builder
+        .add_phrase_list(name, origin)
+        .expect("phrase list id");
 }

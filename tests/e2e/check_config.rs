@@ -8,12 +8,24 @@ fn default_config_checks_clean_and_warns_about_the_missing_illegal_list() {
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.contains("config: config/lychgate.toml (ok)"), "{text}");
-    assert!(text.contains("warning: no `illegal` list is configured"), "{text}");
+    assert!(
+        text.contains("warning: no `illegal` list is configured"),
+        "{text}"
+    );
     for group in ["staff", "ks2", "ks1", "year1", "reception", "guest"] {
-        assert!(text.contains(&format!("\n  {group} (")), "group {group} missing from summary:\n{text}");
+        assert!(
+            text.contains(&format!("\n  {group} (")),
+            "group {group} missing from summary:\n{text}"
+        );
     }
-    assert!(text.contains("timed: allow games Mon-Fri 12:00-13:00"), "{text}");
-    assert!(text.contains("guest (guest, none logins) [default group] [allow-list only]"), "{text}");
+    assert!(
+        text.contains("timed: allow games Mon-Fri 12:00-13:00"),
+        "{text}"
+    );
+    assert!(
+        text.contains("guest (guest, none logins) [default group] [allow-list only]"),
+        "{text}"
+    );
     assert!(text.contains("bytes/domain"), "{text}");
 }
 
@@ -22,7 +34,11 @@ fn with_no_config_nearby_the_built_in_default_is_used() {
     let dir = tempfile::tempdir().unwrap();
     let out = lychgate_in(dir.path(), &["check-config"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("config: <built-in default config> (ok)"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("config: <built-in default config> (ok)"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 const BROKEN: &str = r#"timezone = "Europe/Lundon"
@@ -84,11 +100,20 @@ fn every_problem_is_reported_at_once_with_its_line_and_exit_64() {
         (2, "default_group: unknown group `visitors`"),
         (3, "blok: unknown key"),
         (7, "list[0].path: list"),
-        (10, "list[1].category: unknown category `gamez` (hint: did you mean `games`?)"),
+        (
+            10,
+            "list[1].category: unknown category `gamez` (hint: did you mean `games`?)",
+        ),
         (14, "network[0].cidr: `10.0.3.0/33` is not an address block"),
         (19, "network[1].group: unknown group `year9`"),
-        (23, "groups.ks2.block[1]: unknown category `socail` (hint: did you mean `social`?)"),
-        (24, "groups.ks2.allow[0]: the `illegal` category is blocked for everyone and cannot be allowed"),
+        (
+            23,
+            "groups.ks2.block[1]: unknown category `socail` (hint: did you mean `social`?)",
+        ),
+        (
+            24,
+            "groups.ks2.allow[0]: the `illegal` category is blocked for everyone and cannot be allowed",
+        ),
         (25, "groups.ks2.colour: unknown key"),
         (29, "`25:00` is not a time of day"),
         (33, "`Funday` is not a list of days"),
@@ -100,23 +125,38 @@ fn every_problem_is_reported_at_once_with_its_line_and_exit_64() {
         let found = err.lines().any(|l| l.contains(&needle) && l.contains(text));
         assert!(found, "expected `{needle}…{text}` in:\n{err}");
     }
-    assert!(err.starts_with("14 problems in the configuration:"), "{err}");
+    assert!(
+        err.starts_with("14 problems in the configuration:"),
+        "{err}"
+    );
 }
 
 #[test]
 fn toml_syntax_errors_name_the_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("syntax.toml");
-    std::fs::write(&path, "default_group = \"guest\"\n[groups.guest\nkind = \"guest\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "default_group = \"guest\"\n[groups.guest\nkind = \"guest\"\n",
+    )
+    .unwrap();
     let out = lychgate_in(dir.path(), &["check-config", "syntax.toml"]);
     assert_eq!(out.status.code(), Some(64));
-    assert!(stderr(&out).contains("syntax.toml:2: TOML syntax"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("syntax.toml:2: TOML syntax"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
 fn bad_list_lines_are_warnings_unless_strict() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("mine.txt"), "good.example\nbad domain with spaces\nalso-good.example\n").unwrap();
+    std::fs::write(
+        dir.path().join("mine.txt"),
+        "good.example\nbad domain with spaces\nalso-good.example\n",
+    )
+    .unwrap();
     let config = r#"default_group = "pupils"
 [[list]]
 category = "games"
@@ -129,12 +169,24 @@ block = ["games"]
     std::fs::write(dir.path().join("l.toml"), config).unwrap();
     let out = lychgate_in(dir.path(), &["check-config", "l.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("1 bad list line (skipped"), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("1 bad list line (skipped"),
+        "{}",
+        stdout(&out)
+    );
     assert!(stderr(&out).contains("mine.txt:2:"), "{}", stderr(&out));
-    assert!(stdout(&out).contains("       2 domains"), "the good lines still load:\n{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("       2 domains"),
+        "the good lines still load:\n{}",
+        stdout(&out)
+    );
     let strict = lychgate_in(dir.path(), &["check-config", "l.toml", "--strict"]);
     assert_eq!(strict.status.code(), Some(65));
-    assert!(stderr(&strict).contains("error: ") && stderr(&strict).contains("mine.txt:2:"), "{}", stderr(&strict));
+    assert!(
+        stderr(&strict).contains("error: ") && stderr(&strict).contains("mine.txt:2:"),
+        "{}",
+        stderr(&strict)
+    );
 }
 
 #[test]
@@ -151,13 +203,25 @@ block = ["adult", "games"]
     std::fs::write(dir.path().join("lax.toml"), config).unwrap();
     let out = lychgate_in(dir.path(), &["check-config", "lax.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert!(stdout(&out).contains("default_group `visitors` is less strict than pupil group `ks2`"), "{}", stdout(&out));
-    assert!(stdout(&out).contains("games"), "the warning names what is missing:\n{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("default_group `visitors` is less strict than pupil group `ks2`"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("games"),
+        "the warning names what is missing:\n{}",
+        stdout(&out)
+    );
 }
 
 #[test]
 fn a_missing_config_file_is_a_config_error() {
     let out = lychgate_in(&root(), &["check-config", "no/such/file.toml"]);
     assert_eq!(out.status.code(), Some(64));
-    assert!(stderr(&out).contains("no/such/file.toml: cannot read"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no/such/file.toml: cannot read"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -21,17 +21,29 @@ fn every_url_gets_the_expected_decision_for_every_group() {
             continue;
         }
         let cols: Vec<&str> = line.split('\t').collect();
-        assert_eq!(cols.len(), 4, "decisions.tsv:{}: expected 4 tab-separated columns", n + 1);
+        assert_eq!(
+            cols.len(),
+            4,
+            "decisions.tsv:{}: expected 4 tab-separated columns",
+            n + 1
+        );
         let (url, at, expect, category) = (cols[0], cols[1], cols[2], cols[3]);
         rows += 1;
-        let target = Target::parse(url).unwrap_or_else(|e| panic!("decisions.tsv:{}: {url}: {e}", n + 1));
+        let target =
+            Target::parse(url).unwrap_or_else(|e| panic!("decisions.tsv:{}: {url}: {e}", n + 1));
         let civil: jiff::civil::DateTime = at.parse().expect("time");
-        let zoned = civil.to_zoned_datetime(policy.timezone().clone()).expect("zoned");
+        let zoned = civil
+            .to_zoned_datetime(policy.timezone().clone())
+            .expect("zoned");
         let now = policy.local_time(zoned.timestamp());
         for (i, group) in GROUPS.iter().enumerate() {
             let g = policy.group_id(group).expect("group");
             let d = policy.decide(g, now, &target.request(RequestKind::Http), &mut scratch);
-            let want = if expect.as_bytes()[i] == b'A' { Action::Allow } else { Action::Block };
+            let want = if expect.as_bytes()[i] == b'A' {
+                Action::Allow
+            } else {
+                Action::Block
+            };
             let got_cat = d.category.map(|c| policy.categories().name(c));
             let cat_ok = category == "-" || d.action == Action::Allow || got_cat == Some(category);
             if d.action != want || !cat_ok {
@@ -46,6 +58,14 @@ fn every_url_gets_the_expected_decision_for_every_group() {
             }
         }
     }
-    assert!(rows >= 100, "the table must keep at least 100 URLs, has {rows}");
-    assert!(failures.is_empty(), "{} wrong decisions:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        rows >= 100,
+        "the table must keep at least 100 URLs, has {rows}"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} wrong decisions:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

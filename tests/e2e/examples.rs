@@ -15,8 +15,14 @@ fn the_default_and_every_example_config_load() {
     assert!(examples.len() >= 2, "at least two examples: {examples:?}");
     paths.extend(examples);
     for p in paths {
-        let config = load(&ConfigOrigin::File(p.clone())).unwrap_or_else(|e| panic!("{}:\n{e}", p.display()));
-        assert!(config.list_warnings.is_empty(), "{}: {:?}", p.display(), config.list_warnings);
+        let config = load(&ConfigOrigin::File(p.clone()))
+            .unwrap_or_else(|e| panic!("{}:\n{e}", p.display()));
+        assert!(
+            config.list_warnings.is_empty(),
+            "{}: {:?}",
+            p.display(),
+            config.list_warnings
+        );
         assert!(!config.policy.groups().is_empty());
     }
 }

@@ -8,51 +8,133 @@ fn a_listed_site_names_its_category_and_list_line() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(text.lines().next(), Some("decision: block adult"), "{text}");
-    assert!(text.contains("rule: domain-list (blocklists/adult/domains:"), "{text}");
-    assert!(!text.contains("concern:"), "no concern for a plain address:\n{text}");
+    assert!(
+        text.contains("rule: domain-list (blocklists/adult/domains:"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("concern:"),
+        "no concern for a plain address:\n{text}"
+    );
 }
 
 #[test]
 fn time_windows_follow_the_at_time() {
-    let lunch = lychgate(&["explain", "roblox.com", "--group", "staff", "--at", "2026-12-02T12:30"]);
+    let lunch = lychgate(&[
+        "explain",
+        "roblox.com",
+        "--group",
+        "staff",
+        "--at",
+        "2026-12-02T12:30",
+    ]);
     let text = stdout(&lunch);
     assert_eq!(text.lines().next(), Some("decision: allow games"), "{text}");
-    assert!(text.contains("rule: time-window (config/lychgate.toml:"), "{text}");
-    let lesson = lychgate(&["explain", "roblox.com", "--group", "staff", "--at", "2026-12-02T10:30"]);
-    assert_eq!(stdout(&lesson).lines().next(), Some("decision: block games"), "{}", stdout(&lesson));
+    assert!(
+        text.contains("rule: time-window (config/lychgate.toml:"),
+        "{text}"
+    );
+    let lesson = lychgate(&[
+        "explain",
+        "roblox.com",
+        "--group",
+        "staff",
+        "--at",
+        "2026-12-02T10:30",
+    ]);
+    assert_eq!(
+        stdout(&lesson).lines().next(),
+        Some("decision: block games"),
+        "{}",
+        stdout(&lesson)
+    );
 }
 
 #[test]
 fn overrides_show_their_reason() {
-    let out = lychgate(&["explain", "https://www.bbc.co.uk/cbeebies/games", "--group", "reception"]);
+    let out = lychgate(&[
+        "explain",
+        "https://www.bbc.co.uk/cbeebies/games",
+        "--group",
+        "reception",
+    ]);
     let text = stdout(&out);
     assert_eq!(text.lines().next(), Some("decision: allow"), "{text}");
-    assert!(text.contains("CBeebies games and stories used in Reception lessons"), "{text}");
-    let news = lychgate(&["explain", "https://www.bbc.co.uk/news", "--group", "reception"]);
-    assert_eq!(stdout(&news).lines().next(), Some("decision: block"), "{}", stdout(&news));
-    assert!(stdout(&news).contains("rule: allow-list-only"), "{}", stdout(&news));
+    assert!(
+        text.contains("CBeebies games and stories used in Reception lessons"),
+        "{text}"
+    );
+    let news = lychgate(&[
+        "explain",
+        "https://www.bbc.co.uk/news",
+        "--group",
+        "reception",
+    ]);
+    assert_eq!(
+        stdout(&news).lines().next(),
+        Some("decision: block"),
+        "{}",
+        stdout(&news)
+    );
+    assert!(
+        stdout(&news).contains("rule: allow-list-only"),
+        "{}",
+        stdout(&news)
+    );
 }
 
 #[test]
 fn illegal_hits_name_the_list_but_never_the_line() {
     let (dir, path) = school_config();
-    let out = lychgate_in(dir.path(), &["explain", "http://www.csam-test.example/", "--group", "staff", "--config", path.to_str().unwrap()]);
+    let out = lychgate_in(
+        dir.path(),
+        &[
+            "explain",
+            "http://www.csam-test.example/",
+            "--group",
+            "staff",
+            "--config",
+            path.to_str().unwrap(),
+        ],
+    );
     let text = stdout(&out);
-    assert_eq!(text.lines().next(), Some("decision: block illegal"), "{text}{}", stderr(&out));
+    assert_eq!(
+        text.lines().next(),
+        Some("decision: block illegal"),
+        "{text}{}",
+        stderr(&out)
+    );
     assert!(text.contains("rule: illegal (fake IWF list)"), "{text}");
-    assert!(!text.contains("fake-illegal.txt:"), "the line must stay confidential:\n{text}");
+    assert!(
+        !text.contains("fake-illegal.txt:"),
+        "the line must stay confidential:\n{text}"
+    );
 }
 
 #[test]
 fn json_output_has_the_whole_decision() {
-    let out = lychgate(&["explain", "https://www.youtube.com/watch?v=x", "--group", "ks2", "--at", "2026-12-02T16:00", "--json"]);
+    let out = lychgate(&[
+        "explain",
+        "https://www.youtube.com/watch?v=x",
+        "--group",
+        "ks2",
+        "--at",
+        "2026-12-02T16:00",
+        "--json",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
     assert_eq!(v["decision"], "block");
     assert_eq!(v["category"], "video");
     assert_eq!(v["group"], "ks2");
     assert_eq!(v["rule"], "domain-list");
-    assert!(v["categories"].as_array().unwrap().iter().any(|c| c == "video"));
+    assert!(
+        v["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "video")
+    );
     assert!(v["concerns"].as_array().unwrap().is_empty());
 }
 
@@ -60,7 +142,11 @@ fn json_output_has_the_whole_decision() {
 fn unknown_groups_and_bad_urls_are_usage_errors() {
     let out = lychgate(&["explain", "example.com", "--group", "year9"]);
     assert_eq!(out.status.code(), Some(64));
-    assert!(stderr(&out).contains("unknown group `year9`; the groups are: staff, ks2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown group `year9`; the groups are: staff, ks2"),
+        "{}",
+        stderr(&out)
+    );
     let bad = lychgate(&["explain", "http://exa mple.com/", "--group", "ks2"]);
     assert_eq!(bad.status.code(), Some(64));
 }

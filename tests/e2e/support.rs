@@ -5,7 +5,10 @@ use std::process::{Command, Output};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("workspace root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("workspace root")
 }
 
 /// `tests/data/`.
@@ -42,10 +45,17 @@ pub fn stderr(o: &Output) -> String {
 /// to a copy of the fake list; returns the folder (kept alive by the caller) and the config path.
 pub fn school_config() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = std::fs::read_to_string(root().join("config/lychgate.toml")).expect("default config");
-    let text = format!("{text}\n[[list]]\ncategory = \"illegal\"\nname = \"fake IWF list\"\npath = \"fake-illegal.txt\"\n");
+    let text =
+        std::fs::read_to_string(root().join("config/lychgate.toml")).expect("default config");
+    let text = format!(
+        "{text}\n[[list]]\ncategory = \"illegal\"\nname = \"fake IWF list\"\npath = \"fake-illegal.txt\"\n"
+    );
     let path = dir.path().join("lychgate.toml");
     std::fs::write(&path, text).expect("write config");
-    std::fs::copy(data().join("fake-illegal.txt"), dir.path().join("fake-illegal.txt")).expect("copy list");
+    std::fs::copy(
+        data().join("fake-illegal.txt"),
+        dir.path().join("fake-illegal.txt"),
+    )
+    .expect("copy list");
     (dir, path)
 }
