@@ -64,7 +64,8 @@ pub(crate) fn parse_line(ctx: &mut Ctx<'_>, n: u32, line: &str) {
     let mut produced = false;
     let mut warned = false;
     for name in names {
-        if is_boilerplate(name) || parse_addr(name).is_some() {
+        let maybe_ip = name.starts_with(|c: char| c.is_ascii_digit()) || name.contains(':');
+        if is_boilerplate(name) || (maybe_ip && parse_addr(name).is_some()) {
             continue;
         }
         if ctx.domain_or_warn(name, MatchScope::Subdomains, n) {

@@ -21,13 +21,24 @@ pub(crate) fn for_each_line(bytes: &[u8], mut f: impl FnMut(u32, Cow<'_, str>)) 
     if bytes.is_empty() {
         return;
     }
+    // Valid UTF-8 (the usual case) is checked once for the whole file, not line by line.
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        let body = text.strip_suffix('\n').unwrap_or(text);
+        for (i, raw) in body.split('\n').enumerate() {
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
+            f(line_number(i), Cow::Borrowed(raw));
+        }
+        return;
+    }
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let text = String::from_utf8_lossy(raw);
-        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        f(n, text);
+        f(line_number(i), String::from_utf8_lossy(raw));
     }
+}
+
+fn line_number(index: usize) -> u32 {
+    u32::try_from(index + 1).unwrap_or(u32::MAX)
 }
 
 /// Quotes (part of) a line for a warning message.

@@ -65,7 +65,15 @@ pub(crate) fn parse_line(ctx: &mut Ctx<'_>, n: u32, line: &str) {
             );
             return;
         }
-        url_entry(ctx, n, t, &rest[..slash], &rest[slash..]);
+        // A URL entry's host already covers its subdomains: `*.` adds nothing.
+        let host = &rest[..slash];
+        url_entry(
+            ctx,
+            n,
+            t,
+            host.strip_prefix("*.").unwrap_or(host),
+            &rest[slash..],
+        );
         return;
     }
     let _ = had_scheme; // `https://example.com` without a path is a domain entry
@@ -113,7 +121,8 @@ mod tests {
                     http://Host.example/\n\
                     https://whole.example\n\
                     regex:^ads?\\.  # tracker\n\
-                    plain.example/p\n";
+                    plain.example/p\n\
+                    *.star.example/q\n";
         let mut c = Collect::default();
         let s = load_str(Path::new("t.list"), text, ListFormat::Native, &mut c).unwrap();
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
@@ -128,9 +137,10 @@ mod tests {
                 Entry::sub("whole.example", 7),
                 Entry::regex("^ads?\\.", 8),
                 Entry::url("plain.example", "/p", 9),
+                Entry::url("star.example", "/q", 10),
             ]
         );
-        assert_eq!((s.domains, s.urls, s.regexes), (4, 3, 1));
+        assert_eq!((s.domains, s.urls, s.regexes), (4, 4, 1));
     }
 
     #[test]
