@@ -210,7 +210,6 @@ impl Default for SetIds {
 }
 
 /// Compact domain → categories index (see the module docs for layout and collision odds).
-#[derive(Debug)]
 pub struct DomainIndex {
     /// Sorted, distinct keys (hash with the scope in bit 0).
     keys: Vec<u64>,
@@ -221,6 +220,18 @@ pub struct DomainIndex {
     /// `radix[b]..radix[b + 1]` is the run of keys whose top `radix_bits` bits are `b`.
     radix: Vec<u32>,
     radix_bits: u32,
+}
+
+impl std::fmt::Debug for DomainIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // A summary: the keys of a real index are millions of meaningless numbers.
+        f.debug_struct("DomainIndex")
+            .field("entries", &self.keys.len())
+            .field("category_sets", &self.sets)
+            .field("radix_bits", &self.radix_bits)
+            .field("heap_bytes", &self.heap_bytes())
+            .finish()
+    }
 }
 
 impl Default for DomainIndex {
