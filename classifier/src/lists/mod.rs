@@ -1,12 +1,30 @@
-//! List loaders. CONTRACT STUB: replaced by the real implementation.
+//! List loaders for the formats schools already have (see `docs/lists.md` for every format).
 //!
 //! Every loader reads one file (or one squidGuard category folder), hands each entry to a
 //! [`ListSink`] with its line number, and collects bad lines as [`ListWarning`]s instead of
-//! stopping: a typo on line 9,000 must not lose the other 8,999 entries.
+//! stopping: a typo on line 9,000 must not lose the other 8,999 entries. Only failing to read the
+//! file at all is a [`ListError`]. No input makes a loader panic.
+//!
+//! All formats share the same line handling: a UTF-8 byte-order mark is ignored, lines may end
+//! in `\n` or `\r\n`, and bytes that are not UTF-8 are decoded lossily; a comment in another
+//! encoding is harmless, and an entry line with such bytes is reported and ignored.
+//!
+//! Domains reach the sink normalised by [`normalize_list_domain`]: lower-case ASCII, IDNs in
+//! punycode, no trailing dot.
 
 use crate::domains::MatchScope;
 use crate::source::ListWarning;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
+
+mod adblock;
+mod hosts;
+mod lines;
+mod native;
+mod plain;
+mod squidguard;
+
+pub use squidguard::SquidGuardFile;
 
 /// The list formats Lychgate reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -24,6 +42,15 @@ pub enum ListFormat {
 }
 
 impl ListFormat {
+    /// Every format, in documentation order.
+    pub const ALL: [ListFormat; 5] = [
+        ListFormat::Native,
+        ListFormat::Plain,
+        ListFormat::Hosts,
+        ListFormat::Adblock,
+        ListFormat::SquidGuard,
+    ];
+
     /// Parses a format name as written in config.
     pub fn from_name(name: &str) -> Option<ListFormat> {
         match name {
@@ -33,6 +60,17 @@ impl ListFormat {
             "adblock" => Some(ListFormat::Adblock),
             "squidguard" => Some(ListFormat::SquidGuard),
             _ => None,
+        }
+    }
+
+    /// The name as written in config (inverse of [`ListFormat::from_name`]).
+    pub fn name(self) -> &'static str {
+        match self {
+            ListFormat::Native => "native",
+            ListFormat::Plain => "plain",
+            ListFormat::Hosts => "hosts",
+            ListFormat::Adblock => "adblock",
+            ListFormat::SquidGuard => "squidguard",
         }
     }
 }
@@ -45,6 +83,12 @@ pub trait ListSink {
     fn url(&mut self, host: &str, path: &str, line: u32);
     /// A regular expression entry, matched against `host/path?query`.
     fn regex(&mut self, pattern: &str, line: u32);
+    /// Called before the entries of each file: once for a single-file list, and once per file
+    /// present in a squidGuard folder (`domains`, `urls`, `expressions`), so line numbers can be
+    /// tied to the right file. The default does nothing.
+    fn begin_file(&mut self, path: &Path) {
+        let _ = path;
+    }
 }
 
 /// What a load produced.
@@ -62,6 +106,21 @@ pub struct LoadStats {
     pub warnings: Vec<ListWarning>,
 }
 
+impl LoadStats {
+    /// Entries of any kind handed to the sink.
+    pub fn entries(&self) -> usize {
+        self.domains + self.urls + self.regexes
+    }
+
+    fn add(&mut self, other: LoadStats) {
+        self.domains += other.domains;
+        self.urls += other.urls;
+        self.regexes += other.regexes;
+        self.skipped += other.skipped;
+        self.warnings.extend(other.warnings);
+    }
+}
+
 /// A list could not be read at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
@@ -75,38 +134,329 @@ pub enum ListError {
     },
 }
 
-/// Loads a list file (or squidGuard folder) into a sink.
+/// Why a list entry is not a usable domain name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadDomain {
+    /// Nothing left after trimming.
+    #[error("empty domain name")]
+    Empty,
+    /// The line had bytes that are not UTF-8.
+    #[error("{0} is not valid UTF-8 (wrong file encoding?); entry ignored")]
+    NotUtf8(String),
+    /// Longer than 253 characters (after punycode).
+    #[error("{0} is not a valid domain name: longer than 253 characters")]
+    TooLong(String),
+    /// `a..b`, `.a`, or a label over 63 characters.
+    #[error("{0} is not a valid domain name: {1}")]
+    BadLabel(String, &'static str),
+    /// A character domain names cannot hold.
+    #[error("{0} is not a valid domain name: it contains {1}")]
+    BadChar(String, String),
+    /// An internationalised name IDNA rejects.
+    #[error("{0} is not a valid internationalised domain name")]
+    Idna(String),
+}
+
+/// Normalises a domain from a list: trims, strips one trailing dot, lower-cases, converts an
+/// internationalised name to punycode (`idna::domain_to_ascii`), and rejects what cannot be a
+/// DNS name: empty names or labels (`..`, a leading dot), labels over 63 or names over 253
+/// characters, spaces and characters other than letters, digits, `-` and `_`.
+/// Borrows when the name is already normal (the common case: no allocation).
+pub fn normalize_list_domain(raw: &str) -> Result<Cow<'_, str>, BadDomain> {
+    let s = raw.trim();
+    let s = s.strip_suffix('.').unwrap_or(s);
+    if s.is_empty() {
+        return Err(BadDomain::Empty);
+    }
+    if s.is_ascii() {
+        // The millions of plain ASCII names in big lists: borrowed, checked in one pass.
+        let name = if s.bytes().any(|b| b.is_ascii_uppercase()) {
+            Cow::Owned(s.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(s)
+        };
+        check_ascii_name(&name, raw)?;
+        return Ok(name);
+    }
+    if s.contains('\u{FFFD}') {
+        return Err(BadDomain::NotUtf8(lines::quote(s)));
+    }
+    if let Some(c) = s.chars().find(|c| c.is_whitespace()) {
+        return Err(BadDomain::BadChar(lines::quote(s), describe_char(c)));
+    }
+    let name = match idna::domain_to_ascii(s) {
+        Ok(mut a) => {
+            if a.ends_with('.') {
+                a.pop();
+            }
+            a
+        }
+        Err(_) => return Err(BadDomain::Idna(lines::quote(s))),
+    };
+    check_ascii_name(&name, raw)?;
+    Ok(Cow::Owned(name))
+}
+
+fn describe_char(c: char) -> String {
+    match c {
+        ' ' => "a space".to_string(),
+        '\t' => "a tab".to_string(),
+        c if c.is_whitespace() || c.is_control() => format!("the character U+{:04X}", c as u32),
+        '*' => "`*` (wildcards are only supported as a leading `*.`)".to_string(),
+        c => format!("`{c}`"),
+    }
+}
+
+fn check_ascii_name(name: &str, raw: &str) -> Result<(), BadDomain> {
+    let shown = || lines::quote(raw.trim());
+    if name.is_empty() {
+        return Err(BadDomain::Empty);
+    }
+    if name.len() > 253 {
+        return Err(BadDomain::TooLong(shown()));
+    }
+    let empty_label = "empty label (`..` or a leading dot)";
+    let mut label = 0usize;
+    for c in name.chars() {
+        match c {
+            '.' => {
+                if label == 0 {
+                    return Err(BadDomain::BadLabel(shown(), empty_label));
+                }
+                label = 0;
+            }
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' => {
+                label += 1;
+                if label > 63 {
+                    return Err(BadDomain::BadLabel(
+                        shown(),
+                        "a label is longer than 63 characters",
+                    ));
+                }
+            }
+            c => return Err(BadDomain::BadChar(shown(), describe_char(c))),
+        }
+    }
+    if label == 0 {
+        return Err(BadDomain::BadLabel(shown(), empty_label));
+    }
+    Ok(())
+}
+
+/// Loads a list file (or squidGuard folder) into a sink. A missing or unreadable file (or
+/// squidGuard folder) is an error; bad lines are warnings in the returned stats.
 pub fn load(
     path: &Path,
     format: ListFormat,
     sink: &mut dyn ListSink,
 ) -> Result<LoadStats, ListError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ListError::Io {
+    if format == ListFormat::SquidGuard {
+        return squidguard::load_folder(path, sink);
+    }
+    let bytes = std::fs::read(path).map_err(|source| ListError::Io {
         path: path.into(),
         source,
     })?;
-    load_str(path, &text, format, sink)
+    load_bytes(path, &bytes, format, sink)
 }
 
-/// Loads list text already in memory (used for the embedded default lists); `path` names it in warnings.
+/// Loads list text already in memory (used for the embedded default lists); `path` names it in
+/// warnings. For [`ListFormat::SquidGuard`] the text is read as a category's `domains` file
+/// (use [`load_squidguard_file`] for the other files).
 pub fn load_str(
-    _path: &Path,
+    path: &Path,
     text: &str,
-    _format: ListFormat,
+    format: ListFormat,
     sink: &mut dyn ListSink,
 ) -> Result<LoadStats, ListError> {
+    load_bytes(path, text.as_bytes(), format, sink)
+}
+
+/// Like [`load_str`] for raw bytes, which need not be UTF-8.
+pub fn load_bytes(
+    path: &Path,
+    bytes: &[u8],
+    format: ListFormat,
+    sink: &mut dyn ListSink,
+) -> Result<LoadStats, ListError> {
+    let parse: fn(&mut lines::Ctx<'_>, u32, &str) = match format {
+        ListFormat::Native => native::parse_line,
+        ListFormat::Plain => plain::parse_line,
+        ListFormat::Hosts => hosts::parse_line,
+        ListFormat::Adblock => adblock::parse_line,
+        ListFormat::SquidGuard => squidguard::parse_domains_line,
+    };
+    Ok(parse_file(path, bytes, sink, parse))
+}
+
+/// Loads one file of a squidGuard category from memory; `path` names it in warnings.
+pub fn load_squidguard_file(
+    path: &Path,
+    bytes: &[u8],
+    file: SquidGuardFile,
+    sink: &mut dyn ListSink,
+) -> LoadStats {
+    parse_file(path, bytes, sink, file.parser())
+}
+
+/// Runs a line parser over a whole file and finishes the stats.
+fn parse_file(
+    path: &Path,
+    bytes: &[u8],
+    sink: &mut dyn ListSink,
+    parse: fn(&mut lines::Ctx<'_>, u32, &str),
+) -> LoadStats {
     let mut stats = LoadStats::default();
-    for (i, line) in text.lines().enumerate() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') {
-            continue;
-        }
-        sink.domain(
-            &l.to_ascii_lowercase(),
-            MatchScope::Subdomains,
-            i as u32 + 1,
-        );
-        stats.domains += 1;
+    let mut dropped = 0usize;
+    sink.begin_file(path);
+    {
+        let mut ctx = lines::Ctx {
+            path,
+            sink,
+            stats: &mut stats,
+            dropped: &mut dropped,
+        };
+        lines::for_each_line(bytes, |n, text| parse(&mut ctx, n, &text));
     }
-    Ok(stats)
+    if dropped > 0 {
+        stats.warnings.push(ListWarning {
+            path: path.to_path_buf(),
+            line: 0,
+            message: format!(
+                "{dropped} more bad lines not listed (only the first {} are shown)",
+                lines::MAX_WARNINGS
+            ),
+        });
+    }
+    stats
+}
+
+/// Strips a `#` comment that starts the line or follows whitespace; `#` inside a word is kept.
+fn strip_hash_comment(line: &str) -> &str {
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'#' && (i == 0 || bytes[i - 1].is_ascii_whitespace()) {
+            return &line[..i];
+        }
+    }
+    line
+}
+
+/// `s` without a leading `prefix`, compared ASCII case-insensitively.
+fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = s.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &s[prefix.len()..])
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::ListSink;
+    use crate::domains::MatchScope;
+    use std::path::{Path, PathBuf};
+
+    /// One entry as a sink saw it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub(crate) enum Entry {
+        Domain(String, MatchScope, u32),
+        Url(String, String, u32),
+        Regex(String, u32),
+    }
+
+    impl Entry {
+        pub(crate) fn sub(d: &str, line: u32) -> Entry {
+            Entry::Domain(d.into(), MatchScope::Subdomains, line)
+        }
+        pub(crate) fn exact(d: &str, line: u32) -> Entry {
+            Entry::Domain(d.into(), MatchScope::Exact, line)
+        }
+        pub(crate) fn url(h: &str, p: &str, line: u32) -> Entry {
+            Entry::Url(h.into(), p.into(), line)
+        }
+        pub(crate) fn regex(r: &str, line: u32) -> Entry {
+            Entry::Regex(r.into(), line)
+        }
+    }
+
+    /// A sink that records everything.
+    #[derive(Debug, Default)]
+    pub(crate) struct Collect {
+        pub(crate) entries: Vec<Entry>,
+        pub(crate) files: Vec<PathBuf>,
+    }
+
+    impl ListSink for Collect {
+        fn domain(&mut self, domain: &str, scope: MatchScope, line: u32) {
+            self.entries.push(Entry::Domain(domain.into(), scope, line));
+        }
+        fn url(&mut self, host: &str, path: &str, line: u32) {
+            self.entries
+                .push(Entry::Url(host.into(), path.into(), line));
+        }
+        fn regex(&mut self, pattern: &str, line: u32) {
+            self.entries.push(Entry::Regex(pattern.into(), line));
+        }
+        fn begin_file(&mut self, path: &Path) {
+            self.files.push(path.into());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalises_domains() {
+        assert_eq!(
+            normalize_list_domain("Example.COM.").unwrap(),
+            "example.com"
+        );
+        assert!(matches!(
+            normalize_list_domain("example.com"),
+            Ok(Cow::Borrowed(_))
+        ));
+        assert_eq!(
+            normalize_list_domain("Bücher.example").unwrap(),
+            "xn--bcher-kva.example"
+        );
+        assert_eq!(
+            normalize_list_domain("_dmarc.a-b.com").unwrap(),
+            "_dmarc.a-b.com"
+        );
+        for bad in [
+            "",
+            ".",
+            "a..b",
+            ".a.com",
+            "a b.com",
+            "a*.com",
+            "a/b",
+            &"a".repeat(64),
+            &format!("{}.com", "a.".repeat(130)),
+            "caf\u{FFFD}.com",
+            "例え ば.jp",
+        ] {
+            assert!(normalize_list_domain(bad).is_err(), "{bad:?}");
+        }
+        let msg = normalize_list_domain("a..b").unwrap_err().to_string();
+        assert!(
+            msg.contains("`a..b`") && msg.contains("empty label"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn hash_comments() {
+        assert_eq!(strip_hash_comment("a.com # x"), "a.com ");
+        assert_eq!(strip_hash_comment("# x"), "");
+        assert_eq!(strip_hash_comment("a.com/p#frag"), "a.com/p#frag");
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in ListFormat::ALL {
+            assert_eq!(ListFormat::from_name(f.name()), Some(f));
+        }
+    }
 }
