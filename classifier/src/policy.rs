@@ -442,6 +442,11 @@ struct CategorySink<'b> {
 }
 
 impl ListSink for CategorySink<'_> {
+    fn begin_file(&mut self, path: &Path) {
+        // A squidGuard folder loads several files: regex warnings must name the right one.
+        self.path = path.to_path_buf();
+    }
+
     fn domain(&mut self, domain: &str, scope: MatchScope, line: u32) {
         let src = SourceRef {
             list: self.list,
