@@ -649,13 +649,19 @@ fn normalize_path(raw: &str) -> String {
     if path_is_normal(raw) {
         return raw.to_owned();
     }
+    normalize_path_slow(raw)
+}
+
+/// The general case of [`normalize_path`]; `raw` starts with `/` or `\`.
+fn normalize_path_slow(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 8);
     out.push('/');
     // Start offsets in `out` of the kept segments, so `..` can drop the last one.
     // Invariant: `out` ends with `/` before each segment is appended.
     let mut starts: Vec<usize> = Vec::new();
     let mut ends_with_segment = false;
-    for segment in raw[1..].split(['/', '\\']) {
+    let body = raw.strip_prefix(['/', '\\']).unwrap_or(raw);
+    for segment in body.split(['/', '\\']) {
         let start = out.len();
         push_normalized_segment(&mut out, segment);
         match &out[start..] {
@@ -920,4 +926,223 @@ fn clip(s: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn ipv4_parser_edges() {
+        assert_eq!(parse_ipv4("1.2.3.4"), Some(Ipv4Addr::new(1, 2, 3, 4)));
+        assert_eq!(parse_ipv4("1.2.65535"), Some(Ipv4Addr::new(1, 2, 255, 255)));
+        assert_eq!(parse_ipv4("1.2.65536"), None);
+        assert_eq!(
+            parse_ipv4("1.16777215"),
+            Some(Ipv4Addr::new(1, 255, 255, 255))
+        );
+        assert_eq!(parse_ipv4("0x.0x.0x.0x"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(parse_ipv4("00.00.00.00"), Some(Ipv4Addr::UNSPECIFIED));
+        assert_eq!(parse_ipv4("1.2.3.4.5"), None);
+        assert_eq!(parse_ipv4(""), None);
+        assert_eq!(parse_ipv4_number("0x"), Some(0));
+        assert_eq!(parse_ipv4_number("09"), None);
+        assert_eq!(parse_ipv4_number("99999999999999999999999"), Some(u64::MAX));
+        assert!(ends_in_number("a.0x"));
+        assert!(!ends_in_number("a.0xg"));
+        assert!(!ends_in_number("1.a"));
+    }
+
+    #[test]
+    fn clip_escapes_and_shortens() {
+        assert_eq!(clip("a\nb"), "a\\nb");
+        assert_eq!(clip(&"x".repeat(200)).chars().count(), MAX_ECHO_CHARS + 1);
+    }
+
+    #[test]
+    fn huge_input_is_refused_cheaply() {
+        let huge = "a".repeat(1_000_000);
+        assert_eq!(
+            normalize_host(&huge),
+            Err(HostError::NameTooLong { len: 1_000_000 })
+        );
+        assert!(normalize_url(&format!("http://{huge}/")).is_err());
+    }
+
+    fn url_strategy() -> impl Strategy<Value = String> {
+        let scheme = prop_oneof![
+            Just(""),
+            Just("http://"),
+            Just("HTTPS://"),
+            Just("//"),
+            Just("http:"),
+            Just("http:\\\\"),
+            Just("ftp://"),
+        ];
+        let userinfo = prop_oneof![Just(""), Just("user:pass@"), Just("a@b@"), Just("@")];
+        let label = prop_oneof![
+            "[a-zA-Z0-9_-]{1,8}",
+            Just("xn--mller-kva".to_owned()),
+            Just("XN--pple-43d".to_owned()),
+            Just("m\u{fc}ller".to_owned()),
+            Just("\u{0430}pple".to_owned()),
+            Just("%77ww".to_owned()),
+            Just("%C3%BC".to_owned()),
+            Just("0x7f".to_owned()),
+            Just("127".to_owned()),
+            Just("0177".to_owned()),
+            Just("256".to_owned()),
+            Just("\u{ff25}\u{ff38}".to_owned()),
+            Just("".to_owned()),
+        ];
+        let name = (prop::collection::vec(label, 1..4), any::<bool>()).prop_map(|(labels, dot)| {
+            let mut host = labels.join(".");
+            if dot {
+                host.push('.');
+            }
+            host
+        });
+        let host = prop_oneof![
+            4 => name,
+            1 => Just("[::1]".to_owned()),
+            1 => Just("[::FFFF:1.2.3.4]".to_owned()),
+            1 => Just("[fe80::1%25eth0]".to_owned()),
+            1 => Just("2130706433".to_owned()),
+        ];
+        let port = prop_oneof![
+            Just(""),
+            Just(":80"),
+            Just(":443"),
+            Just(":8080"),
+            Just(":0080"),
+            Just(":"),
+            Just(":99999"),
+        ];
+        let path = prop::collection::vec(path_segment(), 0..6).prop_map(|segments| {
+            if segments.is_empty() {
+                String::new()
+            } else {
+                format!("/{}", segments.join("/"))
+            }
+        });
+        let query = prop_oneof![
+            Just("".to_owned()),
+            Just("?".to_owned()),
+            Just("?q=1&r=%2f".to_owned()),
+            "\\?[a-zA-Z0-9=&%/?.]{0,10}",
+        ];
+        let fragment = prop_oneof![Just(""), Just("#x"), Just("#a?b/c")];
+        (scheme, userinfo, host, port, path, query, fragment).prop_map(
+            |(scheme, userinfo, host, port, path, query, fragment)| {
+                format!("{scheme}{userinfo}{host}{port}{path}{query}{fragment}")
+            },
+        )
+    }
+
+    fn path_segment() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[a-zA-Z0-9~._-]{0,6}",
+            "[!-~]{0,6}",
+            Just(".".to_owned()),
+            Just("..".to_owned()),
+            Just("%2e".to_owned()),
+            Just("%2E%2e".to_owned()),
+            Just(".%2E".to_owned()),
+            Just("%2F".to_owned()),
+            Just("%2f".to_owned()),
+            Just("%7e".to_owned()),
+            Just("%".to_owned()),
+            Just("%4".to_owned()),
+            Just("%%41".to_owned()),
+            Just("%6%31".to_owned()),
+            Just("caf\u{e9}".to_owned()),
+            Just("a\\b".to_owned()),
+            Just("%c3%a9".to_owned()),
+            Just("\"{}<>`".to_owned()),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+        #[test]
+        fn never_panics_on_arbitrary_strings(s in any::<String>()) {
+            let _ = normalize_host(&s);
+            let _ = normalize_url(&s);
+            let _ = homograph_skeleton(&s);
+            let _ = unicode_form(&s);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_bytes(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+            let s = String::from_utf8_lossy(&bytes);
+            let _ = normalize_host(&s);
+            let _ = normalize_url(&s);
+            let _ = homograph_skeleton(&s);
+        }
+
+        #[test]
+        fn url_normalisation_is_idempotent(s in url_strategy()) {
+            if let Ok(u) = normalize_url(&s) {
+                let again = normalize_url(&u.to_string());
+                prop_assert_eq!(again.as_ref(), Ok(&u), "input {:?} gave {}", s, u);
+                prop_assert!(u.path.starts_with('/'));
+                prop_assert!(u.path.is_ascii());
+                prop_assert!(!u.path.contains("//"));
+                prop_assert!(u.scheme == "http" || u.scheme == "https");
+                prop_assert_eq!(normalize_host(&u.host.to_string()), Ok(u.host.clone()));
+            }
+        }
+
+        #[test]
+        fn printable_url_normalisation_is_idempotent(s in "[!-~]{0,40}") {
+            if let Ok(u) = normalize_url(&s) {
+                prop_assert_eq!(normalize_url(&u.to_string()), Ok(u));
+            }
+        }
+
+        #[test]
+        fn host_normalisation_is_idempotent(s in prop_oneof![
+            any::<String>(),
+            "[a-zA-Z0-9._%-]{1,30}",
+            "[a-z\u{e0}-\u{ff}\u{0400}-\u{04ff}\u{03b1}-\u{03c9}.]{1,20}",
+            "[0-9x.]{1,20}",
+        ]) {
+            if let Ok(h) = normalize_host(&s) {
+                prop_assert_eq!(normalize_host(&h.to_string()), Ok(h.clone()), "input {:?}", s);
+                if let Host::Name(name) = &h {
+                    prop_assert!(name.len() <= MAX_NAME_LEN);
+                    prop_assert!(name.split('.').all(|l| !l.is_empty() && l.len() <= MAX_LABEL_LEN));
+                    prop_assert!(name.bytes().all(is_host_char));
+                    prop_assert!(!ends_in_number(name));
+                }
+            }
+        }
+
+        /// The ASCII fast path must agree with full IDNA processing.
+        #[test]
+        fn ascii_fast_path_matches_idna(s in "[a-zA-Z0-9_-]{1,10}(\\.[a-zA-Z0-9_-]{1,10}){0,3}") {
+            if let Ok(idna) = idna::domain_to_ascii_cow(s.as_bytes(), AsciiDenyList::URL) {
+                prop_assert_eq!(idna.as_ref(), s.to_ascii_lowercase());
+            }
+        }
+
+        /// The path fast path must agree with the general algorithm.
+        #[test]
+        fn path_fast_path_matches_slow_path(segments in prop::collection::vec(path_segment(), 0..6)) {
+            let raw = format!("/{}", segments.join("/"));
+            prop_assert_eq!(normalize_path(&raw), normalize_path_slow(&raw));
+        }
+
+        #[test]
+        fn skeleton_is_stable(s in "[a-z\u{0430}-\u{044f}\u{03b1}-\u{03c9}\u{0261}]{1,12}\\.com") {
+            if let Ok(Host::Name(ascii)) = normalize_host(&s) {
+                if let Some(skeleton) = homograph_skeleton(&ascii) {
+                    prop_assert_eq!(homograph_skeleton(&skeleton), None);
+                    prop_assert!(normalize_host(&skeleton).is_ok());
+                }
+            }
+        }
+    }
 }
