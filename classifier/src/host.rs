@@ -207,6 +207,9 @@ impl fmt::Display for NormalizedUrl {
 /// 7. Every label must be 1–63 bytes of `a-z 0-9 - _` (underscores occur in real host names),
 ///    the whole name at most 253 bytes.
 pub fn normalize_host(input: &str) -> Result<Host, HostError> {
+    if let Some(name) = plain_ascii_name(input) {
+        return Ok(Host::Name(name));
+    }
     let trimmed = trim(input);
     if trimmed.is_empty() {
         return Err(HostError::Empty);
@@ -308,13 +311,73 @@ fn is_host_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.'
 }
 
+/// The per-request fast path: one pass over the bytes that recognises a plain ASCII name which
+/// needs at most lower-casing and dropping a trailing dot, and returns it with one allocation.
+/// Anything else (whitespace, `%`, non-ASCII, `xn--`, a numeric last label, any error) returns
+/// `None` and takes the general path, which also produces the error messages.
+fn plain_ascii_name(input: &str) -> Option<String> {
+    let name = input.strip_suffix('.').unwrap_or(input);
+    let bytes = name.as_bytes();
+    if bytes.is_empty() || bytes.len() > MAX_NAME_LEN {
+        return None;
+    }
+    let mut label_start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        match BYTE_CLASS[usize::from(b)] {
+            LABEL_BYTE => {
+                if i == label_start
+                    && (b == b'x' || b == b'X')
+                    && bytes[i..]
+                        .get(..4)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+                {
+                    return None;
+                }
+            }
+            DOT_BYTE => {
+                let len = i - label_start;
+                if len == 0 || len > MAX_LABEL_LEN {
+                    return None;
+                }
+                label_start = i + 1;
+            }
+            _ => return None,
+        }
+    }
+    let last = &name[label_start..];
+    if last.is_empty() || last.len() > MAX_LABEL_LEN || label_is_number(last) {
+        return None;
+    }
+    Some(name.to_ascii_lowercase())
+}
+
+const OTHER_BYTE: u8 = 0;
+const LABEL_BYTE: u8 = 1;
+const DOT_BYTE: u8 = 2;
+
+/// Byte classes for [`plain_ascii_name`]: `A-Z a-z 0-9 - _` may be in a label, `.` separates.
+static BYTE_CLASS: [u8; 256] = {
+    let mut table = [OTHER_BYTE; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() || c == b'-' || c == b'_' {
+            table[b] = LABEL_BYTE;
+        }
+        b += 1;
+    }
+    table[b'.' as usize] = DOT_BYTE;
+    table
+};
+
 /// Whether any label starts with `xn--` (any case): those must be validated by IDNA.
 fn has_xn_label(host: &str) -> bool {
-    host.split('.').any(|label| {
-        label
-            .as_bytes()
-            .get(..4)
-            .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
+    let bytes = host.as_bytes();
+    (0..bytes.len()).any(|i| {
+        (i == 0 || bytes[i - 1] == b'.')
+            && bytes[i..]
+                .get(..4)
+                .is_some_and(|p| p.eq_ignore_ascii_case(b"xn--"))
     })
 }
 
@@ -353,13 +416,21 @@ fn ends_in_number(name: &str) -> bool {
         Some((_, last)) => last,
         None => name,
     };
-    if last.is_empty() {
+    label_is_number(last)
+}
+
+/// The label test behind [`ends_in_number`].
+fn label_is_number(label: &str) -> bool {
+    if label.is_empty() {
         return false;
     }
-    if last.bytes().all(|b| b.is_ascii_digit()) {
+    if label.bytes().all(|b| b.is_ascii_digit()) {
         return true;
     }
-    match last.strip_prefix("0x").or_else(|| last.strip_prefix("0X")) {
+    match label
+        .strip_prefix("0x")
+        .or_else(|| label.strip_prefix("0X"))
+    {
         Some(hex) => hex.bytes().all(|b| b.is_ascii_hexdigit()),
         None => false,
     }
@@ -499,10 +570,11 @@ pub fn normalize_url(input: &str) -> Result<NormalizedUrl, HostError> {
     if url.is_empty() {
         return Err(HostError::Empty);
     }
-    if let Some(ch) = url.chars().find(|c| c.is_ascii_control() || *c == ' ') {
+    // Space and controls are all ASCII, so a byte scan finds them without decoding UTF-8.
+    if let Some(b) = url.bytes().find(|b| b.is_ascii_control() || *b == b' ') {
         return Err(HostError::InvalidCharacter {
             input: clip(url),
-            ch,
+            ch: char::from(b),
         });
     }
     let (scheme, rest) = split_scheme(url)?;
@@ -514,22 +586,28 @@ pub fn normalize_url(input: &str) -> Result<NormalizedUrl, HostError> {
         None => (false, authority),
     };
     let (host_text, port_text) = split_host_port(host_port)?;
+    if host_text.is_empty() {
+        return Err(HostError::Empty);
+    }
     let port = match port_text {
         None | Some("") => None,
         Some(p) if p.bytes().all(|b| b.is_ascii_digit()) => {
             Some(parse_port(p).ok_or_else(|| HostError::InvalidPort(clip(p)))?)
         }
-        // `data:text/html,…` or `javascript:…` without `//`: a scheme, not `host:port`.
-        Some(_) if scheme.is_none() && !had_userinfo && is_scheme_name(host_text) => {
+        // `data:text/html,…` or `javascript:…` without `//`: a scheme, not `host:port`. A dotted
+        // name (`example.com:abc`) is more likely a host with a mistyped port.
+        Some(_)
+            if scheme.is_none()
+                && !had_userinfo
+                && is_scheme_name(host_text)
+                && !host_text.contains('.') =>
+        {
             return Err(HostError::UnsupportedScheme(clip(
                 &host_text.to_ascii_lowercase(),
             )));
         }
         Some(p) => return Err(HostError::InvalidPort(clip(p))),
     };
-    if host_text.is_empty() {
-        return Err(HostError::Empty);
-    }
     let host = normalize_host(host_text)?;
     let scheme = scheme.unwrap_or(Scheme::Http);
     let port = port.filter(|&p| p != scheme.default_port());
@@ -1117,6 +1195,15 @@ mod tests {
                     prop_assert!(name.bytes().all(is_host_char));
                     prop_assert!(!ends_in_number(name));
                 }
+            }
+        }
+
+        /// The one-pass host fast path must agree with the general path.
+        #[test]
+        fn plain_name_fast_path_matches_general_path(s in "[a-zA-Z0-9_.x-]{0,12}(\\.[a-zA-Z0-9_-]{0,70}){0,5}\\.?") {
+            if let Some(fast) = plain_ascii_name(&s) {
+                let decoded = percent_decode_host(&s).map_err(|e| TestCaseError::fail(e.to_string()))?;
+                prop_assert_eq!(normalize_name_or_ipv4(&decoded), Ok(Host::Name(fast)));
             }
         }
 

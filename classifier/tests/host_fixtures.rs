@@ -112,6 +112,7 @@ fn idna() {
     assert_eq!(host("MÜLLER.DE"), name("xn--mller-kva.de"));
     assert_eq!(host("XN--MLLER-KVA.DE"), name("xn--mller-kva.de"));
     assert_eq!(host("bücher.de"), name("xn--bcher-kva.de"));
+    assert_eq!(host("_sip.Bücher.de"), name("_sip.xn--bcher-kva.de"));
     assert_eq!(host("пример.рф"), name("xn--e1afmkfd.xn--p1ai"));
     // Ideographic full stop is a dot; fullwidth letters are ASCII letters.
     assert_eq!(host("example\u{3002}com"), name("example.com"));
@@ -295,6 +296,11 @@ fn schemes_and_shapes() {
         url_err("data:text/html,hi"),
         HostError::UnsupportedScheme(_)
     ));
+    assert!(matches!(
+        url_err("example.com:abc"),
+        HostError::InvalidPort(_)
+    ));
+    assert_eq!(url_err("http://:80/"), HostError::Empty);
     assert_eq!(url_err("http://user@/"), HostError::Empty);
     assert_eq!(url_err("http://"), HostError::Empty);
 }
