@@ -274,7 +274,7 @@ fn canonical_v6(v6: Ipv6Addr) -> IpAddr {
 /// Steps 4–7 of [`normalize_host`], on a percent-decoded host.
 fn normalize_name_or_ipv4(host: &str) -> Result<Host, HostError> {
     let mut name = if host.is_ascii() && !has_xn_label(host) {
-        // Fast path, by far the common case: plain ASCII needs no IDNA, only lower-casing.
+        // Plain ASCII (here: after trimming or percent-decoding) needs no IDNA, only lower-casing.
         host.to_ascii_lowercase()
     } else {
         // Report a stray ASCII character ourselves: clearer than "IDNA failed".

@@ -220,6 +220,14 @@ fn ip_urls() {
     assert_eq!(url("http://127.1/").host, v4(127, 0, 0, 1));
     assert_eq!(url("http://[::ffff:127.0.0.1]/").host, v4(127, 0, 0, 1));
     assert_eq!(url("http://[::1]:8080/x").port, Some(8080));
+    assert_eq!(url("http://017700000001/").host, v4(127, 0, 0, 1));
+    assert_eq!(url("http://0x7f.0x0.0x0.0x1/").host, v4(127, 0, 0, 1));
+    assert_eq!(
+        url("http://[0:0:0:0:0:ffff:7f00:1]/").host,
+        v4(127, 0, 0, 1)
+    );
+    assert_eq!(url("http://127.0.0.1./").host, v4(127, 0, 0, 1));
+    assert_eq!(url("http://%31%32%37.0.0.1/").host, v4(127, 0, 0, 1));
     assert!(matches!(
         url_err("http://256.1.1.1/"),
         HostError::InvalidIpv4(_)
@@ -350,6 +358,15 @@ fn url_errors() {
 #[test]
 fn percent_encoded_and_idn_url_hosts() {
     assert_eq!(url("http://ex%61mple.com/").host, name("example.com"));
+    assert_eq!(
+        url("http://www.example.com%2e/").host,
+        name("www.example.com")
+    );
+    assert_eq!(
+        url("http://\u{ff57}\u{ff57}\u{ff57}\u{ff0e}example\u{ff0e}com/").host,
+        name("www.example.com"),
+        "fullwidth letters and fullwidth full stops"
+    );
     let u = url("http://ex\u{0430}mple.com/");
     let Host::Name(ascii) = &u.host else {
         panic!("expected a name, got {:?}", u.host)
@@ -416,4 +433,17 @@ fn display_forms() {
     assert_eq!(u.effective_port(), 8443);
     assert_eq!(url("https://example.com/").effective_port(), 443);
     assert_eq!(url("[::1]:81").to_string(), "http://[::1]:81/");
+}
+
+#[test]
+fn error_messages_name_the_problem() {
+    let msg = url_err("http://256.1.1.1/").to_string();
+    assert!(msg.contains("256.1.1.1") && msg.contains("IPv4"), "{msg}");
+    let msg = host_err(&format!("{}.com", "a".repeat(64))).to_string();
+    assert!(msg.contains("64") && msg.contains("63"), "{msg}");
+    let msg = url_err("ftp://example.com/").to_string();
+    assert!(msg.contains("ftp"), "{msg}");
+    // User input in errors is shortened and control characters escaped (log safety).
+    let msg = url_err(&format!("http://example.com/\n{}", "x".repeat(500))).to_string();
+    assert!(!msg.contains('\n') && msg.len() < 300, "{msg}");
 }
