@@ -552,14 +552,15 @@ pub fn unicode_form(ascii_host: &str) -> String {
 ///   The host is normalised by [`normalize_host`] (so percent-decoding and IDNA apply). The port
 ///   must be decimal; the scheme's default (80, 443) becomes `None`.
 /// - Fragment: dropped (never sent to a server).
-/// - Path: always starts with `/`. `\` counts as `/` (browsers do that for http/https). Runs of
-///   `/` collapse to one. Percent-escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are
+/// - Path: always starts with `/`. `\` counts as `/` (browsers do that for http/https); runs of
+///   `/` collapse to one (see below). Percent-escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are
 ///   decoded; every other escape is kept with upper-case hex (`%2f` → `%2F`). In particular an
 ///   encoded slash `%2F` is **never** decoded: `/a%2Fb` is one segment, so it can neither fake nor
 ///   escape a path prefix in a URL list. A `%` not starting an escape becomes `%25`; non-ASCII and
 ///   `" < > ` { }` are percent-encoded (UTF-8, upper-case hex) as browsers send them. Then `.` and
-///   `..` segments are resolved (after decoding, so `%2e%2E` counts) and can never climb above `/`;
-///   a path ending in a dot segment or a `/` keeps its trailing `/`.
+///   `..` segments are resolved (after decoding, so `%2e%2E` counts) exactly as the WHATWG path
+///   parser does (empty segments count, so `/a/b//..` is `/a/b/`), never climbing above `/`, and
+///   only then are runs of `/` collapsed; a path ending in a dot segment or `/` keeps its trailing `/`.
 /// - Query: kept byte for byte (it is not used for URL-list matching, and search extraction wants
 ///   it as sent); an empty query (`?` alone) becomes `None`.
 /// - Leading/trailing whitespace is trimmed; any other space or control character is an error
@@ -733,37 +734,46 @@ fn normalize_path(raw: &str) -> String {
 /// The general case of [`normalize_path`]; `raw` starts with `/` or `\`.
 fn normalize_path_slow(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len() + 8);
-    out.push('/');
-    // Start offsets in `out` of the kept segments, so `..` can drop the last one.
-    // Invariant: `out` ends with `/` before each segment is appended.
+    // Where each kept segment (its leading `/`) starts in `out`, so `..` can drop the last one.
+    // Empty segments count as segments here, exactly as in the WHATWG path parser, so that
+    // `/a/b//..` resolves to `/a/b/` as a browser would send it; slashes collapse afterwards.
     let mut starts: Vec<usize> = Vec::new();
-    let mut ends_with_segment = false;
     let body = raw.strip_prefix(['/', '\\']).unwrap_or(raw);
-    for segment in body.split(['/', '\\']) {
+    let mut segments = body.split(['/', '\\']).peekable();
+    while let Some(segment) = segments.next() {
+        let is_last = segments.peek().is_none();
         let start = out.len();
+        out.push('/');
         push_normalized_segment(&mut out, segment);
-        match &out[start..] {
-            "" => ends_with_segment = false,
-            "." => {
-                out.truncate(start);
-                ends_with_segment = false;
-            }
+        match &out[start + 1..] {
+            "." => out.truncate(start),
             ".." => {
                 out.truncate(start);
                 if let Some(previous) = starts.pop() {
                     out.truncate(previous);
                 }
-                ends_with_segment = false;
             }
             _ => {
                 starts.push(start);
-                out.push('/');
-                ends_with_segment = true;
+                continue;
             }
         }
+        // A path ending in a dot segment names a directory: keep the trailing slash.
+        if is_last {
+            out.push('/');
+        }
     }
-    if ends_with_segment {
-        out.pop();
+    if out.is_empty() {
+        out.push('/');
+    }
+    if out.contains("//") {
+        let mut collapsed = String::with_capacity(out.len());
+        for c in out.chars() {
+            if !(c == '/' && collapsed.ends_with('/')) {
+                collapsed.push(c);
+            }
+        }
+        out = collapsed;
     }
     out
 }

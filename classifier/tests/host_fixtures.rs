@@ -323,6 +323,10 @@ fn paths() {
     assert_eq!(url("http://example.com/a/b/..").path, "/a/");
     assert_eq!(url("http://example.com/../../etc").path, "/etc");
     assert_eq!(url("http://example.com//a///b").path, "/a/b");
+    // Dot segments resolve before slashes collapse, as browsers resolve them (WHATWG).
+    assert_eq!(url("http://example.com/foo/bar//..").path, "/foo/bar/");
+    assert_eq!(url("http://example.com/foo/bar//../..").path, "/foo/");
+    assert_eq!(url("http://example.com////../..").path, "/");
     assert_eq!(url("http://example.com/a\\b").path, "/a/b");
     assert_eq!(url("http://example.com/%41%62%63").path, "/Abc");
     assert_eq!(url("http://example.com/%3f%3a").path, "/%3F%3A");
