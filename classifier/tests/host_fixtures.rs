@@ -414,7 +414,21 @@ fn homographs() {
         Some("paypal.xn--mller-kva.de")
     );
 
+    // Wholly Cyrillic "аррӏе": the look-alike that made browsers change their IDN display rules.
+    let apple = host("\u{0430}\u{0440}\u{0440}\u{04CF}\u{0435}.com");
+    assert_eq!(apple, name("xn--80ak6aa92e.com"));
+    assert_eq!(
+        homograph_skeleton("xn--80ak6aa92e.com").as_deref(),
+        Some("apple.com")
+    );
+
     // Ordinary names.
+    let moscow = host("\u{043C}\u{043E}\u{0441}\u{043A}\u{0432}\u{0430}.\u{0440}\u{0444}");
+    assert_eq!(homograph_skeleton(&moscow.to_string()), None, "москва.рф");
+    let strasse = host("stra\u{DF}e.de");
+    assert_eq!(homograph_skeleton(&strasse.to_string()), None, "straße.de");
+    let cafe = host("caf\u{E9}.fr");
+    assert_eq!(homograph_skeleton(&cafe.to_string()), None);
     assert_eq!(homograph_skeleton("example.com"), None);
     assert_eq!(homograph_skeleton("xn--mller-kva.de"), None);
     assert_eq!(homograph_skeleton("xn--bcher-kva.de"), None);
