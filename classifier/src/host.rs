@@ -553,14 +553,15 @@ pub fn unicode_form(ascii_host: &str) -> String {
 ///   must be decimal; the scheme's default (80, 443) becomes `None`.
 /// - Fragment: dropped (never sent to a server).
 /// - Path: always starts with `/`. `\` counts as `/` (browsers do that for http/https); runs of
-///   `/` collapse to one (see below). Percent-escapes of unreserved characters (`A-Z a-z 0-9 - . _ ~`) are
-///   decoded; every other escape is kept with upper-case hex (`%2f` → `%2F`). In particular an
-///   encoded slash `%2F` is **never** decoded: `/a%2Fb` is one segment, so it can neither fake nor
-///   escape a path prefix in a URL list. A `%` not starting an escape becomes `%25`; non-ASCII and
-///   `" < > ` { }` are percent-encoded (UTF-8, upper-case hex) as browsers send them. Then `.` and
-///   `..` segments are resolved (after decoding, so `%2e%2E` counts) exactly as the WHATWG path
-///   parser does (empty segments count, so `/a/b//..` is `/a/b/`), never climbing above `/`, and
-///   only then are runs of `/` collapsed; a path ending in a dot segment or `/` keeps its trailing `/`.
+///   `/` collapse to one (see below). Percent-escapes of unreserved characters
+///   (`A-Z a-z 0-9 - . _ ~`) are decoded; every other escape is kept with upper-case hex
+///   (`%2f` → `%2F`). In particular an encoded slash `%2F` is **never** decoded: `/a%2Fb` is one
+///   segment, so it can neither fake nor escape a path prefix in a URL list. A `%` not starting an
+///   escape becomes `%25`; non-ASCII, `"`, `<`, `>`, backtick, `{` and `}` are percent-encoded
+///   (UTF-8, upper-case hex) as browsers send them. Then `.` and `..` segments are resolved
+///   (after decoding, so `%2e%2E` counts) exactly as the WHATWG path parser does (empty segments
+///   count, so `/a/b//..` is `/a/b/`), never climbing above `/`, and only then are runs of `/`
+///   collapsed; a path ending in a dot segment or `/` keeps its trailing `/`.
 /// - Query: kept byte for byte (it is not used for URL-list matching, and search extraction wants
 ///   it as sent); an empty query (`?` alone) becomes `None`.
 /// - Leading/trailing whitespace is trimmed; any other space or control character is an error
