@@ -215,6 +215,18 @@ pub fn regex_list(n: usize, seed: u64) -> String {
     out
 }
 
+/// Loads a phrase list text into a policy under construction (the classifier's own loader).
+pub fn load_phrases(
+    builder: &mut lychgate_classifier::policy::PolicyBuilder,
+    name: &'static str,
+    text: &'static str,
+) {
+    let origin = lychgate_classifier::policy::ListOrigin::Embedded { name, text };
+    let _list = builder
+        .add_phrase_list(name, origin)
+        .expect("phrase list id");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,16 +257,4 @@ mod tests {
         let set: std::collections::HashSet<_> = d.iter().collect();
         assert_eq!(set.len(), d.len());
     }
-}
-
-/// Loads a phrase list text into a policy under construction (the classifier's own loader).
-pub fn load_phrases(
-    builder: &mut lychgate_classifier::policy::PolicyBuilder,
-    name: &'static str,
-    text: &'static str,
-) {
-    let origin = lychgate_classifier::policy::ListOrigin::Embedded { name, text };
-    let _list = builder
-        .add_phrase_list(name, origin)
-        .expect("phrase list id");
 }
