@@ -591,6 +591,70 @@ pub static ENGINES: &[Engine] = &[
     ),
 ];
 
+/// The site label (the label before the public suffix, see [`site_label`]) of every host
+/// pattern in [`ENGINES`], sorted: a host whose site label is not here is no search engine.
+/// A test checks this list against the table.
+pub static SITES: &[&str] = &[
+    "amazon",
+    "aol",
+    "ask",
+    "baidu",
+    "bing",
+    "brave",
+    "dogpile",
+    "duckduckgo",
+    "ebay",
+    "ecosia",
+    "etsy",
+    "facebook",
+    "google",
+    "instagram",
+    "kagi",
+    "kiddle",
+    "mojeek",
+    "pinterest",
+    "qwant",
+    "qwantjunior",
+    "reddit",
+    "spotify",
+    "startpage",
+    "swiggle",
+    "tiktok",
+    "twitch",
+    "twitter",
+    "vimeo",
+    "wikipedia",
+    "x",
+    "ya",
+    "yahoo",
+    "yandex",
+    "youtube",
+];
+
+/// Second-level labels under a two-letter country code that are part of the public suffix
+/// (`co.uk`, `org.uk`, `com.au` ...), for [`site_label`].
+const SECOND_LEVEL: &[&str] = &[
+    "ac", "co", "com", "edu", "go", "gov", "ltd", "ne", "net", "or", "org", "plc", "sch",
+];
+
+/// The label just before the public suffix, by a simple rule that needs no suffix list: the
+/// second-last label, or the third-last when the last is a two-letter country code and the
+/// second-last is one of `co`, `com`, `org` ... (`www.google.co.uk` → `google`,
+/// `en.wikipedia.org` → `wikipedia`, `www.kiddle.co` → `kiddle`).
+pub fn site_label(host: &str) -> &str {
+    let mut labels = host.rsplit('.');
+    let tld = labels.next().unwrap_or("");
+    let Some(second) = labels.next() else {
+        return host;
+    };
+    if is_country_code(tld) && SECOND_LEVEL.contains(&second) {
+        if let Some(third) = labels.next() {
+            return third;
+        }
+    }
+    second
+}
+
 /// If the URL is a search, writes the decoded terms into `terms` and says which engine.
 ///
 /// `host` is normalised (lower-case ASCII, punycode, no trailing dot), `path` starts with `/`,
@@ -607,14 +671,25 @@ pub fn extract(
     terms: &mut String,
 ) -> Option<SearchMatch> {
     terms.clear();
+    // Most requests are not to a search site: one binary search on the host's site label
+    // turns them away before the table is scanned.
+    if SITES.binary_search(&site_label(host)).is_err() {
+        return None;
+    }
+    scan(host, path, query, terms)
+}
+
+/// The table scan behind [`extract`], without the [`SITES`] prefilter.
+fn scan(host: &str, path: &str, query: Option<&str>, terms: &mut String) -> Option<SearchMatch> {
     let query = query.unwrap_or("");
     for engine in ENGINES {
-        if !engine.hosts.iter().any(|h| h.matches(host)) {
-            continue;
-        }
+        // The path first: most paths fail on their length alone, before any host comparison.
         let Some(rest) = engine.paths.iter().find_map(|p| p.matches(path)) else {
             continue;
         };
+        if !engine.hosts.iter().any(|h| h.matches(host)) {
+            continue;
+        }
         if !engine.requires_any.is_empty()
             && !engine
                 .requires_any
@@ -1042,5 +1117,85 @@ mod tests {
         assert!(names.len() >= 15, "{names:?}");
         assert!(engine("google").is_some());
         assert!(engine("nope").is_none());
+    }
+
+    fn pattern_site(h: &HostPattern) -> &'static str {
+        match *h {
+            Domain(d) => site_label(d),
+            AnyTld(b) | AnyTldWww(b) => b,
+        }
+    }
+
+    #[test]
+    fn sites_prefilter_matches_the_table() {
+        assert!(
+            SITES.windows(2).all(|w| w[0] < w[1]),
+            "SITES must be sorted"
+        );
+        let used: Vec<&str> = ENGINES
+            .iter()
+            .flat_map(|e| e.hosts.iter().map(pattern_site))
+            .collect();
+        for site in &used {
+            assert!(SITES.contains(site), "add {site:?} to SITES");
+        }
+        for site in SITES {
+            assert!(used.contains(site), "{site:?} in SITES is not used");
+        }
+        for e in ENGINES {
+            for h in e.hosts {
+                match *h {
+                    Domain(d) => {
+                        assert_eq!(site_label(&format!("www.{d}")), site_label(d), "{d}");
+                        assert_eq!(site_label(&format!("a.b.{d}")), site_label(d), "{d}");
+                    }
+                    AnyTld(b) | AnyTldWww(b) => {
+                        assert!(!SECOND_LEVEL.contains(&b));
+                        for tld in ["com", "de", "co.uk", "com.au"] {
+                            assert_eq!(site_label(&format!("www.{b}.{tld}")), b);
+                            assert_eq!(site_label(&format!("{b}.{tld}")), b);
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(site_label("www.google.co.uk"), "google");
+        assert_eq!(site_label("swiggle.org.uk"), "swiggle");
+        assert_eq!(site_label("www.kiddle.co"), "kiddle");
+        assert_eq!(site_label("localhost"), "localhost");
+        assert_eq!(site_label(""), "");
+    }
+
+    proptest::proptest! {
+        /// The prefilter never changes an answer: hosts built from search-site labels,
+        /// suffixes and look-alike pieces give the same result with and without it.
+        #[test]
+        fn prefilter_is_only_a_shortcut(
+            labels in proptest::collection::vec(
+                proptest::sample::select(vec![
+                    "www", "google", "co", "uk", "com", "au", "de", "bing", "youtube", "x",
+                    "org", "swiggle", "kiddle", "evil", "example", "search", "yahoo", "jp",
+                    "wikipedia", "en", "ya", "ru", "ac", "ecosia", "amazon", "ebay", "spotify",
+                    "open", "notgoogle", "museum",
+                ]),
+                1..5,
+            ),
+            ex in 0..ENGINES.len(),
+        ) {
+            let host = labels.join(".");
+            let example = ENGINES[ex].example.strip_prefix("https://").unwrap();
+            let rest = &example[example.find('/').unwrap()..];
+            let (path, query) = match rest.split_once('?') {
+                Some((p, q)) => (p, Some(q)),
+                None => (rest, None),
+            };
+            let (mut a, mut b) = (String::new(), String::new());
+            let fast = extract(&host, path, query, &mut a);
+            let slow = scan(&host, path, query, &mut b);
+            proptest::prop_assert_eq!(fast, slow, "{}{}", host, rest);
+            if fast.is_some() {
+                proptest::prop_assert_eq!(a, b);
+            }
+        }
     }
 }
