@@ -153,3 +153,39 @@ fn extract_speed() {
         elapsed.as_nanos() as f64 / n as f64
     );
 }
+
+#[test]
+#[ignore = "timing, run in release"]
+fn regex_speed() {
+    let texts = [
+        "www.bbc.co.uk/news/uk-12345678",
+        "cdn.jsdelivr.net/npm/react@18/umd/react.production.min.js",
+        "www.bet365.com/casino/games",
+    ];
+    for count in [0usize, 10, 100] {
+        let mut b = RegexRulesBuilder::new();
+        for i in 0..count {
+            let p = format!(r"(?:^|\.)site{i}[a-z]*\.(?:com|net)/|/path{i}/[0-9]+");
+            b.add(
+                &p,
+                CategoryId((i % 60) as u8),
+                SourceRef {
+                    list: ListId(0),
+                    line: i as u32,
+                },
+            )
+            .unwrap();
+        }
+        let rules = b.build().unwrap();
+        let mut scratch = rules.scratch();
+        let n = 200_000;
+        let start = Instant::now();
+        for i in 0..n {
+            std::hint::black_box(rules.matches(texts[i % texts.len()], &mut scratch));
+        }
+        println!(
+            "{count} patterns: {:?} per match",
+            start.elapsed() / n as u32
+        );
+    }
+}
