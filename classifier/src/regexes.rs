@@ -321,6 +321,14 @@ mod tests {
     }
 
     #[test]
+    fn shareable_between_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        fn send<T: Send>() {}
+        send_sync::<RegexRules>();
+        send::<RegexScratch>();
+    }
+
+    #[test]
     fn bad_patterns_are_named() {
         let mut b = RegexRulesBuilder::new();
         let e = b.add("(unclosed", CategoryId(2), src(1)).unwrap_err();
