@@ -29,6 +29,12 @@ use crate::source::SourceRef;
 
 use normalise::{NormBuffers, normalise_into, normalise_phrase};
 
+/// The evasion-normalised form of a text or phrase, without the spaces at its ends: what the
+/// automaton sees (`normalise("Su1c1de!!")` is `"suicide"`). For `explain` and list checks.
+pub fn normalise(text: &str) -> String {
+    normalise_phrase(text)
+}
+
 /// Index of a phrase in its [`PhraseSet`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PhraseId(pub u32);

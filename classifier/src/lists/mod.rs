@@ -4,6 +4,8 @@
 //! [`ListSink`] with its line number, and collects bad lines as [`ListWarning`]s instead of
 //! stopping: a typo on line 9,000 must not lose the other 8,999 entries.
 
+pub mod phrases;
+
 use crate::domains::MatchScope;
 use crate::source::ListWarning;
 use std::path::{Path, PathBuf};
