@@ -30,6 +30,8 @@ pub(crate) struct NormBuffers {
     run: String,
     /// Number of tokens in `run`.
     run_len: usize,
+    /// The current token after leet mapping and collapsing.
+    mapped: String,
 }
 
 /// Normalises `input` into `out` (cleared first). `out` starts and ends with a space and holds
@@ -230,31 +232,31 @@ fn emit_token(raw: &str, out: &mut String, bufs: &mut NormBuffers) {
         return;
     }
     let has_letter = token.chars().any(char::is_alphabetic);
-    let mut chars = token.chars();
-    let single = match (chars.next(), chars.next()) {
-        (Some(c), None) => Some(c),
-        _ => None,
-    };
-    match single {
-        Some(c) if has_letter => {
-            // A one-letter token: hold it, it may be part of `s u i c i d e`.
+    bufs.mapped.clear();
+    let mut last = ' ';
+    for c in token.chars() {
+        let c = if has_letter {
+            leet(c)
+        } else if is_leet_symbol(c) {
+            continue;
+        } else {
+            c
+        };
+        push_collapsed(&mut bufs.mapped, c, &mut last);
+    }
+    let mut chars = bufs.mapped.chars();
+    match (chars.next(), chars.next()) {
+        (None, _) => {}
+        (Some(c), None) if c.is_alphabetic() => {
+            // A one-letter token (after collapsing: `ss` too): hold it, it may be part of
+            // `s u i c i d e`.
             bufs.run.push(c);
             bufs.run_len += 1;
         }
         _ => {
             flush_run(out, bufs);
             start_token(out);
-            let mut last = ' ';
-            for c in token.chars() {
-                let c = if has_letter {
-                    leet(c)
-                } else if is_leet_symbol(c) {
-                    continue;
-                } else {
-                    c
-                };
-                push_collapsed(out, c, &mut last);
-            }
+            out.push_str(&bufs.mapped);
         }
     }
 }
@@ -338,5 +340,6 @@ mod tests {
         assert_eq!(n(""), " ");
         assert_eq!(n("!!! ..."), " ");
         assert_eq!(n("help!"), " help ");
+        assert_eq!(n("a a rr"), " ar ");
     }
 }
