@@ -54,6 +54,30 @@ pub struct PhraseMeta {
     pub source: SourceRef,
 }
 
+/// Which scores a phrase counts towards. A list line naming two categories but one theme adds
+/// two entries; the second must count for its category only, or the theme would count it twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhraseScope {
+    /// Counts towards its theme (or, negative with no theme, every theme).
+    pub theme: bool,
+    /// Counts towards its category (or, negative with no category, every category).
+    pub category: bool,
+}
+
+impl PhraseScope {
+    /// Counts towards both: what [`PhraseSetBuilder::add`] uses.
+    pub const BOTH: PhraseScope = PhraseScope {
+        theme: true,
+        category: true,
+    };
+}
+
+impl Default for PhraseScope {
+    fn default() -> Self {
+        PhraseScope::BOTH
+    }
+}
+
 /// A concern raised by a scan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConcernHit {
@@ -158,6 +182,7 @@ pub struct PhraseBuildError(#[from] aho_corasick::BuildError);
 #[derive(Debug)]
 pub struct PhraseSetBuilder {
     phrases: Vec<(Vec<String>, PhraseMeta)>,
+    scopes: Vec<PhraseScope>,
     thresholds: [i32; Theme::ALL.len()],
     joined_aliases: bool,
 }
@@ -166,6 +191,7 @@ impl Default for PhraseSetBuilder {
     fn default() -> Self {
         PhraseSetBuilder {
             phrases: Vec::new(),
+            scopes: Vec::new(),
             thresholds: [DEFAULT_CONCERN_THRESHOLD; Theme::ALL.len()],
             joined_aliases: true,
         }
@@ -183,8 +209,13 @@ impl PhraseSetBuilder {
     }
     /// Adds a phrase, or an all-of combination when `parts` has more than one element.
     pub fn add(&mut self, parts: &[&str], meta: PhraseMeta) -> PhraseId {
+        self.add_scoped(parts, meta, PhraseScope::BOTH)
+    }
+    /// Adds a phrase that counts towards its theme or its category only.
+    pub fn add_scoped(&mut self, parts: &[&str], meta: PhraseMeta, scope: PhraseScope) -> PhraseId {
         self.phrases
             .push((parts.iter().map(|s| s.to_string()).collect(), meta));
+        self.scopes.push(scope);
         PhraseId(self.phrases.len() as u32 - 1)
     }
     /// Number of phrases added so far.
@@ -294,6 +325,7 @@ impl PhraseSetBuilder {
             full,
             texts,
             metas,
+            scopes: self.scopes,
             thresholds: self.thresholds,
         })
     }
@@ -348,6 +380,7 @@ pub struct PhraseSet {
     full: Vec<u64>,
     texts: Vec<Box<str>>,
     metas: Vec<PhraseMeta>,
+    scopes: Vec<PhraseScope>,
     thresholds: [i32; Theme::ALL.len()],
 }
 
@@ -451,8 +484,10 @@ impl PhraseSet {
         let mut theme_all = 0i32;
         for &pid in matched {
             let meta = &self.metas[pid as usize];
+            let scope = self.scopes[pid as usize];
             let w = meta.weight;
             match meta.category {
+                _ if !scope.category => {}
                 Some(c) if (c.0 as usize) < MAX_CATEGORIES => {
                     cat_scores[c.0 as usize] = cat_scores[c.0 as usize].saturating_add(w);
                     cat_present |= 1u64 << c.0;
@@ -462,6 +497,7 @@ impl PhraseSet {
                 None => {}
             }
             match meta.theme {
+                _ if !scope.theme => {}
                 Some(t) => {
                     let acc = &mut themes[theme_index(t)];
                     acc.score = acc.score.saturating_add(w);

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use crate::category::{Categories, CategoryId};
 use crate::concern::{Severity, Theme};
 use crate::lists::ListError;
-use crate::phrases::{MAX_PHRASE_PARTS, PhraseMeta, PhraseSetBuilder, normalise};
+use crate::phrases::{MAX_PHRASE_PARTS, PhraseMeta, PhraseScope, PhraseSetBuilder, normalise};
 use crate::source::{ListId, ListWarning, SourceRef};
 
 /// How deep `.Include` may nest.
@@ -465,14 +465,17 @@ impl Loader<'_> {
             line,
         };
         // A line naming several themes and categories adds one entry per position, pairing
-        // them in order, so each theme and each category is scored once. Past the end of the
-        // shorter list a positive entry gets none (no theme / no category) and a negative one
-        // repeats the last (cancelling twice is harmless; `None` would mean "all").
+        // them in order; past the end of the shorter list an entry counts towards the longer
+        // list only, so each theme and each category counts the line once.
         let n = themes.len().max(categories.len());
         for i in 0..n {
-            let theme = pick(&themes, i, weight < 0);
-            let category = pick(&categories, i, weight < 0);
-            self.builder.add(
+            let scope = PhraseScope {
+                theme: i < themes.len(),
+                category: i < categories.len(),
+            };
+            let theme = themes.get(i).copied().flatten();
+            let category = categories.get(i).copied().flatten();
+            self.builder.add_scoped(
                 &part_texts,
                 PhraseMeta {
                     weight,
@@ -481,6 +484,7 @@ impl Loader<'_> {
                     severity,
                     source,
                 },
+                scope,
             );
             self.stats.entries += 1;
         }
@@ -537,15 +541,6 @@ impl Loader<'_> {
             ));
         }
         Ok(())
-    }
-}
-
-/// Entry `i` of a directive list, for the pairing described in `phrase_line`.
-fn pick<T: Copy>(list: &[Option<T>], i: usize, negative: bool) -> Option<T> {
-    match list.get(i) {
-        Some(x) => *x,
-        None if negative => list.last().copied().flatten(),
-        None => None,
     }
 }
 
