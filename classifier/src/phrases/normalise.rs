@@ -107,6 +107,7 @@ fn hex(b: u8) -> Option<u8> {
 }
 
 /// Feeds one input character: lower case, decomposition, then classification.
+#[inline]
 fn feed_char(c: char, out: &mut String, bufs: &mut NormBuffers) {
     if c.is_ascii() {
         classify(c.to_ascii_lowercase(), out, bufs);
@@ -188,12 +189,18 @@ fn is_leet_symbol(c: char) -> bool {
 }
 
 /// Adds a normalised character to the current token or ends the token.
+#[inline]
 fn classify(c: char, out: &mut String, bufs: &mut NormBuffers) {
-    if c == '\'' {
-        // Apostrophes join: "don't" reads "dont", "i'm" reads "im".
+    if c.is_ascii() {
+        match c {
+            'a'..='z' | '0'..='9' | '@' | '$' | '!' => bufs.token.push(c),
+            // Apostrophes join: "don't" reads "dont", "i'm" reads "im".
+            '\'' => {}
+            _ => end_token(out, bufs),
+        }
         return;
     }
-    if c.is_alphanumeric() || is_leet_symbol(c) {
+    if c.is_alphanumeric() {
         bufs.token.push(c);
     } else {
         end_token(out, bufs);
@@ -219,6 +226,9 @@ fn leet(c: char) -> char {
 
 /// Finishes the current token: leet mapping, single-letter runs, emission.
 fn end_token(out: &mut String, bufs: &mut NormBuffers) {
+    if bufs.token.is_empty() {
+        return;
+    }
     let owned = std::mem::take(&mut bufs.token);
     emit_token(&owned, out, bufs);
     bufs.token = owned;
@@ -231,7 +241,11 @@ fn emit_token(raw: &str, out: &mut String, bufs: &mut NormBuffers) {
     if token.is_empty() {
         return;
     }
-    let has_letter = token.chars().any(char::is_alphabetic);
+    let has_letter = if token.is_ascii() {
+        token.bytes().any(|b| b.is_ascii_lowercase())
+    } else {
+        token.chars().any(char::is_alphabetic)
+    };
     bufs.mapped.clear();
     let mut last = ' ';
     for c in token.chars() {
@@ -289,8 +303,9 @@ fn start_token(out: &mut String) {
 }
 
 /// Pushes a character, dropping a letter that repeats the previous one.
+#[inline]
 fn push_collapsed(out: &mut String, c: char, last: &mut char) {
-    if c == *last && c.is_alphabetic() {
+    if c == *last && (c.is_ascii_lowercase() || (!c.is_ascii() && c.is_alphabetic())) {
         return;
     }
     out.push(c);
