@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use lychgate_classifier::category::Categories;
-use lychgate_classifier::lists::phrases::load_phrases;
+use lychgate_classifier::lists::phrases::{load_phrases, load_phrases_str};
 use lychgate_classifier::phrases::{PhraseScratch, PhraseSet, PhraseSetBuilder};
 use lychgate_classifier::source::ListId;
 
@@ -66,6 +66,13 @@ fn every_shipped_phrase_file_loads_without_warnings() {
             stats.warnings
         );
         assert!(stats.phrases > 0, "{} is empty", file.display());
+        // The default config embeds these files with `include_str!`: loading from memory must
+        // give the same phrases, with no warnings either.
+        let text = std::fs::read_to_string(file).unwrap();
+        let mut from_str = PhraseSetBuilder::new();
+        let str_stats = load_phrases_str(file, &text, ListId(0), &cats, &mut from_str).unwrap();
+        assert!(str_stats.warnings.is_empty(), "{:#?}", str_stats.warnings);
+        assert_eq!(str_stats.entries, stats.entries);
     }
 }
 
