@@ -12,6 +12,8 @@
 //! Domains reach the sink normalised by [`normalize_list_domain`]: lower-case ASCII, IDNs in
 //! punycode, no trailing dot.
 
+pub mod phrases;
+
 use crate::domains::MatchScope;
 use crate::source::ListWarning;
 use std::borrow::Cow;
