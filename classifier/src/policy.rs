@@ -27,6 +27,7 @@
 use crate::category::{Categories, CategoryId, CategorySet};
 use crate::domains::{DomainIndex, DomainIndexBuilder, DomainTable, MatchScope};
 use crate::host::{self, Host, HostError, NormalizedUrl};
+use crate::lists::phrases::{PhraseLoadStats, load_phrases, load_phrases_str};
 use crate::lists::{self, ListError, ListFormat, ListSink, LoadStats};
 use crate::phrases::{
     ConcernHit, PhraseId, PhraseScratch, PhraseSet, PhraseSetBuilder, SCAN_SLOTS,
@@ -103,6 +104,17 @@ pub enum YoutubeRestrict {
     Moderate,
     /// `restrict.youtube.com`.
     Strict,
+}
+
+impl YoutubeRestrict {
+    /// Name as written in config.
+    pub const fn name(self) -> &'static str {
+        match self {
+            YoutubeRestrict::Off => "off",
+            YoutubeRestrict::Moderate => "moderate",
+            YoutubeRestrict::Strict => "strict",
+        }
+    }
 }
 
 /// One time-window rule of a group.
@@ -561,33 +573,33 @@ impl PolicyBuilder {
         Ok((list, stats))
     }
 
-    /// Registers a phrase list (loaded by the caller into [`PolicyBuilder::phrases_mut`]).
+    /// Loads a weighted phrase list (native or e2guardian format) into the policy's phrase set.
     pub fn add_phrase_list(
         &mut self,
         name: &str,
         origin: ListOrigin,
-    ) -> Result<ListId, PolicyError> {
+    ) -> Result<(ListId, PhraseLoadStats), PolicyError> {
         let list = self.next_list_id()?;
+        let stats = match &origin {
+            ListOrigin::File(p) => load_phrases(p, list, &self.categories, &mut self.phrases)?,
+            ListOrigin::Embedded { name, text } => load_phrases_str(
+                Path::new(name),
+                text,
+                list,
+                &self.categories,
+                &mut self.phrases,
+            )?,
+            ListOrigin::Config(_) => PhraseLoadStats::default(),
+        };
+        self.warnings.extend(stats.warnings.iter().cloned());
         self.lists.push(ListInfo {
             name: name.to_string(),
             origin,
             format: ListFormat::Native,
             category: None,
-            entries: 0,
+            entries: stats.entries,
         });
-        Ok(list)
-    }
-
-    /// Sets the entry count of a list (for phrase lists loaded by the caller).
-    pub fn set_list_entries(&mut self, list: ListId, entries: usize) {
-        if let Some(l) = self.lists.get_mut(list.0 as usize) {
-            l.entries = entries;
-        }
-    }
-
-    /// The phrase set under construction.
-    pub fn phrases_mut(&mut self) -> &mut PhraseSetBuilder {
-        &mut self.phrases
+        Ok((list, stats))
     }
 
     /// Adds a group. Refuses a group that allows `illegal`.

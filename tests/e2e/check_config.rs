@@ -23,7 +23,7 @@ fn default_config_checks_clean_and_warns_about_the_missing_illegal_list() {
         "{text}"
     );
     assert!(
-        text.contains("guest (guest, none logins) [default group] [allow-list only]"),
+        text.contains("guest (kind guest; logins: none) [default group] [allow-list only]"),
         "{text}"
     );
     assert!(text.contains("bytes/domain"), "{text}");

@@ -150,3 +150,81 @@ fn unknown_groups_and_bad_urls_are_usage_errors() {
     let bad = lychgate(&["explain", "http://exa mple.com/", "--group", "ks2"]);
     assert_eq!(bad.status.code(), Some(64));
 }
+
+#[test]
+fn searches_show_their_terms_and_concerns_whatever_the_decision() {
+    let out = lychgate(&[
+        "explain",
+        "https://www.google.co.uk/search?q=how+to+k1ll+mys3lf",
+        "--group",
+        "staff",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().next(),
+        Some("decision: allow"),
+        "staff may search, {text}"
+    );
+    assert!(
+        text.contains("search: google \"how to k1ll mys3lf\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("concern: suicide-selfharm danger \"kill myself\""),
+        "an allowed search still raises its concern:\n{text}"
+    );
+
+    let out = lychgate(&[
+        "explain",
+        "https://www.bing.com/search?q=free+porn+videos",
+        "--group",
+        "ks2",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("decision: block adult"), "{text}");
+    assert!(text.contains("rule: phrases"), "{text}");
+    assert!(
+        text.lines().any(|l| l.starts_with("concern: adult ")),
+        "{text}"
+    );
+
+    let out = lychgate(&[
+        "explain",
+        "https://www.google.com/search?q=scunthorpe+united+fixtures",
+        "--group",
+        "ks1",
+    ]);
+    let text = stdout(&out);
+    assert_eq!(text.lines().next(), Some("decision: allow"), "{text}");
+    assert!(
+        !text.contains("concern:"),
+        "good context keeps a place name clean:\n{text}"
+    );
+}
+
+#[test]
+fn look_alikes_of_listed_sites_are_blocked_for_pupils() {
+    let out = lychgate(&["explain", "http://аmazon.co.uk/", "--group", "ks2"]);
+    let text = stdout(&out);
+    assert_eq!(
+        text.lines().next(),
+        Some("decision: block"),
+        "{text}{}",
+        stderr(&out)
+    );
+    assert!(text.contains("rule: look-alike"), "{text}");
+    assert!(text.contains("url: http://xn--mazon-3ve.co.uk/"), "{text}");
+}
+
+#[test]
+fn lists_lookup_names_category_and_line() {
+    let out = lychgate(&["lists", "lookup", "https://sports.bet365.com/"]);
+    let text = stdout(&out);
+    assert!(text.starts_with("sports.bet365.com: gambling\n"), "{text}");
+    assert!(
+        text.contains("  gambling: blocklists/gambling/domains:"),
+        "{text}"
+    );
+    let none = lychgate(&["lists", "lookup", "www.bbc.co.uk"]);
+    assert_eq!(stdout(&none), "www.bbc.co.uk: on no list\n");
+}

@@ -102,7 +102,7 @@ pub(super) fn summary(config: &Config) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "  {} ({}, {} logins){}{}",
+            "  {} (kind {}; logins: {}){}{}",
             g.name,
             g.kind.name(),
             meta.account_type.name(),
@@ -151,7 +151,7 @@ pub(super) fn summary(config: &Config) -> String {
         }
         let _ = writeln!(
             out,
-            "    ip addresses: {}; look-alikes: {}; safesearch: {}; youtube: {:?}; phrase threshold: {}",
+            "    ip addresses: {}; look-alikes: {}; safesearch: {}; youtube: {}; phrase threshold: {}",
             g.ip_literal,
             if g.block_homographs {
                 Action::Block
@@ -159,7 +159,7 @@ pub(super) fn summary(config: &Config) -> String {
                 Action::Allow
             },
             if g.safe_search { "on" } else { "off" },
-            g.youtube,
+            g.youtube.name(),
             g.phrase_threshold
         );
     }

@@ -184,7 +184,7 @@ fn render(
             .map(|c| ConcernJson {
                 theme: c.theme.name(),
                 severity: c.severity.name(),
-                phrase: policy.phrase_text(c.phrase),
+                phrase: policy.phrase_text(c.phrase).trim(),
                 score: c.score,
             })
             .collect(),

@@ -196,9 +196,8 @@ pub fn validate(
         }
     }
 
-    let mut phrase_bad_lines = Vec::new();
     for entry in &raw.phrase_lists {
-        load_phrase_entry(src, &mut builder, entry, base_dir, &mut phrase_bad_lines);
+        load_phrase_entry(src, &mut builder, entry, base_dir);
     }
 
     // Groups.
@@ -277,8 +276,7 @@ pub fn validate(
         return None;
     }
     let default_group = default_group?;
-    let mut list_warnings: Vec<ListWarning> = builder.warnings().to_vec();
-    list_warnings.extend(phrase_bad_lines);
+    let list_warnings: Vec<ListWarning> = builder.warnings().to_vec();
     let policy = match builder.build() {
         Ok(p) => p,
         Err(e) => {
@@ -457,7 +455,6 @@ fn load_phrase_entry(
     builder: &mut PolicyBuilder,
     entry: &Located<String>,
     base_dir: &Path,
-    bad_lines: &mut Vec<ListWarning>,
 ) {
     let items: Vec<(String, ListOrigin)> = if let Some(name) = entry.value.strip_prefix("builtin:")
     {
@@ -489,7 +486,7 @@ fn load_phrase_entry(
     };
     for (name, origin) in items {
         match super::phrases::load(builder, &name, origin) {
-            Ok(warnings) => bad_lines.extend(warnings),
+            Ok(()) => {}
             Err(e) => src.error(entry.offset, &entry.field, e, None),
         }
     }
