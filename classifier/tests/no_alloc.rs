@@ -65,10 +65,25 @@ fn decide_allocates_nothing_when_warm() {
         )
         .unwrap();
     }
+    let phrases = "#category: selfharm\n#theme: suicide-selfharm\n#severity: danger\n< kill myself ><100>\n<volcano>,<facts><20>\n";
+    let (_, stats) = b
+        .add_phrase_list(
+            "phrases",
+            ListOrigin::Embedded {
+                name: "phrases",
+                text: phrases,
+            },
+        )
+        .unwrap();
+    assert!(stats.warnings.is_empty(), "{:?}", stats.warnings);
     let mut g = GroupPolicy::new("pupils", GroupKind::Pupil);
     g.blocked = CategorySet::one(CategoryId(2));
     let g = b.add_group(g).unwrap();
     let p = b.build().unwrap();
+    assert!(
+        !p.phrases().is_empty(),
+        "the phrase scan is part of what is measured"
+    );
     let urls = [
         "http://www.adult.example/x",
         "http://host.example/bad/1",

@@ -5,4 +5,5 @@ mod check_config;
 mod decisions;
 mod examples;
 mod explain;
+mod run;
 mod support;
