@@ -12,65 +12,10 @@ use lychgate_classifier::policy::{
 use lychgate_classifier::time::LocalTime;
 use std::time::Instant;
 
-fn leak(s: String) -> &'static str {
-    Box::leak(s.into_boxed_str())
-}
-
-/// The benchmark policy and the pupils' group id.
-fn policy(blocked: &[String]) -> Policy {
-    let mut b = PolicyBuilder::new(
-        Categories::default(),
-        jiff::tz::TimeZone::UTC,
-        "bench.toml".into(),
-    );
-    let adult = CategoryId(2);
-    let domains_text = leak(blocked.join("\n"));
-    b.add_list(
-        "domains",
-        adult,
-        ListOrigin::Embedded {
-            name: "bench/domains",
-            text: domains_text,
-        },
-        ListFormat::Native,
-    )
-    .expect("domains");
-    let urls = leak(url_list(blocked, 10_000, 5));
-    b.add_list(
-        "urls",
-        CategoryId(6),
-        ListOrigin::Embedded {
-            name: "bench/urls",
-            text: urls,
-        },
-        ListFormat::Native,
-    )
-    .expect("urls");
-    let regexes = leak(regex_list(100, 6));
-    b.add_list(
-        "regexes",
-        CategoryId(7),
-        ListOrigin::Embedded {
-            name: "bench/regexes",
-            text: regexes,
-        },
-        ListFormat::Native,
-    )
-    .expect("regexes");
-    let phrases = leak(phrase_list(5_000, 7));
-    lychgate_benches::load_phrases(&mut b, "bench/phrases", phrases);
-    let mut pupils = GroupPolicy::new("pupils", GroupKind::Pupil);
-    pupils.blocked = CategorySet::one(adult)
-        .union(CategorySet::one(CategoryId(6)))
-        .union(CategorySet::one(CategoryId(7)));
-    b.add_group(pupils).expect("group");
-    b.build().expect("policy builds")
-}
-
 fn bench_decide(c: &mut Criterion) {
     let blocked = domains(1_000_000, 20261130);
     let t = Instant::now();
-    let policy = policy(&blocked);
+    let policy = lychgate_benches::bench_policy(&blocked);
     eprintln!(
         "decide: policy with {} domains, {} URL entries, {} regexes, {} phrases built in {:.0} ms",
         policy.domain_index().len(),

@@ -2,6 +2,10 @@
 //! rule sets, all from a seeded generator so every run (and every machine) measures the same
 //! work. No `rand` dependency: a SplitMix64 stream is all that is needed.
 
+use lychgate_classifier::category::{Categories, CategoryId, CategorySet};
+use lychgate_classifier::lists::ListFormat;
+use lychgate_classifier::policy::{GroupKind, GroupPolicy, ListOrigin, PolicyBuilder};
+
 /// SplitMix64: tiny, fast, and good enough to spread synthetic names.
 #[derive(Debug, Clone)]
 pub struct Rng(u64);
@@ -102,10 +106,11 @@ pub fn url_mix(blocked: &[String], hosts: usize, requests: usize, seed: u64) -> 
             host_pool.push(h);
             listed.push(true);
         } else {
+            // A hyphen: `domains()` never makes one, so an "unlisted" host is never listed by chance.
+            let name = format!("{}-{}", word(&mut rng, 1, 3), word(&mut rng, 1, 2));
             host_pool.push(format!(
-                "{}.{}.{}",
+                "{}.{name}.{}",
                 SUBS[rng.below(SUBS.len())],
-                word(&mut rng, 2, 4),
                 TLDS[rng.below(TLDS.len())]
             ));
             listed.push(false);
@@ -225,6 +230,62 @@ pub fn load_phrases(
     let _list = builder
         .add_phrase_list(name, origin)
         .expect("phrase list id");
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// The decide benchmark's policy: 1M domains (adult), 10k URL entries (gambling), 100 regex
+/// rules (malware), 5k weighted phrases, and one group `pupils` blocking those categories.
+pub fn bench_policy(blocked: &[String]) -> lychgate_classifier::policy::Policy {
+    let mut b = PolicyBuilder::new(
+        Categories::default(),
+        jiff::tz::TimeZone::UTC,
+        "bench.toml".into(),
+    );
+    let adult = CategoryId(2);
+    let domains_text = leak(blocked.join("\n"));
+    b.add_list(
+        "domains",
+        adult,
+        ListOrigin::Embedded {
+            name: "bench/domains",
+            text: domains_text,
+        },
+        ListFormat::Native,
+    )
+    .expect("domains");
+    let urls = leak(url_list(blocked, 10_000, 5));
+    b.add_list(
+        "urls",
+        CategoryId(6),
+        ListOrigin::Embedded {
+            name: "bench/urls",
+            text: urls,
+        },
+        ListFormat::Native,
+    )
+    .expect("urls");
+    let regexes = leak(regex_list(100, 6));
+    b.add_list(
+        "regexes",
+        CategoryId(7),
+        ListOrigin::Embedded {
+            name: "bench/regexes",
+            text: regexes,
+        },
+        ListFormat::Native,
+    )
+    .expect("regexes");
+    let phrases = leak(phrase_list(5_000, 7));
+    load_phrases(&mut b, "bench/phrases", phrases);
+    let mut pupils = GroupPolicy::new("pupils", GroupKind::Pupil);
+    pupils.blocked = CategorySet::one(adult)
+        .union(CategorySet::one(CategoryId(6)))
+        .union(CategorySet::one(CategoryId(7)));
+    b.add_group(pupils).expect("group");
+    b.build().expect("policy builds")
 }
 
 #[cfg(test)]
