@@ -3,12 +3,8 @@
 //! phrases and 100 regex rules. Target: ≥ 1,000,000 decisions/s on one core.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use lychgate_benches::{domains, phrase_list, regex_list, url_list, url_mix};
-use lychgate_classifier::category::{Categories, CategoryId, CategorySet};
-use lychgate_classifier::lists::ListFormat;
-use lychgate_classifier::policy::{
-    GroupKind, GroupPolicy, ListOrigin, Policy, PolicyBuilder, RequestKind, Scratch, Target,
-};
+use lychgate_benches::{domains, url_mix};
+use lychgate_classifier::policy::{RequestKind, Scratch, Target};
 use lychgate_classifier::time::LocalTime;
 use std::time::Instant;
 

@@ -9,9 +9,17 @@ use std::hint::black_box;
 use std::time::Instant;
 
 fn main() {
-    let blocked = domains(1_000_000, 20261130);
+    // DOMAINS and REQUESTS shrink the run, e.g. to count instructions under callgrind.
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(default)
+    };
+    let blocked = domains(env("DOMAINS", 1_000_000), 20261130);
     let policy = lychgate_benches::bench_policy(&blocked);
-    let mix = url_mix(&blocked, 100_000, 200_000, 11);
+    let requests = env("REQUESTS", 200_000);
+    let mix = url_mix(&blocked, (requests / 2).max(1), requests, 11);
     let targets: Vec<Target> = mix
         .urls
         .iter()

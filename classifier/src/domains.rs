@@ -352,6 +352,142 @@ impl DomainIndex {
     }
 }
 
+/// One suffix of a host (`host[start..]`) and its key, so every table a request consults can
+/// share one hashing pass instead of hashing each suffix again per table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SuffixKey {
+    /// Byte offset of the suffix in the host.
+    pub start: usize,
+    /// [`base_key`] of the suffix.
+    pub key: u64,
+}
+
+/// Fills `out` with the keys of every suffix of a normalised host (lower-case, no trailing
+/// dot), longest first. Reuses `out`'s capacity: no allocation once it has grown to the longest
+/// host seen.
+pub fn suffix_keys_into(host: &str, out: &mut Vec<SuffixKey>) {
+    out.clear();
+    let bytes = trim_root(host).as_bytes();
+    let mut start = 0;
+    loop {
+        out.push(SuffixKey {
+            start,
+            key: base_key(&bytes[start..]),
+        });
+        match bytes[start..].iter().position(|&b| b == b'.') {
+            Some(dot) => start += dot + 1,
+            None => break,
+        }
+    }
+}
+
+/// `HashMap` hasher for keys that already are good 64-bit hashes: it passes them through.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed here; fold anything else rather than lose it.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+type PassThrough = std::hash::BuildHasherDefault<KeyHasher>;
+
+/// Names kept in full, found by their [`base_key`] (so a request hashes each suffix once for
+/// every table) and confirmed on the full string (so a hash collision can never match).
+#[derive(Debug)]
+pub(crate) struct KeyedNames<T> {
+    map: HashMap<u64, Vec<(Box<str>, T)>, PassThrough>,
+}
+
+impl<T> Default for KeyedNames<T> {
+    fn default() -> Self {
+        KeyedNames {
+            map: HashMap::default(),
+        }
+    }
+}
+
+impl<T: Default> KeyedNames<T> {
+    /// The value for a normalised name, created empty if new.
+    pub(crate) fn entry(&mut self, name: &str) -> &mut T {
+        let bucket = self.map.entry(base_key(name.as_bytes())).or_default();
+        let i = match bucket.iter().position(|(n, _)| &**n == name) {
+            Some(i) => i,
+            None => {
+                bucket.push((name.into(), T::default()));
+                bucket.len() - 1
+            }
+        };
+        &mut bucket[i].1
+    }
+}
+
+impl<T> KeyedNames<T> {
+    /// The entry for `name`, whose key is `key`.
+    #[inline]
+    pub(crate) fn get(&self, name: &str, key: u64) -> Option<(&str, &T)> {
+        if self.map.is_empty() {
+            return None;
+        }
+        self.map
+            .get(&key)?
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|(n, v)| (&**n, v))
+    }
+
+    /// The entry for `name`, hashing it.
+    pub(crate) fn get_name(&self, name: &str) -> Option<(&str, &T)> {
+        self.get(name, base_key(name.as_bytes()))
+    }
+
+    pub(crate) fn values(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.map.values().flatten().map(|(n, v)| (&**n, v))
+    }
+
+    /// Every entry matching a suffix of `host`, longest suffix first, with the suffix's index
+    /// (0 = the whole host). `keys` come from [`suffix_keys_into`] for this host.
+    pub(crate) fn suffix_matches<'a>(
+        &'a self,
+        host: &'a str,
+        keys: &'a [SuffixKey],
+    ) -> impl Iterator<Item = (usize, &'a str, &'a T)> + 'a {
+        let host = trim_root(host);
+        let keys = if self.map.is_empty() { &[][..] } else { keys };
+        keys.iter().enumerate().filter_map(move |(i, k)| {
+            host.get(k.start..)
+                .and_then(|suffix| self.get(suffix, k.key))
+                .map(|(n, v)| (i, n, v))
+        })
+    }
+
+    /// The same, hashing each suffix as it goes (for callers without precomputed keys).
+    pub(crate) fn suffix_matches_hashing<'a>(
+        &'a self,
+        host: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a str, &'a T)> + 'a {
+        let host = if self.map.is_empty() {
+            ""
+        } else {
+            trim_root(host)
+        };
+        suffixes(host)
+            .enumerate()
+            .filter(|(_, s)| !s.is_empty())
+            .filter_map(move |(i, s)| self.get_name(s).map(|(n, v)| (i, n, v)))
+    }
+}
+
 /// A match in a [`DomainTable`].
 #[derive(Debug)]
 pub struct DomainMatch<'a, V> {
@@ -367,13 +503,15 @@ pub struct DomainMatch<'a, V> {
 /// Domains are stored as given; insert normalised names (lower-case, punycode, no trailing dot).
 #[derive(Debug)]
 pub struct DomainTable<V> {
-    map: HashMap<Box<str>, Vec<(MatchScope, V)>>,
+    names: KeyedNames<Vec<(MatchScope, V)>>,
+    len: usize,
 }
 
 impl<V> Default for DomainTable<V> {
     fn default() -> Self {
         DomainTable {
-            map: HashMap::new(),
+            names: KeyedNames::default(),
+            len: 0,
         }
     }
 }
@@ -382,51 +520,89 @@ impl<V> DomainTable<V> {
     /// Adds an entry. Several entries for one name are all kept, in insertion order.
     pub fn insert(&mut self, domain: &str, scope: MatchScope, value: V) {
         let name = trim_root(domain);
-        let key: Box<str> = if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            name.to_ascii_lowercase().into()
+        let lower;
+        let name = if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = name.to_ascii_lowercase();
+            lower.as_str()
         } else {
-            name.into()
+            name
         };
-        self.map.entry(key).or_default().push((scope, value));
+        self.names.entry(name).push((scope, value));
+        self.len += 1;
     }
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.values().map(Vec::len).sum()
+        self.len
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
     /// All entries matching the host, most specific (longest domain) first; for one domain, in
     /// insertion order. An `Exact` entry only matches the whole host. Does not allocate; the
     /// host must be lower-case (one trailing dot is ignored).
     pub fn matches<'a>(&'a self, host: &'a str) -> impl Iterator<Item = DomainMatch<'a, V>> + 'a {
-        suffixes(trim_root(host))
-            .enumerate()
-            .flat_map(move |(i, s)| {
-                self.map
-                    .get_key_value(s)
-                    .into_iter()
-                    .flat_map(move |(k, v)| {
-                        v.iter()
-                            .filter(move |(scope, _)| i == 0 || *scope == MatchScope::Subdomains)
-                            .map(move |(scope, value)| DomainMatch {
-                                domain: k,
-                                scope: *scope,
-                                value,
-                            })
-                    })
-            })
+        self.names
+            .suffix_matches_hashing(host)
+            .flat_map(expand_domain_entries)
+    }
+    /// [`DomainTable::matches`] with the host's suffix keys already computed (one hashing pass
+    /// shared by every table a request consults).
+    pub fn matches_keyed<'a>(
+        &'a self,
+        host: &'a str,
+        keys: &'a [SuffixKey],
+    ) -> impl Iterator<Item = DomainMatch<'a, V>> + 'a {
+        self.names
+            .suffix_matches(host, keys)
+            .flat_map(expand_domain_entries)
     }
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = DomainMatch<'_, V>> + '_ {
-        self.map.iter().flat_map(|(k, v)| {
+        self.names.values().flat_map(|(domain, v)| {
             v.iter().map(move |(scope, value)| DomainMatch {
-                domain: k,
+                domain,
                 scope: *scope,
                 value,
             })
         })
+    }
+}
+
+fn expand_domain_entries<'a, V>(
+    (i, domain, entries): (usize, &'a str, &'a Vec<(MatchScope, V)>),
+) -> impl Iterator<Item = DomainMatch<'a, V>> + 'a {
+    entries
+        .iter()
+        .filter(move |(scope, _)| i == 0 || *scope == MatchScope::Subdomains)
+        .map(move |(scope, value)| DomainMatch {
+            domain,
+            scope: *scope,
+            value,
+        })
+}
+
+/// Index lookups with precomputed suffix keys.
+impl DomainIndex {
+    /// [`DomainIndex::lookup`] with the host's suffix keys already computed.
+    pub fn lookup_keys(&self, keys: &[SuffixKey]) -> CategorySet {
+        const BATCH: usize = 8;
+        if self.keys.is_empty() {
+            return CategorySet::EMPTY;
+        }
+        let mut set = CategorySet::EMPTY;
+        for (c, chunk) in keys.chunks(BATCH).enumerate() {
+            // Buckets for the whole batch first, then the searches: the misses overlap.
+            let mut runs = [(0usize, 0usize); BATCH];
+            for (run, k) in runs.iter_mut().zip(chunk) {
+                let b = bucket_of(k.key, self.radix_bits);
+                *run = (self.radix[b] as usize, self.radix[b + 1] as usize);
+            }
+            for (i, (k, &(lo, hi))) in chunk.iter().zip(&runs).enumerate() {
+                set = set.union(self.probe(k.key, lo, hi, c == 0 && i == 0));
+            }
+        }
+        set
     }
 }
 
@@ -592,9 +768,11 @@ mod tests {
         ) {
             let mut b = DomainIndexBuilder::new();
             let mut model: HashSet<(String, bool, u8)> = HashSet::new();
+            let mut table = DomainTable::default();
             for (d, exact, c) in &entries {
                 let scope = if *exact { MatchScope::Exact } else { MatchScope::Subdomains };
                 b.insert(d, scope, CategoryId(*c));
+                table.insert(d, scope, *c);
                 model.insert((d.clone(), *exact, *c));
             }
             let idx = b.build();
@@ -613,6 +791,12 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(idx.lookup(h), want, "host {}", h);
+                let mut keys = Vec::new();
+                suffix_keys_into(h, &mut keys);
+                prop_assert_eq!(idx.lookup_keys(&keys), want, "host {} by suffix keys", h);
+                let by_keys: Vec<_> = table.matches_keyed(h, &keys).map(|m| (m.domain, m.scope, *m.value)).collect();
+                let hashing: Vec<_> = table.matches(h).map(|m| (m.domain, m.scope, *m.value)).collect();
+                prop_assert_eq!(by_keys, hashing, "table, host {}", h);
             }
         }
     }

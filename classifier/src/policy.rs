@@ -25,7 +25,9 @@
 //! or allow ever silences a concern.
 
 use crate::category::{Categories, CategoryId, CategorySet};
-use crate::domains::{DomainIndex, DomainIndexBuilder, DomainTable, MatchScope};
+use crate::domains::{
+    DomainIndex, DomainIndexBuilder, DomainTable, MatchScope, SuffixKey, suffix_keys_into,
+};
 use crate::host::{self, Host, HostError, NormalizedUrl};
 use crate::lists::phrases::{PhraseLoadStats, load_phrases, load_phrases_str};
 use crate::lists::{self, ListError, ListFormat, ListSink, LoadStats};
@@ -389,6 +391,7 @@ pub struct Scratch {
     /// Decoded search terms of the last request, if it was a search.
     pub terms: String,
     url_text: String,
+    suffix_keys: Vec<SuffixKey>,
     phrases: PhraseScratch,
     regex: Option<RegexScratch>,
 }
@@ -723,12 +726,13 @@ fn best_override(
     domains: &DomainTable<OverrideId>,
     urls: &UrlTable<OverrideId>,
     req: &Request<'_>,
+    keys: &[SuffixKey],
 ) -> Option<OverrideId> {
     if req.kind == RequestKind::Http {
         // URL entries beat domain entries; among them the longest host then path comes first,
         // and deny beats allow at equal specificity.
         let mut best: Option<(usize, usize, OverrideId)> = None;
-        for m in urls.matches(req.host, req.path) {
+        for m in urls.matches_keyed(req.host, req.path, keys) {
             let key = (m.host.len(), m.path.len());
             let better = match best {
                 None => true,
@@ -748,7 +752,7 @@ fn best_override(
         }
     }
     let mut best: Option<(usize, OverrideId)> = None;
-    for m in domains.matches(req.host) {
+    for m in domains.matches_keyed(req.host, keys) {
         let len = m.domain.len();
         match best {
             Some((l, _)) if l > len => break,
@@ -922,16 +926,20 @@ impl Policy {
             d.search = search::extract(req.host, req.path, req.query, &mut scratch.terms);
         }
 
+        // Every table below looks the host's suffixes up by the same keys: hash them once.
+        suffix_keys_into(req.host, &mut scratch.suffix_keys);
+        let keys = &scratch.suffix_keys[..];
+
         // 1. Illegal content, for everyone.
         let illegal = self
             .illegal_domains
-            .matches(req.host)
+            .matches_keyed(req.host, keys)
             .next()
             .map(|m| *m.value)
             .or_else(|| {
                 if http {
                     self.illegal_urls
-                        .matches(req.host, req.path)
+                        .matches_keyed(req.host, req.path, keys)
                         .next()
                         .map(|m| *m.value)
                 } else {
@@ -950,13 +958,13 @@ impl Policy {
         // 2. Essential services, for everyone.
         let essential = self
             .essential_domains
-            .matches(req.host)
+            .matches_keyed(req.host, keys)
             .next()
             .map(|m| *m.value)
             .or_else(|| {
                 if http {
                     self.essential_urls
-                        .matches(req.host, req.path)
+                        .matches_keyed(req.host, req.path, keys)
                         .next()
                         .map(|m| *m.value)
                 } else {
@@ -971,11 +979,12 @@ impl Policy {
         }
 
         // The request's categories: host, URL entries, regex rules, phrases.
-        let mut categories = self.index.lookup(req.host).union(phrase_categories);
+        let host_categories = self.index.lookup_keys(keys);
+        let mut categories = host_categories.union(phrase_categories);
         let mut url_rule = None;
         let mut regex_rule = None;
         if http {
-            for m in self.urls.matches(req.host, req.path) {
+            for m in self.urls.matches_keyed(req.host, req.path, keys) {
                 let (cat, src) = *m.value;
                 categories.insert(cat);
                 url_rule.get_or_insert((cat, src));
@@ -1003,6 +1012,7 @@ impl Policy {
             &self.override_domains[g_idx],
             &self.override_urls[g_idx],
             req,
+            keys,
         ) {
             d.rule = Rule::Override { id };
             d.action = self.overrides[id.0 as usize].action;
@@ -1060,7 +1070,6 @@ impl Policy {
         // 7. Categories blocked for the group.
         let blocked = categories.intersection(blocked_now);
         if let Some(cat) = blocked.first() {
-            let host_categories = self.index.lookup(req.host);
             let from_elsewhere =
                 |c: CategoryId| blocked.contains(c) && !host_categories.contains(c);
             let (rule, decider) = match (url_rule, regex_rule, phrase_decider) {

@@ -11,8 +11,7 @@
 //! Paths are compared case-sensitively, byte for byte: normalise them (percent-decoding, dot
 //! segments) the same way on both sides.
 
-use crate::domains::suffixes;
-use std::collections::HashMap;
+use crate::domains::{KeyedNames, SuffixKey};
 
 /// A match in a [`UrlTable`].
 #[derive(Debug)]
@@ -25,17 +24,20 @@ pub struct UrlMatch<'a, V> {
     pub value: &'a V,
 }
 
-/// Host + path-prefix entries; a host entry also covers its subdomains.
+/// Host + path-prefix entries; a host entry also covers its subdomains. Hosts are kept in full
+/// and found by their suffix keys (see [`crate::domains::suffix_keys_into`]).
 #[derive(Debug)]
 pub struct UrlTable<V> {
-    /// Per host: entries sorted by path length, longest first (ties in insertion order).
-    map: HashMap<Box<str>, Vec<(Box<str>, V)>>,
+    /// Per host, its entries with the longest path first.
+    hosts: KeyedNames<Vec<(Box<str>, V)>>,
+    len: usize,
 }
 
 impl<V> Default for UrlTable<V> {
     fn default() -> Self {
         UrlTable {
-            map: HashMap::new(),
+            hosts: KeyedNames::default(),
+            len: 0,
         }
     }
 }
@@ -57,70 +59,87 @@ pub fn path_matches(entry: &str, path: &str) -> bool {
 }
 
 impl<V> UrlTable<V> {
-    /// Adds an entry; `path` starts with `/` (one is added if missing; empty means `/`).
-    /// The host is stored lower-cased without a trailing dot.
+    /// Adds an entry; a missing leading `/` is added to `path`.
     pub fn insert(&mut self, host: &str, path: &str, value: V) {
         let host = host.strip_suffix('.').unwrap_or(host);
-        let host: Box<str> = if host.bytes().any(|b| b.is_ascii_uppercase()) {
-            host.to_ascii_lowercase().into()
+        let lower;
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = host.to_ascii_lowercase();
+            lower.as_str()
         } else {
-            host.into()
+            host
         };
         let path: Box<str> = if path.starts_with('/') {
             path.into()
         } else {
             format!("/{path}").into()
         };
-        let entries = self.map.entry(host).or_default();
+        let entries = self.hosts.entry(host);
         let at = entries.partition_point(|(p, _)| p.len() >= path.len());
         entries.insert(at, (path, value));
+        self.len += 1;
     }
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.map.values().map(Vec::len).sum()
+        self.len
     }
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
     /// Whether any entry is for this exact host (DNS must not block a whole domain for a URL entry).
     pub fn has_host(&self, host: &str) -> bool {
-        self.map
-            .contains_key(host.strip_suffix('.').unwrap_or(host))
+        self.hosts
+            .get_name(host.strip_suffix('.').unwrap_or(host))
+            .is_some()
     }
-    /// Entries matching host (or a parent) and path, most specific first (longest host, then path).
-    /// Does not allocate; the host must be lower-case (one trailing dot is ignored).
+    /// Entries matching host (or a parent) and path, most specific first (longest host, then
+    /// longest path). Does not allocate.
     pub fn matches<'a>(
         &'a self,
         host: &'a str,
         path: &'a str,
     ) -> impl Iterator<Item = UrlMatch<'a, V>> + 'a {
-        let host = host.strip_suffix('.').unwrap_or(host);
-        suffixes(host).flat_map(move |s| {
-            self.map
-                .get_key_value(s)
-                .into_iter()
-                .flat_map(move |(k, v)| {
-                    v.iter()
-                        .filter(move |(p, _)| path_matches(p, path))
-                        .map(move |(p, value)| UrlMatch {
-                            host: k,
-                            path: p,
-                            value,
-                        })
-                })
-        })
+        self.hosts
+            .suffix_matches_hashing(host)
+            .flat_map(move |(_, h, v)| expand_url_entries(h, v, path))
+    }
+    /// [`UrlTable::matches`] with the host's suffix keys already computed.
+    pub fn matches_keyed<'a>(
+        &'a self,
+        host: &'a str,
+        path: &'a str,
+        keys: &'a [SuffixKey],
+    ) -> impl Iterator<Item = UrlMatch<'a, V>> + 'a {
+        self.hosts
+            .suffix_matches(host, keys)
+            .flat_map(move |(_, h, v)| expand_url_entries(h, v, path))
     }
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = UrlMatch<'_, V>> + '_ {
-        self.map.iter().flat_map(|(k, v)| {
+        self.hosts.values().flat_map(|(host, v)| {
             v.iter().map(move |(p, value)| UrlMatch {
-                host: k,
+                host,
                 path: p,
                 value,
             })
         })
     }
+}
+
+fn expand_url_entries<'a, V>(
+    host: &'a str,
+    entries: &'a [(Box<str>, V)],
+    path: &'a str,
+) -> impl Iterator<Item = UrlMatch<'a, V>> + 'a {
+    entries
+        .iter()
+        .filter(move |(p, _)| path_matches(p, path))
+        .map(move |(p, value)| UrlMatch {
+            host,
+            path: p,
+            value,
+        })
 }
 
 #[cfg(test)]
