@@ -219,6 +219,10 @@ impl RegexRules {
             return hits;
         };
         self.search(regex, text, scratch);
+        if scratch.patterns.is_empty() {
+            // Walking an empty set still visits every pattern's slot: skip it.
+            return hits;
+        }
         for id in scratch.patterns.iter() {
             let (_, category, source) = &self.rules[id.as_usize()];
             hits.categories.insert(*category);

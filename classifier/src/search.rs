@@ -642,15 +642,16 @@ const SECOND_LEVEL: &[&str] = &[
 /// second-last is one of `co`, `com`, `org` ... (`www.google.co.uk` → `google`,
 /// `en.wikipedia.org` → `wikipedia`, `www.kiddle.co` → `kiddle`).
 pub fn site_label(host: &str) -> &str {
-    let mut labels = host.rsplit('.');
-    let tld = labels.next().unwrap_or("");
-    let Some(second) = labels.next() else {
+    // Byte searches from the end (memrchr), not a `rsplit` iterator: this runs on every request.
+    let Some(last_dot) = host.rfind('.') else {
         return host;
     };
-    if is_country_code(tld) && SECOND_LEVEL.contains(&second) {
-        if let Some(third) = labels.next() {
-            return third;
-        }
+    let tld = &host[last_dot + 1..];
+    let second_start = host[..last_dot].rfind('.').map_or(0, |i| i + 1);
+    let second = &host[second_start..last_dot];
+    if second_start > 0 && is_country_code(tld) && SECOND_LEVEL.contains(&second) {
+        let third_start = host[..second_start - 1].rfind('.').map_or(0, |i| i + 1);
+        return &host[third_start..second_start - 1];
     }
     second
 }
