@@ -642,15 +642,17 @@ const SECOND_LEVEL: &[&str] = &[
 /// second-last is one of `co`, `com`, `org` ... (`www.google.co.uk` → `google`,
 /// `en.wikipedia.org` → `wikipedia`, `www.kiddle.co` → `kiddle`).
 pub fn site_label(host: &str) -> &str {
-    // Byte searches from the end (memrchr), not a `rsplit` iterator: this runs on every request.
-    let Some(last_dot) = host.rfind('.') else {
+    // Plain byte scans from the end: this runs on every request, and hosts are short, so a
+    // simple loop beats both a `rsplit` iterator and `rfind`'s searcher set-up.
+    let last_dot_before = |end: usize| host.as_bytes()[..end].iter().rposition(|&b| b == b'.');
+    let Some(last_dot) = last_dot_before(host.len()) else {
         return host;
     };
     let tld = &host[last_dot + 1..];
-    let second_start = host[..last_dot].rfind('.').map_or(0, |i| i + 1);
+    let second_start = last_dot_before(last_dot).map_or(0, |i| i + 1);
     let second = &host[second_start..last_dot];
     if second_start > 0 && is_country_code(tld) && SECOND_LEVEL.contains(&second) {
-        let third_start = host[..second_start - 1].rfind('.').map_or(0, |i| i + 1);
+        let third_start = last_dot_before(second_start - 1).map_or(0, |i| i + 1);
         return &host[third_start..second_start - 1];
     }
     second
