@@ -5,43 +5,18 @@
 //! prints bytes per domain and build time for 1M synthetic domains (debug builds use 200k and
 //! skip the time limit).
 
-// A counting global allocator needs `unsafe impl GlobalAlloc`; it lives only in this test
-// binary, never in the library (which is `#![forbid(unsafe_code)]`).
-#![allow(unsafe_code)]
-
 use lychgate_classifier::domains::{DomainIndexBuilder, DomainTable, MatchScope};
 use lychgate_classifier::lists::{ListFormat, ListSink, load_str};
 use lychgate_classifier::urls::UrlTable;
 use lychgate_classifier::{CategoryId, CategorySet};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Instant;
 
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ALLOCS: Cell<usize> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations_in(f: impl FnOnce()) -> usize {
-    let before = ALLOCS.with(Cell::get);
-    f();
-    ALLOCS.with(Cell::get) - before
+/// Allocations made while running `f`.
+fn allocations_in(f: impl FnOnce()) -> u64 {
+    counting_alloc::allocations_in(f).1
 }
 
 /// Deterministic pseudo-random domain names of realistic shape and length.

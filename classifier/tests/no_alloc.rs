@@ -1,5 +1,4 @@
 //! `Policy::decide` allocates nothing once its scratch is warm: counted with a test allocator.
-#![allow(unsafe_code)] // a counting GlobalAlloc needs `unsafe impl`; this test binary only.
 
 use lychgate_classifier::category::{Categories, CategoryId, CategorySet};
 use lychgate_classifier::lists::ListFormat;
@@ -7,38 +6,9 @@ use lychgate_classifier::policy::{
     GroupKind, GroupPolicy, ListOrigin, PolicyBuilder, RequestKind, Scratch, Target,
 };
 use lychgate_classifier::time::LocalTime;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 
-struct Counting;
-
-thread_local! {
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.with(|a| a.set(a.get() + 1));
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> u64 {
-    ALLOCATIONS.with(Cell::get)
-}
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 #[test]
 fn decide_allocates_nothing_when_warm() {
@@ -103,7 +73,7 @@ fn decide_allocates_nothing_when_warm() {
             p.decide(g, at, &t.request(RequestKind::Http), &mut scratch);
         }
     }
-    let before = allocations();
+    let before = counting_alloc::allocations();
     let mut blocked = 0;
     for _ in 0..100 {
         for t in &targets {
@@ -111,7 +81,7 @@ fn decide_allocates_nothing_when_warm() {
             blocked += usize::from(d.action == lychgate_classifier::Action::Block);
         }
     }
-    let after = allocations();
+    let after = counting_alloc::allocations();
     assert!(blocked >= 300, "the test exercises blocks too: {blocked}");
     assert_eq!(
         after - before,
@@ -119,4 +89,12 @@ fn decide_allocates_nothing_when_warm() {
         "decide allocated {} times in 900 warm calls",
         after - before
     );
+}
+
+#[test]
+fn the_counter_sees_allocations() {
+    // Guards the test above: a counter that saw nothing would make "zero" meaningless.
+    let (v, n) = counting_alloc::allocations_in(|| vec![7u8; 64]);
+    assert_eq!(v.len(), 64);
+    assert!(n >= 1, "counted {n}");
 }

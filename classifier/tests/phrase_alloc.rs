@@ -2,41 +2,16 @@
 //! installs a counting global allocator, which needs `unsafe impl GlobalAlloc`: the only unsafe
 //! code is here, in a test, delegating straight to the system allocator. The library itself stays
 //! `#![forbid(unsafe_code)]`.
-#![allow(unsafe_code)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use lychgate_classifier::category::Categories;
 use lychgate_classifier::lists::phrases::load_phrases;
 use lychgate_classifier::phrases::{PhraseScratch, PhraseSet, PhraseSetBuilder};
 use lychgate_classifier::source::ListId;
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call is forwarded unchanged to `System`, which upholds the contract.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same layout contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: as for `dealloc` and `alloc`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
 fn shipped_set() -> PhraseSet {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../blocklists/phrases");
@@ -73,14 +48,14 @@ fn scans_allocate_nothing_after_warm_up_and_are_fast() {
     for q in QUERIES {
         set.scan(q, &mut scratch);
     }
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting_alloc::allocations();
     let mut concerns = 0;
     for _ in 0..100 {
         for q in QUERIES {
             concerns += set.scan(q, &mut scratch).concern_len;
         }
     }
-    let after = ALLOCATIONS.load(Ordering::Relaxed);
+    let after = counting_alloc::allocations();
     assert_eq!(after - before, 0, "scans allocated");
     assert!(concerns > 0);
 
