@@ -1,13 +1,16 @@
 //! Phrase-scan benchmark: `PhraseSet::scan` (evasion normalisation plus the automaton pass) on a
 //! handful of realistic texts, against the decide benchmark's 5k synthetic phrases and against the
 //! shipped phrase lists. `scan` runs on every web request (search terms, or the URL path+query),
-//! so it must stay well under the 1 µs `decide` budget.
+//! so it must stay well under the 1 µs `decide` budget. The `empty` set measures the evasion
+//! normalisation alone; the `mix` group scans the paths of the decide benchmark's URL mix, each
+//! once per pass, so caches and branch predictors see varied text as in service.
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use lychgate_benches::phrase_list;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use lychgate_benches::{domains, phrase_list, url_mix};
 use lychgate_classifier::category::Categories;
 use lychgate_classifier::lists::phrases::load_phrases_str;
 use lychgate_classifier::phrases::{PhraseScratch, PhraseSet, PhraseSetBuilder};
+use lychgate_classifier::policy::{RequestKind, Target};
 use lychgate_classifier::source::ListId;
 use std::hint::black_box;
 use std::path::Path;
@@ -74,6 +77,7 @@ fn build(lists: &[(&str, &str)]) -> PhraseSet {
 fn bench_scan(c: &mut Criterion) {
     let synthetic = phrase_list(5_000, 7);
     let sets = [
+        ("empty", PhraseSet::default()),
         ("bench5k", build(&[("bench/phrases", synthetic.as_str())])),
         ("shipped", build(SHIPPED)),
     ];
@@ -87,6 +91,35 @@ fn bench_scan(c: &mut Criterion) {
                 b.iter(|| set.scan(black_box(text), &mut scratch).concern_len)
             });
         }
+    }
+    g.finish();
+
+    let blocked = domains(10_000, 20261130);
+    let mix = url_mix(&blocked, 10_000, 100_000, 11);
+    let targets: Vec<Target> = mix
+        .urls
+        .iter()
+        .map(|u| Target::parse(u).expect("bench URLs parse"))
+        .collect();
+    let paths: Vec<&str> = targets
+        .iter()
+        .map(|t| t.request(RequestKind::Http).path)
+        .collect();
+    let mut g = c.benchmark_group("mix");
+    g.throughput(Throughput::Elements(paths.len() as u64));
+    g.sample_size(10);
+    g.warm_up_time(Duration::from_millis(500));
+    g.measurement_time(Duration::from_secs(3));
+    for (set_name, set) in &sets {
+        let mut scratch = PhraseScratch::new();
+        g.bench_function(BenchmarkId::new(*set_name, "paths_100k"), |b| {
+            b.iter(|| {
+                paths
+                    .iter()
+                    .map(|p| set.scan(black_box(p), &mut scratch).concern_len)
+                    .sum::<usize>()
+            })
+        });
     }
     g.finish();
 }

@@ -146,7 +146,7 @@ const LEET: [u8; 256] = {
 };
 
 /// A pending run of one-letter tokens (step 5) on the ASCII path. The first two letters wait
-/// here; from the third on, the run is written to `out` joined and collapsed as it grows.
+/// here; from the third on, the run is written joined and collapsed as it grows.
 #[derive(Default)]
 struct AsciiRun {
     len: usize,
@@ -156,55 +156,56 @@ struct AsciiRun {
 }
 
 impl AsciiRun {
+    /// Adds a one-letter token; `out[..*w]` is the output so far.
     #[inline]
-    fn push(&mut self, letter: u8, out: &mut Vec<u8>) {
+    fn push(&mut self, letter: u8, out: &mut [u8], w: &mut usize) {
         match self.len {
             0 | 1 => self.first[self.len] = letter,
             2 => {
-                start_ascii_token(out);
-                out.push(self.first[0]);
+                start_ascii_token(out, w);
+                out[*w] = self.first[0];
+                *w += 1;
                 self.last = self.first[0];
-                self.push_collapsed(self.first[1], out);
-                self.push_collapsed(letter, out);
+                self.push_collapsed(self.first[1], out, w);
+                self.push_collapsed(letter, out, w);
             }
-            _ => self.push_collapsed(letter, out),
+            _ => self.push_collapsed(letter, out, w),
         }
         self.len += 1;
     }
 
     #[inline]
-    fn push_collapsed(&mut self, letter: u8, out: &mut Vec<u8>) {
-        if letter != self.last {
-            out.push(letter);
-            self.last = letter;
-        }
-    }
-
-    /// Ends the run: one or two letters are written as tokens of their own.
-    #[inline]
-    fn flush(&mut self, out: &mut Vec<u8>) {
-        if self.len < 3 {
-            for &letter in &self.first[..self.len] {
-                start_ascii_token(out);
-                out.push(letter);
-            }
-        }
-        self.len = 0;
+    fn push_collapsed(&mut self, letter: u8, out: &mut [u8], w: &mut usize) {
+        out[*w] = letter;
+        *w += usize::from(letter != self.last);
+        self.last = letter;
     }
 }
 
+/// Writes the space before a token unless the output already ends with one.
 #[inline]
-fn start_ascii_token(out: &mut Vec<u8>) {
-    if out.last() != Some(&b' ') {
-        out.push(b' ');
+fn start_ascii_token(out: &mut [u8], w: &mut usize) {
+    if out[*w - 1] != b' ' {
+        out[*w] = b' ';
+        *w += 1;
     }
 }
 
 /// The ASCII path: the rules of [`normalise_general`], byte by byte straight into `out`.
+///
+/// Each token is written in one pass as if it had a letter and no leet symbols at its end, then
+/// cut back to its last letter or digit, rewritten as a number if it had no letter, or taken back
+/// out if it is one letter (which joins the pending run).
 fn normalise_ascii(input: &[u8], out: &mut String) {
     let mut buf = std::mem::take(out).into_bytes();
     buf.clear();
-    buf.push(b' ');
+    // The output is never longer than the input and its two end spaces: a token's text is never
+    // longer than the token, a space between two tokens stands for at least one separator byte
+    // of the input, and a joined run is shorter than its letters and their separators. That
+    // bound holds at every step, speculative writes included, so indexing never fails.
+    buf.resize(input.len() + 2, b' ');
+    let out_bytes = buf.as_mut_slice();
+    let mut w = 1;
     let mut run = AsciiRun::default();
     let mut i = 0;
     while i < input.len() {
@@ -212,74 +213,87 @@ fn normalise_ascii(input: &[u8], out: &mut String) {
             i += 1;
             continue;
         }
-        let token_start = i;
-        while i < input.len() && CLASS[input[i] as usize] != SEP {
+        let base = w;
+        start_ascii_token(out_bytes, &mut w);
+        let text = w;
+        // `!` at the start is a separator; apostrophes are dropped anyway.
+        while i < input.len() && matches!(input[i], b'!' | b'\'') {
             i += 1;
         }
-        ascii_token(&input[token_start..i], &mut buf, &mut run);
-    }
-    run.flush(&mut buf);
-    start_ascii_token(&mut buf);
-    *out = String::from_utf8(buf).expect("the ASCII path writes ASCII only");
-}
-
-/// One token of letters, digits, `@ $ !` and apostrophes (any case): steps 4 to 6.
-#[inline]
-fn ascii_token(token: &[u8], out: &mut Vec<u8>, run: &mut AsciiRun) {
-    // Leet symbols at the end, and `!` at the start, are separators; apostrophes are dropped
-    // anyway, so trimming them too changes nothing.
-    let mut end = token.len();
-    while end > 0 && CLASS[token[end - 1] as usize] >= SYMBOL {
-        end -= 1;
-    }
-    let mut begin = 0;
-    while begin < end && matches!(token[begin], b'!' | b'\'') {
-        begin += 1;
-    }
-    let token = &token[begin..end];
-    if token.is_empty() {
-        return;
-    }
-    let mut has_letter = false;
-    // Whether every character reads as the same one: with a letter, a one-letter token.
-    let mut first = 0u8;
-    let mut same = true;
-    for &b in token {
-        let class = CLASS[b as usize];
-        if class == APOSTROPHE {
+        let token_start = i;
+        let mut has_letter = false;
+        // The output's length after the token's last letter or digit: leet symbols after it
+        // are separators.
+        let mut keep = text;
+        let mut last = 0u8;
+        while i < input.len() {
+            let b = input[i];
+            let class = CLASS[b as usize];
+            if class == SEP {
+                break;
+            }
+            i += 1;
+            if class == APOSTROPHE {
+                continue;
+            }
+            has_letter |= class == LETTER;
+            let m = LEET[b as usize];
+            out_bytes[w] = m;
+            // Repeated letters collapse; digits (2, 6, 9) do not.
+            w += usize::from(m != last || !m.is_ascii_lowercase());
+            last = m;
+            if class != SYMBOL {
+                keep = w;
+            }
+        }
+        if keep == text {
+            // Only leet symbols and apostrophes: no token.
+            w = base;
             continue;
         }
-        has_letter |= class == LETTER;
-        let m = LEET[b as usize];
-        if first == 0 {
-            first = m;
-        } else if m != first {
-            same = false;
+        if has_letter && keep == text + 1 {
+            // One letter (after collapsing): it joins the run.
+            let letter = out_bytes[text];
+            w = base;
+            run.push(letter, out_bytes, &mut w);
+            continue;
+        }
+        w = keep;
+        if !has_letter {
+            // Digits only, with leet symbols inside: a number.
+            w = text;
+            for &b in &input[token_start..i] {
+                out_bytes[w] = b;
+                w += usize::from(CLASS[b as usize] == DIGIT);
+            }
+        }
+        match run.len {
+            0 => {}
+            1 | 2 => {
+                // The held letters go out before this token, each a token of its own.
+                let shift = 2 * run.len;
+                out_bytes.copy_within(text..w, text + shift);
+                for (k, &letter) in run.first[..run.len].iter().enumerate() {
+                    out_bytes[text + 2 * k] = letter;
+                    out_bytes[text + 2 * k + 1] = b' ';
+                }
+                w += shift;
+            }
+            // A run of three or more is already written.
+            _ => {}
+        }
+        run.len = 0;
+    }
+    if run.len == 1 || run.len == 2 {
+        for k in 0..run.len {
+            start_ascii_token(out_bytes, &mut w);
+            out_bytes[w] = run.first[k];
+            w += 1;
         }
     }
-    if has_letter && same {
-        run.push(first, out);
-        return;
-    }
-    run.flush(out);
-    start_ascii_token(out);
-    if has_letter {
-        let mut last = 0u8;
-        for &b in token {
-            if CLASS[b as usize] == APOSTROPHE {
-                continue;
-            }
-            let m = LEET[b as usize];
-            if m == last && m.is_ascii_lowercase() {
-                continue;
-            }
-            out.push(m);
-            last = m;
-        }
-    } else {
-        // Digits only, with leet symbols inside: a number.
-        out.extend(token.iter().filter(|&&b| CLASS[b as usize] == DIGIT));
-    }
+    start_ascii_token(out_bytes, &mut w);
+    buf.truncate(w);
+    *out = String::from_utf8(buf).expect("the ASCII path writes ASCII only");
 }
 
 /// Normalises a phrase as written in a list: the result has no leading or trailing space.
