@@ -424,6 +424,11 @@ impl PhraseSet {
     pub fn scan(&self, text: &str, scratch: &mut PhraseScratch) -> ScanSummary {
         normalise_into(text, &mut scratch.text, &mut scratch.norm);
         scratch.matched.clear();
+        // Most texts (nearly every URL) match nothing at all: a plain search says so more cheaply
+        // than the overlapping pass, which is then needed only for the few that match.
+        if !self.automaton.is_match(scratch.text.as_bytes()) {
+            return ScanSummary::default();
+        }
         let n = self.metas.len();
         if scratch.stamp.len() < n {
             scratch.stamp.resize(n, 0);

@@ -36,35 +36,264 @@ pub(crate) struct NormBuffers {
 
 /// Normalises `input` into `out` (cleared first). `out` starts and ends with a space and holds
 /// single spaces between tokens; an input with no tokens gives `" "`.
+///
+/// ASCII text (after `%XX` decoding), which is nearly every URL and most search terms, takes a
+/// byte-level path ([`normalise_ascii`]); anything else takes the general, `char`-level path
+/// ([`normalise_general`]). Both give the same output for ASCII text.
 pub(crate) fn normalise_into(input: &str, out: &mut String, bufs: &mut NormBuffers) {
+    let bytes = input.as_bytes();
+    if !bytes.is_ascii() {
+        normalise_general(input, out, bufs);
+        return;
+    }
+    // `+` needs no decoding here: it decodes to a space, and is a separator itself.
+    if !bytes.contains(&b'%') {
+        normalise_ascii(bytes, out);
+        return;
+    }
+    let mut decoded = std::mem::take(&mut bufs.decoded);
+    percent_decode(bytes, &mut decoded);
+    if decoded.is_ascii() {
+        normalise_ascii(&decoded, out);
+    } else {
+        normalise_decoded(&decoded, out, bufs);
+    }
+    bufs.decoded = decoded;
+}
+
+/// The general path: any text, `char` by `char`.
+fn normalise_general(input: &str, out: &mut String, bufs: &mut NormBuffers) {
+    let needs_decoding = input.bytes().any(|b| b == b'%' || b == b'+');
+    if needs_decoding {
+        let mut decoded = std::mem::take(&mut bufs.decoded);
+        percent_decode(input.as_bytes(), &mut decoded);
+        normalise_decoded(&decoded, out, bufs);
+        bufs.decoded = decoded;
+    } else {
+        start(out, bufs);
+        for c in input.chars() {
+            feed_char(c, out, bufs);
+        }
+        finish(out, bufs);
+    }
+}
+
+/// The general path over percent-decoded bytes, which need not be UTF-8: undecodable bytes are
+/// separators.
+fn normalise_decoded(decoded: &[u8], out: &mut String, bufs: &mut NormBuffers) {
+    start(out, bufs);
+    for chunk in decoded.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            feed_char(c, out, bufs);
+        }
+        if !chunk.invalid().is_empty() {
+            end_token(out, bufs);
+        }
+    }
+    finish(out, bufs);
+}
+
+fn start(out: &mut String, bufs: &mut NormBuffers) {
     out.clear();
     out.push(' ');
     bufs.token.clear();
     bufs.run.clear();
     bufs.run_len = 0;
-    let needs_decoding = input.bytes().any(|b| b == b'%' || b == b'+');
-    if needs_decoding {
-        let mut decoded = std::mem::take(&mut bufs.decoded);
-        percent_decode(input.as_bytes(), &mut decoded);
-        for chunk in decoded.utf8_chunks() {
-            for c in chunk.valid().chars() {
-                feed_char(c, out, bufs);
-            }
-            if !chunk.invalid().is_empty() {
-                end_token(out, bufs);
-            }
-        }
-        bufs.decoded = decoded;
-    } else {
-        for c in input.chars() {
-            feed_char(c, out, bufs);
-        }
-    }
+}
+
+fn finish(out: &mut String, bufs: &mut NormBuffers) {
     end_token(out, bufs);
     flush_run(out, bufs);
     if !out.ends_with(' ') {
         out.push(' ');
     }
+}
+
+/// What an ASCII byte is to the tokeniser (step 3).
+const SEP: u8 = 0;
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+/// `@ $ !`.
+const SYMBOL: u8 = 3;
+const APOSTROPHE: u8 = 4;
+
+/// [`SEP`], [`LETTER`] ... for every byte; non-ASCII bytes never reach the ASCII path.
+const CLASS: [u8; 256] = {
+    let mut t = [SEP; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = match b as u8 {
+            b'a'..=b'z' | b'A'..=b'Z' => LETTER,
+            b'0'..=b'9' => DIGIT,
+            b'@' | b'$' | b'!' => SYMBOL,
+            b'\'' => APOSTROPHE,
+            _ => SEP,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// What a token byte reads as in a token with a letter: lower case, then leet mapped (step 4).
+const LEET: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut b = 0;
+    while b < 128 {
+        t[b] = leet(b as u8 as char).to_ascii_lowercase() as u8;
+        b += 1;
+    }
+    t
+};
+
+/// A pending run of one-letter tokens (step 5) on the ASCII path. The first two letters wait
+/// here; from the third on, the run is written joined and collapsed as it grows.
+#[derive(Default)]
+struct AsciiRun {
+    len: usize,
+    first: [u8; 2],
+    /// The last letter written, once the run is written.
+    last: u8,
+}
+
+impl AsciiRun {
+    /// Adds a one-letter token; `out[..*w]` is the output so far.
+    #[inline]
+    fn push(&mut self, letter: u8, out: &mut [u8], w: &mut usize) {
+        match self.len {
+            0 | 1 => self.first[self.len] = letter,
+            2 => {
+                start_ascii_token(out, w);
+                out[*w] = self.first[0];
+                *w += 1;
+                self.last = self.first[0];
+                self.push_collapsed(self.first[1], out, w);
+                self.push_collapsed(letter, out, w);
+            }
+            _ => self.push_collapsed(letter, out, w),
+        }
+        self.len += 1;
+    }
+
+    #[inline]
+    fn push_collapsed(&mut self, letter: u8, out: &mut [u8], w: &mut usize) {
+        out[*w] = letter;
+        *w += usize::from(letter != self.last);
+        self.last = letter;
+    }
+}
+
+/// Writes the space before a token unless the output already ends with one.
+#[inline]
+fn start_ascii_token(out: &mut [u8], w: &mut usize) {
+    if out[*w - 1] != b' ' {
+        out[*w] = b' ';
+        *w += 1;
+    }
+}
+
+/// The ASCII path: the rules of [`normalise_general`], byte by byte straight into `out`.
+///
+/// Each token is written in one pass as if it had a letter and no leet symbols at its end, then
+/// cut back to its last letter or digit, rewritten as a number if it had no letter, or taken back
+/// out if it is one letter (which joins the pending run).
+fn normalise_ascii(input: &[u8], out: &mut String) {
+    let mut buf = std::mem::take(out).into_bytes();
+    buf.clear();
+    // The output is never longer than the input and its two end spaces: a token's text is never
+    // longer than the token, a space between two tokens stands for at least one separator byte
+    // of the input, and a joined run is shorter than its letters and their separators. That
+    // bound holds at every step, speculative writes included, so indexing never fails.
+    buf.resize(input.len() + 2, b' ');
+    let out_bytes = buf.as_mut_slice();
+    let mut w = 1;
+    let mut run = AsciiRun::default();
+    let mut i = 0;
+    while i < input.len() {
+        if CLASS[input[i] as usize] == SEP {
+            i += 1;
+            continue;
+        }
+        let base = w;
+        start_ascii_token(out_bytes, &mut w);
+        let text = w;
+        // `!` at the start is a separator; apostrophes are dropped anyway.
+        while i < input.len() && matches!(input[i], b'!' | b'\'') {
+            i += 1;
+        }
+        let token_start = i;
+        let mut has_letter = false;
+        // The output's length after the token's last letter or digit: leet symbols after it
+        // are separators.
+        let mut keep = text;
+        let mut last = 0u8;
+        while i < input.len() {
+            let b = input[i];
+            let class = CLASS[b as usize];
+            if class == SEP {
+                break;
+            }
+            i += 1;
+            if class == APOSTROPHE {
+                continue;
+            }
+            has_letter |= class == LETTER;
+            let m = LEET[b as usize];
+            out_bytes[w] = m;
+            // Repeated letters collapse; digits (2, 6, 9) do not.
+            w += usize::from(m != last || !m.is_ascii_lowercase());
+            last = m;
+            if class != SYMBOL {
+                keep = w;
+            }
+        }
+        if keep == text {
+            // Only leet symbols and apostrophes: no token.
+            w = base;
+            continue;
+        }
+        if has_letter && keep == text + 1 {
+            // One letter (after collapsing): it joins the run.
+            let letter = out_bytes[text];
+            w = base;
+            run.push(letter, out_bytes, &mut w);
+            continue;
+        }
+        w = keep;
+        if !has_letter {
+            // Digits only, with leet symbols inside: a number.
+            w = text;
+            for &b in &input[token_start..i] {
+                out_bytes[w] = b;
+                w += usize::from(CLASS[b as usize] == DIGIT);
+            }
+        }
+        match run.len {
+            0 => {}
+            1 | 2 => {
+                // The held letters go out before this token, each a token of its own.
+                let shift = 2 * run.len;
+                out_bytes.copy_within(text..w, text + shift);
+                for (k, &letter) in run.first[..run.len].iter().enumerate() {
+                    out_bytes[text + 2 * k] = letter;
+                    out_bytes[text + 2 * k + 1] = b' ';
+                }
+                w += shift;
+            }
+            // A run of three or more is already written.
+            _ => {}
+        }
+        run.len = 0;
+    }
+    if run.len == 1 || run.len == 2 {
+        for k in 0..run.len {
+            start_ascii_token(out_bytes, &mut w);
+            out_bytes[w] = run.first[k];
+            w += 1;
+        }
+    }
+    start_ascii_token(out_bytes, &mut w);
+    buf.truncate(w);
+    *out = String::from_utf8(buf).expect("the ASCII path writes ASCII only");
 }
 
 /// Normalises a phrase as written in a list: the result has no leading or trailing space.
@@ -208,7 +437,7 @@ fn classify(c: char, out: &mut String, bufs: &mut NormBuffers) {
 }
 
 /// Maps a leet character inside a word.
-fn leet(c: char) -> char {
+const fn leet(c: char) -> char {
     match c {
         '0' => 'o',
         '1' => 'i',
@@ -315,6 +544,7 @@ fn push_collapsed(out: &mut String, c: char, last: &mut char) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn n(s: &str) -> String {
         let mut out = String::new();
@@ -356,5 +586,110 @@ mod tests {
         assert_eq!(n("!!! ..."), " ");
         assert_eq!(n("help!"), " help ");
         assert_eq!(n("a a rr"), " ar ");
+    }
+
+    /// The general path alone, the reference for the ASCII path.
+    fn general(s: &str) -> String {
+        let mut out = String::new();
+        normalise_general(s, &mut out, &mut NormBuffers::default());
+        out
+    }
+
+    #[test]
+    fn ascii_path_matches_the_general_path_on_examples() {
+        for s in [
+            "",
+            " ",
+            "/static/abc123.js",
+            "/news/article/12345",
+            "/watch?v=abcdef",
+            "how+to+kill+weeds",
+            "su1c1de",
+            "s u i c i d e",
+            "S.U.I.C.I.D.E",
+            "a b",
+            "a a a",
+            "s s s s",
+            "a bb c",
+            "aa b c dd",
+            "x 12 y z w",
+            "'!a'",
+            "!'a b c!",
+            "@a $s 5s",
+            "1$1 9!9 @1",
+            "help!!! me",
+            "don't i'm",
+            "''' !!! @@@",
+            "100%",
+            "%41%42%43",
+            "%e9t%C3%A9",
+            "a%2Bb%25c+d",
+            "%zz%4",
+            "`back`tick",
+        ] {
+            assert_eq!(n(s), general(s), "{s:?}");
+        }
+    }
+
+    /// ASCII text made of the characters the rules care about: letters of both cases, leet
+    /// digits and symbols, apostrophes, separators, repeated letters, spaced and dotted single
+    /// letters, `+` and `%` escapes (valid, invalid, and of non-ASCII bytes).
+    fn interesting_ascii() -> impl Strategy<Value = String> {
+        prop::collection::vec(
+            prop_oneof![
+                4 => "[a-zA-Z0-9@$!'.\\-_+%/ ?=&]{1,4}",
+                2 => "[a-eA-E013458@$!]",
+                1 => "[a-cS]{2,5}",
+                1 => "(aa|ss|ll|ee|ii|LL|11|00)",
+                2 => "([a-eU][ .\\-]){2,6}",
+                1 => "[ .+_\\-]{1,3}",
+                1 => "%[0-9a-fA-F]{2}",
+                1 => "%[0-7][0-9a-fA-F]",
+                1 => "%[0-9a-gA-G]{0,2}",
+                1 => "(%20|%2[bB]|%25|%27|%40|%24|%21)",
+                1 => "(%C3%A9|%e2%80%99|%ff|%c3)",
+            ],
+            0..24,
+        )
+        .prop_map(|v| v.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        #[test]
+        fn ascii_path_matches_the_general_path(s in "[\\x00-\\x7f]{0,40}") {
+            prop_assert_eq!(n(&s), general(&s), "{:?}", s);
+        }
+
+        #[test]
+        fn ascii_path_matches_the_general_path_on_interesting_text(s in interesting_ascii()) {
+            prop_assert_eq!(n(&s), general(&s), "{:?}", s);
+        }
+
+        #[test]
+        fn ascii_path_matches_on_percent_encoded_text(s in "[ -~]{0,24}") {
+            // Every byte escaped, and `+` for spaces, as in a query string.
+            let encoded: String = s
+                .bytes()
+                .map(|b| if b == b' ' { "+".to_string() } else { format!("%{b:02X}") })
+                .collect();
+            prop_assert_eq!(n(&encoded), general(&encoded), "{:?}", encoded);
+            if !s.contains(['%', '+']) {
+                // Decoding is one step: an escaped `%` or `+` is not decoded again.
+                prop_assert_eq!(n(&encoded), general(&s), "{:?}", s);
+            }
+        }
+
+        #[test]
+        fn reused_buffers_change_nothing(a in interesting_ascii(), b in "\\PC{0,12}") {
+            let mut out = String::new();
+            let mut bufs = NormBuffers::default();
+            normalise_into(&b, &mut out, &mut bufs);
+            normalise_into(&a, &mut out, &mut bufs);
+            prop_assert_eq!(&out, &general(&a));
+            normalise_into(&b, &mut out, &mut bufs);
+            prop_assert_eq!(&out, &general(&b));
+        }
     }
 }
