@@ -3,7 +3,6 @@
 
 use super::load_config;
 use anyhow::Context as _;
-use lychgate_classifier::category::CategoryId;
 use lychgate_classifier::policy::{Decision, GroupId, Policy, RequestKind, Rule, Scratch, Target};
 use lychgate_classifier::time::LocalTime;
 use serde::Serialize;
@@ -146,10 +145,7 @@ fn render(
 ) -> anyhow::Result<String> {
     let cats = policy.categories();
     let host = target.request(RequestKind::Http).host;
-    let category = d
-        .category
-        .filter(|c| *c != CategoryId::ESSENTIAL || d.rule != Rule::Default)
-        .map(|c| cats.name(c));
+    let category = d.category.map(|c| cats.name(c));
     let locations = locations(policy, d, host);
     let url = format!(
         "{}://{}{}{}{}",
@@ -193,11 +189,10 @@ fn render(
         return Ok(serde_json::to_string_pretty(&out)? + "\n");
     }
     let mut s = String::new();
-    match (d.action, out.category) {
-        (a, Some(c)) if a == lychgate_classifier::Action::Block || d.rule != Rule::Default => {
-            s += &format!("decision: {} {c}\n", a.name())
-        }
-        (a, _) => s += &format!("decision: {}\n", a.name()),
+    // The stable first line: `decision: allow|block`, then the deciding category when there is one.
+    match out.category {
+        Some(c) => s += &format!("decision: {} {c}\n", out.decision),
+        None => s += &format!("decision: {}\n", out.decision),
     }
     s += &format!("group: {}\n", out.group);
     s += &format!("url: {}\n", out.url);
