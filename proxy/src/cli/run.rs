@@ -4,13 +4,16 @@
 
 use super::check::summary;
 use super::load_config;
+use std::io::IsTerminal as _;
 use std::path::Path;
 
 pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
+    // Colour only on a terminal: under systemd or a pipe, escape codes would pollute the log.
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
     let config = match load_config(config) {
