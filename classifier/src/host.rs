@@ -510,8 +510,9 @@ fn percent_decode_host(host: &str) -> Result<Cow<'_, str>, HostError> {
         .map_err(|_| HostError::BadPercentEncoding(clip(host)))
 }
 
-/// The byte encoded by two hex digits at `bytes[at..at + 2]`, if they are there.
-fn hex_pair(bytes: &[u8], at: usize) -> Option<u8> {
+/// The byte encoded by two hex digits at `bytes[at..at + 2]`, if they are there. The one
+/// percent-escape decoder of the classifier (URLs, search terms and phrase texts all use it).
+pub(crate) fn hex_pair(bytes: &[u8], at: usize) -> Option<u8> {
     let hi = hex_value(*bytes.get(at)?)?;
     let lo = hex_value(*bytes.get(at + 1)?)?;
     Some(hi << 4 | lo)

@@ -17,6 +17,7 @@
 //! [`extract`] runs for every request: it does not allocate, apart from growing the caller's
 //! `terms` buffer.
 
+use crate::host::hex_pair;
 use std::fmt;
 
 /// A recognised search request.
@@ -860,10 +861,8 @@ impl<'a> TermWriter<'a> {
                     i += 1;
                 }
                 b'%' => {
-                    let hi = b.get(i + 1).and_then(|&h| hex(h));
-                    let lo = b.get(i + 2).and_then(|&l| hex(l));
-                    if let (Some(hi), Some(lo)) = (hi, lo) {
-                        self.byte(hi << 4 | lo);
+                    if let Some(decoded) = hex_pair(b, i + 1) {
+                        self.byte(decoded);
                         i += 3;
                     } else {
                         self.byte(b'%');
@@ -934,15 +933,6 @@ impl<'a> TermWriter<'a> {
             self.space = false;
             self.out.push(c);
         }
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 

@@ -17,6 +17,7 @@
 //! 7. Tokens are joined by single spaces, with one space before the first and after the last,
 //!    so a phrase written with spaces at its ends (`< sex >`) only matches whole words.
 
+use crate::host::hex_pair;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
 /// Reusable buffers for [`normalise_into`].
@@ -313,25 +314,15 @@ fn percent_decode(input: &[u8], out: &mut Vec<u8>) {
         if b == b'+' {
             out.push(b' ');
         } else if b == b'%'
-            && i + 2 < input.len()
-            && let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2]))
+            && let Some(decoded) = hex_pair(input, i + 1)
         {
-            out.push(h << 4 | l);
+            out.push(decoded);
             i += 3;
             continue;
         } else {
             out.push(b);
         }
         i += 1;
-    }
-}
-
-fn hex(b: u8) -> Option<u8> {
-    match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        b'A'..=b'F' => Some(b - b'A' + 10),
-        _ => None,
     }
 }
 
