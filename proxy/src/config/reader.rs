@@ -118,27 +118,39 @@ impl<'t, 'i> Fields<'t, 'i> {
         Some(v)
     }
 
-    /// A string value.
-    pub fn string(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<String>> {
+    /// A scalar value read by `read`, or a type error naming what was `expected`.
+    fn scalar<T>(
+        &mut self,
+        src: &mut Source<'_>,
+        key: &str,
+        expected: &str,
+        read: impl FnOnce(&DeValue<'_>) -> Option<T>,
+    ) -> Option<Located<T>> {
         let field = self.key_path(key);
         let v = self.raw(key)?;
-        match v.get_ref().as_str() {
-            Some(s) => Some(Located {
-                value: s.to_string(),
-                line: src.line_of(v.span().start),
-                offset: v.span().start,
+        let start = v.span().start;
+        match read(v.get_ref()) {
+            Some(value) => Some(Located {
+                value,
+                line: src.line_of(start),
+                offset: start,
                 field,
             }),
             None => {
                 src.error(
-                    v.span().start,
+                    start,
                     &field,
-                    format!("expected a string, found {}", type_name(v.get_ref())),
+                    format!("expected {expected}, found {}", type_name(v.get_ref())),
                     None,
                 );
                 None
             }
         }
+    }
+
+    /// A string value.
+    pub fn string(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<String>> {
+        self.scalar(src, key, "a string", |v| v.as_str().map(str::to_string))
     }
 
     /// A required string value.
@@ -157,52 +169,15 @@ impl<'t, 'i> Fields<'t, 'i> {
 
     /// A boolean value.
     pub fn boolean(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<bool>> {
-        let field = self.key_path(key);
-        let v = self.raw(key)?;
-        match v.get_ref().as_bool() {
-            Some(b) => Some(Located {
-                value: b,
-                line: src.line_of(v.span().start),
-                offset: v.span().start,
-                field,
-            }),
-            None => {
-                src.error(
-                    v.span().start,
-                    &field,
-                    format!("expected true or false, found {}", type_name(v.get_ref())),
-                    None,
-                );
-                None
-            }
-        }
+        self.scalar(src, key, "true or false", |v| v.as_bool())
     }
 
     /// An integer value.
     pub fn integer(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<i64>> {
-        let field = self.key_path(key);
-        let v = self.raw(key)?;
-        let parsed = v
-            .get_ref()
-            .as_integer()
-            .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok());
-        match parsed {
-            Some(n) => Some(Located {
-                value: n,
-                line: src.line_of(v.span().start),
-                offset: v.span().start,
-                field,
-            }),
-            None => {
-                src.error(
-                    v.span().start,
-                    &field,
-                    format!("expected a whole number, found {}", type_name(v.get_ref())),
-                    None,
-                );
-                None
-            }
-        }
+        self.scalar(src, key, "a whole number", |v| {
+            v.as_integer()
+                .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
+        })
     }
 
     /// An array of strings (each element located).
