@@ -60,21 +60,7 @@ pub(super) fn summary(config: &Config) -> String {
         config.listen.proxy, config.listen.dns, config.listen.admin
     );
     let _ = writeln!(out, "lists:");
-    for s in &config.lists {
-        let l = p.list(s.list);
-        let cat = l.category.map_or("-", |c| cats.name(c));
-        let _ = writeln!(
-            out,
-            "  {:<14} {:>8} domains {:>6} urls {:>4} regexes {:>5} skipped {:>4} bad  {}",
-            cat,
-            s.domains,
-            s.urls,
-            s.regexes,
-            s.skipped,
-            s.bad_lines,
-            l.origin.display_path().display()
-        );
-    }
+    out.push_str(&list_rows(config, "  "));
     let _ = writeln!(
         out,
         "index: {} distinct domains in {:.1} MiB ({:.1} bytes/domain); {} URL entries; {} regex rules; {} phrases; {} essential entries; {} illegal entries",
@@ -169,5 +155,27 @@ pub(super) fn summary(config: &Config) -> String {
         "loaded in {:.0} ms",
         config.load_time.as_secs_f64() * 1000.0
     );
+    out
+}
+
+/// One line per loaded list: category, entry counts, bad lines, source. Shared by
+/// `check-config` and `lists stats`.
+pub(super) fn list_rows(config: &Config, indent: &str) -> String {
+    let p = &config.policy;
+    let mut out = String::new();
+    for s in &config.lists {
+        let l = p.list(s.list);
+        let _ = writeln!(
+            out,
+            "{indent}{:<14} {:>8} domains {:>6} urls {:>4} regexes {:>5} skipped {:>4} bad  {}",
+            l.category.map_or("-", |c| p.categories().name(c)),
+            s.domains,
+            s.urls,
+            s.regexes,
+            s.skipped,
+            s.bad_lines,
+            l.origin.display_path().display()
+        );
+    }
     out
 }

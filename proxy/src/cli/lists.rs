@@ -11,23 +11,7 @@ pub(super) fn stats(config: Option<&Path>) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let p = &config.policy;
-    println!(
-        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>5}  source",
-        "category", "domains", "urls", "regexes", "skipped", "bad"
-    );
-    for s in &config.lists {
-        let l = p.list(s.list);
-        println!(
-            "{:<16} {:>9} {:>7} {:>7} {:>7} {:>5}  {}",
-            l.category.map_or("-", |c| p.categories().name(c)),
-            s.domains,
-            s.urls,
-            s.regexes,
-            s.skipped,
-            s.bad_lines,
-            l.origin.display_path().display()
-        );
-    }
+    print!("{}", super::check::list_rows(&config, ""));
     let idx = p.domain_index();
     println!(
         "index: {} distinct domains, {} bytes ({:.1} bytes/domain); phrases: {}; loaded in {:.0} ms",
