@@ -7,7 +7,7 @@ use super::reader::{Located, Source, closest};
 use super::{ConfigOrigin, builtin};
 use crate::net::Cidr;
 use jiff::tz::TimeZone;
-use lychgate_classifier::category::{CategoryId, CategorySet};
+use lychgate_classifier::category::{Categories, CategoryId, CategorySet};
 use lychgate_classifier::lists::ListFormat;
 use lychgate_classifier::policy::{
     Action, GroupId, GroupKind, GroupPolicy, ListOrigin, Policy, PolicyBuilder, WindowRule,
@@ -237,9 +237,26 @@ pub fn validate(
     };
 
     let mut networks = Vec::new();
+    let mut seen_networks: Vec<(Cidr, usize)> = Vec::new();
     for n in &raw.networks {
         let cidr = n.cidr.as_ref().and_then(|c| match c.value.parse::<Cidr>() {
-            Ok(cidr) => Some(cidr),
+            // The most specific network wins; two entries for the same block would leave the
+            // group to file order, which nobody reading the config would guess.
+            Ok(cidr) => match seen_networks.iter().find(|(seen, _)| *seen == cidr) {
+                Some((_, first)) => {
+                    src.error(
+                        c.offset,
+                        &c.field,
+                        format!("network `{cidr}` is listed twice (first on line {first})"),
+                        None,
+                    );
+                    None
+                }
+                None => {
+                    seen_networks.push((cidr, c.line));
+                    Some(cidr)
+                }
+            },
             Err(e) => {
                 src.error(c.offset, &c.field, e.to_string(), None);
                 None
@@ -298,7 +315,7 @@ pub fn validate(
         if g.kind != GroupKind::Pupil || i == default_group.0 as usize {
             continue;
         }
-        for why in less_strict(default, g) {
+        for why in less_strict(policy.categories(), default, g) {
             warnings.push(format!(
                 "default_group `{}` is less strict than pupil group `{}`: {why}",
                 default.name, g.name
@@ -699,16 +716,14 @@ fn add_override(
 }
 
 /// Ways in which `default` lets through something `pupil` does not.
-fn less_strict(default: &GroupPolicy, pupil: &GroupPolicy) -> Vec<String> {
+fn less_strict(categories: &Categories, default: &GroupPolicy, pupil: &GroupPolicy) -> Vec<String> {
     let mut why = Vec::new();
-    let names = |set: CategorySet| set.iter().map(|c| c.0.to_string()).collect::<Vec<_>>();
     let missing = CategorySet(pupil.blocked.0 & !default.blocked.0);
     if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|c| categories.name(c)).collect();
         why.push(format!(
-            "it does not block {} categor{} that the pupil group blocks (ids {})",
-            missing.len(),
-            if missing.len() == 1 { "y" } else { "ies" },
-            names(missing).join(", ")
+            "it does not block {} that the pupil group blocks",
+            names.join(", ")
         ));
     }
     if pupil.allow_list_only && !default.allow_list_only {
