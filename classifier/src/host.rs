@@ -723,7 +723,8 @@ fn split_host_port(host_port: &str) -> Result<(&str, Option<&str>), HostError> {
 }
 
 /// Normalises a path as described on [`normalize_url`]. `raw` is empty or starts with `/` or `\`.
-fn normalize_path(raw: &str) -> String {
+/// Also used for the paths of URL-list entries, so entries and requests compare alike.
+pub fn normalize_path(raw: &str) -> String {
     if raw.is_empty() {
         return "/".to_owned();
     }

@@ -479,6 +479,18 @@ impl ListSink for CategorySink<'_> {
             list: self.list,
             line,
         };
+        // Entries are compared with normalised request paths: normalise them the same way
+        // (`%7e` → `~`, dot segments, `//`); the query, if any, is kept as written.
+        let (raw_path, query) = match path.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path, None),
+        };
+        let mut normal = host::normalize_path(raw_path);
+        if let Some(q) = query {
+            normal.push('?');
+            normal.push_str(q);
+        }
+        let path = normal.as_str();
         match self.category {
             CategoryId::ILLEGAL => self.builder.illegal_urls.insert(host, path, src),
             CategoryId::ESSENTIAL => self.builder.essential_urls.insert(host, path, src),
@@ -647,11 +659,16 @@ impl PolicyBuilder {
             error,
         })?;
         let id = OverrideId(self.overrides.len() as u32);
-        let has_path = rest.contains('/') && target.url.path != "/";
+        let mut path_and_query = target.url.path.clone();
+        if let Some(q) = &target.url.query {
+            path_and_query.push('?');
+            path_and_query.push_str(q);
+        }
+        let has_path = rest.contains('/') && path_and_query != "/";
         let host = target.request(RequestKind::Http).host.to_string();
         let g = group.0 as usize;
         if has_path {
-            self.override_urls[g].insert(&host, &target.url.path, id);
+            self.override_urls[g].insert(&host, &path_and_query, id);
         } else {
             let scope = if exact {
                 MatchScope::Exact
@@ -726,13 +743,14 @@ fn best_override(
     domains: &DomainTable<OverrideId>,
     urls: &UrlTable<OverrideId>,
     req: &Request<'_>,
+    target: &str,
     keys: &[SuffixKey],
 ) -> Option<OverrideId> {
     if req.kind == RequestKind::Http {
         // URL entries beat domain entries; among them the longest host then path comes first,
         // and deny beats allow at equal specificity.
         let mut best: Option<(usize, usize, OverrideId)> = None;
-        for m in urls.matches_keyed(req.host, req.path, keys) {
+        for m in urls.matches_keyed(req.host, target, keys) {
             let key = (m.host.len(), m.path.len());
             let better = match best {
                 None => true,
@@ -897,6 +915,20 @@ impl Policy {
         };
         let http = req.kind == RequestKind::Http;
 
+        // `host/path?query` once: regex rules read all of it; URL entries and the phrase scan
+        // read the part after the host (path and query, so an entry with a query — as IWF URLs
+        // have — can match).
+        scratch.url_text.clear();
+        if http {
+            scratch.url_text.push_str(req.host);
+            scratch.url_text.push_str(req.path);
+            if let Some(q) = req.query {
+                scratch.url_text.push('?');
+                scratch.url_text.push_str(q);
+            }
+        }
+        let target_start = if http { req.host.len() } else { 0 };
+
         // Words first: concerns are raised whatever the action turns out to be.
         let mut phrase_categories = CategorySet::EMPTY;
         let mut phrase_decider = None;
@@ -905,13 +937,7 @@ impl Policy {
             let text: &str = if d.search.is_some() {
                 &scratch.terms
             } else {
-                scratch.url_text.clear();
-                scratch.url_text.push_str(req.path);
-                if let Some(q) = req.query {
-                    scratch.url_text.push('?');
-                    scratch.url_text.push_str(q);
-                }
-                &scratch.url_text
+                &scratch.url_text[target_start..]
             };
             let scan = self.phrases.scan(text, &mut scratch.phrases);
             for &(cat, score) in &scan.categories[..scan.category_len] {
@@ -929,6 +955,7 @@ impl Policy {
         // Every table below looks the host's suffixes up by the same keys: hash them once.
         suffix_keys_into(req.host, &mut scratch.suffix_keys);
         let keys = &scratch.suffix_keys[..];
+        let target = &scratch.url_text[target_start..];
 
         // 1. Illegal content, for everyone.
         let illegal = self
@@ -939,7 +966,7 @@ impl Policy {
             .or_else(|| {
                 if http {
                     self.illegal_urls
-                        .matches_keyed(req.host, req.path, keys)
+                        .matches_keyed(req.host, target, keys)
                         .next()
                         .map(|m| *m.value)
                 } else {
@@ -964,7 +991,7 @@ impl Policy {
             .or_else(|| {
                 if http {
                     self.essential_urls
-                        .matches_keyed(req.host, req.path, keys)
+                        .matches_keyed(req.host, target, keys)
                         .next()
                         .map(|m| *m.value)
                 } else {
@@ -984,20 +1011,13 @@ impl Policy {
         let mut url_rule = None;
         let mut regex_rule = None;
         if http {
-            for m in self.urls.matches_keyed(req.host, req.path, keys) {
+            for m in self.urls.matches_keyed(req.host, target, keys) {
                 let (cat, src) = *m.value;
                 categories.insert(cat);
                 url_rule.get_or_insert((cat, src));
             }
             if !self.regexes.is_empty() {
                 let cache = scratch.regex.get_or_insert_with(|| self.regexes.scratch());
-                scratch.url_text.clear();
-                scratch.url_text.push_str(req.host);
-                scratch.url_text.push_str(req.path);
-                if let Some(q) = req.query {
-                    scratch.url_text.push('?');
-                    scratch.url_text.push_str(q);
-                }
                 let hits = self.regexes.matches(&scratch.url_text, cache);
                 categories = categories.union(hits.categories);
                 regex_rule = hits.first;
@@ -1012,6 +1032,7 @@ impl Policy {
             &self.override_domains[g_idx],
             &self.override_urls[g_idx],
             req,
+            target,
             keys,
         ) {
             d.rule = Rule::Override { id };

@@ -46,7 +46,7 @@ fn builder() -> PolicyBuilder {
         (
             "games",
             GAMES,
-            "games.example\nmixed.example\nportal.example/games/\n",
+            "games.example\nmixed.example\nportal.example/games/\nportal.example/watch?v=bad\nportal.example/a/../%7Ekids/\n",
         ),
         ("social", SOCIAL, "social.example\n"),
         ("video", VIDEO, "video.example\n=exact.video.example\n"),
@@ -359,4 +359,61 @@ fn overrides_need_a_reason() {
         b.add_override(g, Action::Allow, "x.example", "  ", cfg()),
         Err(PolicyError::MissingReason(_))
     ));
+}
+
+#[test]
+fn url_entries_match_queries_and_normalised_paths() {
+    let mut b = builder();
+    let g = b.add_group(pupils()).unwrap();
+    b.add_override(
+        g,
+        Action::Block,
+        "video.example/watch?v=nasty",
+        "one video",
+        cfg(),
+    )
+    .unwrap();
+    let mut staff = GroupPolicy::new("staff", GroupKind::Staff);
+    staff.ip_literal = Action::Allow;
+    let staff = b.add_group(staff).unwrap();
+    b.add_override(
+        staff,
+        Action::Block,
+        "video.example/watch?v=nasty",
+        "one video",
+        cfg(),
+    )
+    .unwrap();
+    let p = b.build().unwrap();
+    // An entry with a query (as IWF URLs have) matches that query, also with more parameters.
+    assert_eq!(
+        decide(&p, g, WED_10, "http://portal.example/watch?v=bad").action,
+        Action::Block
+    );
+    assert_eq!(
+        decide(&p, g, WED_10, "http://portal.example/watch?v=bad&t=30").action,
+        Action::Block
+    );
+    assert_eq!(
+        decide(&p, g, WED_10, "http://portal.example/watch?v=good").action,
+        Action::Allow
+    );
+    // The entry `a/../%7Ekids/` is normalised like a request path: `/~kids/`.
+    assert_eq!(
+        decide(&p, g, WED_10, "http://portal.example/~kids/x").action,
+        Action::Block
+    );
+    assert_eq!(
+        decide(&p, g, WED_10, "http://portal.example/%7ekids/x").action,
+        Action::Block
+    );
+    // Overrides keep their query too.
+    assert_eq!(
+        decide(&p, staff, WED_10, "http://video.example/watch?v=nasty").action,
+        Action::Block
+    );
+    assert_eq!(
+        decide(&p, staff, WED_10, "http://video.example/watch?v=fine").action,
+        Action::Allow
+    );
 }
