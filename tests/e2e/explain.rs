@@ -213,6 +213,7 @@ fn look_alikes_of_listed_sites_are_blocked_for_pupils() {
         stderr(&out)
     );
     assert!(text.contains("rule: look-alike"), "{text}");
+    assert!(text.contains("(it imitates `amazon.co.uk`)"), "{text}");
     assert!(text.contains("url: http://xn--mazon-3ve.co.uk/"), "{text}");
 }
 

@@ -169,7 +169,14 @@ fn render(
         at: at.to_string(),
         rule: rule_name(&d.rule),
         rule_location: locations,
-        reason: policy.describe(group, d),
+        reason: match (d.rule, lychgate_classifier::host::homograph_skeleton(host)) {
+            // Say which listed site the address imitates: the technician needs it, and the
+            // policy keeps no string for it on the request path.
+            (Rule::Homograph, Some(skeleton)) => {
+                format!("{} (it imitates `{skeleton}`)", policy.describe(group, d))
+            }
+            _ => policy.describe(group, d),
+        },
         search: d.search.map(|s| SearchJson {
             engine: s.engine,
             terms: &scratch.terms,
