@@ -82,6 +82,26 @@ fn type_name(v: &DeValue<'_>) -> &'static str {
     v.type_str()
 }
 
+/// The table at `v` (found at dotted path `field`), or a type error.
+fn sub_table<'t, 'i>(
+    src: &mut Source<'_>,
+    v: &'t Spanned<DeValue<'i>>,
+    field: &str,
+) -> Option<Fields<'t, 'i>> {
+    match v.get_ref().as_table() {
+        Some(t) => Some(Fields::new(t, field, v.span().start)),
+        None => {
+            src.error(
+                v.span().start,
+                field,
+                format!("expected a table, found {}", type_name(v.get_ref())),
+                None,
+            );
+            None
+        }
+    }
+}
+
 impl<'t, 'i> Fields<'t, 'i> {
     /// Starts reading a table found at `path` (dotted), beginning at byte `offset`.
     pub fn new(table: &'t DeTable<'i>, path: &str, offset: usize) -> Self {
@@ -220,18 +240,7 @@ impl<'t, 'i> Fields<'t, 'i> {
     pub fn table(&mut self, src: &mut Source<'_>, key: &str) -> Option<Fields<'t, 'i>> {
         let field = self.key_path(key);
         let v = self.raw(key)?;
-        match v.get_ref().as_table() {
-            Some(t) => Some(Fields::new(t, &field, v.span().start)),
-            None => {
-                src.error(
-                    v.span().start,
-                    &field,
-                    format!("expected a table, found {}", type_name(v.get_ref())),
-                    None,
-                );
-                None
-            }
-        }
+        sub_table(src, v, &field)
     }
 
     /// An array of tables (`[[key]]`).
@@ -284,18 +293,7 @@ impl<'t, 'i> Fields<'t, 'i> {
                 offset: k.span().start,
                 field: field.clone(),
             };
-            let sub = match v.get_ref().as_table() {
-                Some(t) => Some(Fields::new(t, &field, v.span().start)),
-                None => {
-                    src.error(
-                        v.span().start,
-                        &field,
-                        format!("expected a table, found {}", type_name(v.get_ref())),
-                        None,
-                    );
-                    None
-                }
-            };
+            let sub = sub_table(src, v, &field);
             out.push((name, sub));
         }
         out
