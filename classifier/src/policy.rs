@@ -26,7 +26,7 @@
 
 use crate::category::{Categories, CategoryId, CategorySet};
 use crate::domains::{
-    DomainIndex, DomainIndexBuilder, DomainTable, MatchScope, SuffixKey, suffix_keys_into,
+    DomainIndex, DomainIndexBuilder, DomainTable, MatchScope, SuffixKey, suffix_keys_into, suffixes,
 };
 use crate::host::{self, Host, HostError, NormalizedUrl};
 use crate::lists::phrases::{PhraseLoadStats, load_phrases, load_phrases_str};
@@ -547,6 +547,11 @@ impl PolicyBuilder {
         &self.categories
     }
 
+    /// A list loaded so far.
+    pub fn list(&self, id: ListId) -> &ListInfo {
+        &self.lists[id.0 as usize]
+    }
+
     fn next_list_id(&self) -> Result<ListId, PolicyError> {
         u16::try_from(self.lists.len())
             .map(ListId)
@@ -569,15 +574,15 @@ impl PolicyBuilder {
             category,
             path: path.clone(),
         };
-        let mut stats = match &origin {
+        let stats = match &origin {
             ListOrigin::File(p) => lists::load(p, format, &mut sink)?,
             ListOrigin::Embedded { text, .. } => lists::load_str(&path, text, format, &mut sink)?,
             ListOrigin::Config(_) => LoadStats::default(),
         };
-        // Regex compile warnings were pushed by the sink; hand the list's own warnings back too.
-        let entries = stats.domains + stats.urls + stats.regexes;
+        // Regex compile warnings were pushed by the sink; keep the list's own warnings too, and
+        // hand them back to the caller.
+        let entries = stats.entries();
         self.warnings.extend(stats.warnings.iter().cloned());
-        stats.warnings.shrink_to_fit();
         self.lists.push(ListInfo {
             name: name.to_string(),
             origin,
@@ -1220,12 +1225,7 @@ impl Policy {
             fn domain(&mut self, domain: &str, scope: MatchScope, line: u32) {
                 let hit = match scope {
                     MatchScope::Exact => domain == self.host,
-                    MatchScope::Subdomains => {
-                        self.host == domain
-                            || (self.host.len() > domain.len()
-                                && self.host.ends_with(domain)
-                                && self.host.as_bytes()[self.host.len() - domain.len() - 1] == b'.')
-                    }
+                    MatchScope::Subdomains => suffixes(self.host).any(|s| s == domain),
                 };
                 if hit {
                     self.found.push(line);

@@ -191,7 +191,7 @@ pub fn validate(
 
     for list in &raw.lists {
         if let Some(summary) = load_list(src, &mut builder, list, &known_categories, base_dir) {
-            has_illegal_list |= builder.categories().name(category_of(&builder, list)) == "illegal";
+            has_illegal_list |= builder.list(summary.list).category == Some(CategoryId::ILLEGAL);
             summaries.push(summary);
         }
     }
@@ -336,13 +336,6 @@ pub fn validate(
         warnings,
         load_time: started.elapsed(),
     })
-}
-
-fn category_of(builder: &PolicyBuilder, list: &RawList) -> CategoryId {
-    list.category
-        .as_ref()
-        .and_then(|c| builder.categories().id(&c.value))
-        .unwrap_or(CategoryId::ESSENTIAL)
 }
 
 fn socket(src: &mut Source<'_>, value: Option<&Located<String>>, default: &str) -> SocketAddr {
