@@ -4,5 +4,6 @@
 //! questions (`check-config`, `explain`, `lists`).
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod net;
