@@ -3,7 +3,14 @@
 //! serves clients (the HTTP proxy and DNS filter arrive in later work), and answers technicians'
 //! questions (`check-config`, `explain`, `lists`).
 
+pub mod admin;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod daemon;
+pub mod http;
+pub mod identity;
+pub mod log;
+pub mod metrics;
 pub mod net;
+pub mod tls;

@@ -2,8 +2,10 @@
 //! real config loader) against the fixtures in `tests/data/`. Loopback only, no root.
 
 mod check_config;
+mod daemon;
 mod decisions;
 mod examples;
 mod explain;
 mod run;
 mod support;
+mod user_cli;

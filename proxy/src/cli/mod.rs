@@ -5,6 +5,7 @@ mod check;
 mod explain;
 mod lists;
 mod run;
+mod user;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -67,6 +68,56 @@ pub enum Command {
         #[arg(long, short, global = true)]
         config: Option<PathBuf>,
     },
+    /// Manage proxy logins (the users file) and identity-map tokens.
+    User {
+        /// Which change.
+        #[command(subcommand)]
+        command: UserCommand,
+        /// The users file (until the config names it: `config/users`).
+        #[arg(long, short, global = true, default_value = "config/users")]
+        file: PathBuf,
+        /// Config file, for group names (same search as `run`).
+        #[arg(long, short, global = true)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// `lychgate user ...`. Passwords are read from a prompt, or from standard input's first line
+/// when it is not a terminal; never from arguments.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a login.
+    Add {
+        /// Login name.
+        name: String,
+        /// Its group, e.g. `ks1`.
+        #[arg(long, short)]
+        group: String,
+        /// individual, shared or weak (default: the group's `account_type`).
+        #[arg(long)]
+        account_type: Option<String>,
+    },
+    /// Set a login's password.
+    Passwd {
+        /// Login name.
+        name: String,
+    },
+    /// Remove a login.
+    Remove {
+        /// Login name.
+        name: String,
+    },
+    /// List logins (name, group, account type; never hashes).
+    List,
+    /// Make an identity-map token: printed once, with the config lines holding its hash.
+    Token {
+        /// classroom (own address, no staff users) or login-server (any address and user).
+        #[arg(long)]
+        scope: crate::identity::TokenScope,
+        /// Name for logs, e.g. `classroom-pcs` or `dc01`.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 /// `lychgate lists ...`.
@@ -102,7 +153,34 @@ pub fn main() -> ExitCode {
             command: ListsCommand::Lookup { host },
             config,
         } => lists::lookup(config.as_deref(), &host),
+        Command::User {
+            command,
+            file,
+            config,
+        } => {
+            let action = match command {
+                UserCommand::Token { scope, name } => return finish(user::token(scope, &name)),
+                UserCommand::Add {
+                    name,
+                    group,
+                    account_type,
+                } => user::UserAction::Add {
+                    name,
+                    group,
+                    account_type,
+                },
+                UserCommand::Passwd { name } => user::UserAction::Passwd { name },
+                UserCommand::Remove { name } => user::UserAction::Remove { name },
+                UserCommand::List => user::UserAction::List,
+            };
+            user::user(action, &file, config.as_deref())
+        }
     };
+    finish(result)
+}
+
+/// A command's result as the process exit code.
+fn finish(result: anyhow::Result<u8>) -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

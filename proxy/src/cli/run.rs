@@ -1,11 +1,12 @@
-//! `lychgate run`: loads the policy and serves. The HTTP proxy and DNS filter are separate pieces
-//! of work; until they land, `run` loads and checks everything, says what it will serve, and
-//! waits for Ctrl-C or SIGTERM.
+//! `lychgate run`: loads the policy, binds every listener, prints where it listens (one
+//! `listening WHAT ADDRESS` line each, then `ready`, so scripts and tests can find ports chosen
+//! by the kernel), and serves until Ctrl-C or SIGTERM, then drains and flushes the log.
 
 use super::check::summary;
 use super::load_config;
-use std::io::IsTerminal as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
+use tokio_util::sync::CancellationToken;
 
 pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
     // Colour only on a terminal: under systemd or a pipe, escape codes would pollute the log.
@@ -30,17 +31,35 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
             "some list lines were skipped; run `lychgate check-config` for details"
         );
     }
-    tracing::info!(
-        proxy = %config.listen.proxy,
-        dns = %config.listen.dns,
-        admin = %config.listen.admin,
-        "policy loaded; the proxy and DNS listeners are not part of this build yet — waiting for Ctrl-C"
-    );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(shutdown_signal());
-    tracing::info!("shutting down");
+    let shutdown = CancellationToken::new();
+    let stopper = shutdown.clone();
+    runtime.spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("stopping: finishing requests in flight");
+        stopper.cancel();
+    });
+    runtime.block_on(crate::daemon::run(
+        config,
+        crate::clock::system(),
+        shutdown,
+        |bound| {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening proxy {}", bound.proxy);
+            if let Some(a) = bound.transparent_http {
+                let _ = writeln!(out, "listening transparent_http {a}");
+            }
+            if let Some(a) = bound.transparent_https {
+                let _ = writeln!(out, "listening transparent_https {a}");
+            }
+            let _ = writeln!(out, "listening admin {}", bound.admin);
+            let _ = writeln!(out, "ready");
+            let _ = out.flush();
+        },
+    ))?;
+    tracing::info!("stopped");
     Ok(0)
 }
 

@@ -7,9 +7,12 @@ pub mod error;
 mod phrases;
 pub mod raw;
 pub mod reader;
+pub mod sections;
+pub mod serving;
 pub mod validate;
 
 pub use error::{ConfigError, ConfigErrors};
+pub use serving::{ProxySettings, StaticHosts};
 pub use validate::{AccountType, Config, GroupMeta, ListSummary, Listen, Network};
 
 use reader::Source;

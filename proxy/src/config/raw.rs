@@ -13,6 +13,10 @@ pub struct RawListen {
     pub dns: Option<Located<String>>,
     /// Admin listener address.
     pub admin: Option<Located<String>>,
+    /// Transparent port-80 listener address.
+    pub transparent_http: Option<Located<String>>,
+    /// Transparent port-443 listener address.
+    pub transparent_https: Option<Located<String>>,
 }
 
 /// One `[[list]]`.
@@ -46,6 +50,8 @@ pub struct RawNetwork {
     pub group: Option<Located<String>>,
     /// Description.
     pub name: Option<Located<String>>,
+    /// `required` or `optional` proxy sign-in.
+    pub auth: Option<Located<String>>,
 }
 
 /// One `[[groups.NAME.window]]`.
@@ -111,6 +117,12 @@ pub struct RawGroup {
     pub youtube: Option<Located<String>>,
     /// Phrase score threshold.
     pub phrase_threshold: Option<Located<i64>>,
+    /// Block rather than serve unlogged.
+    pub fail_closed: Option<Located<bool>>,
+    /// allow / block TLS without a server name.
+    pub no_sni: Option<Located<String>>,
+    /// allow / block non-TLS bytes in a CONNECT tunnel.
+    pub non_tls_tunnel: Option<Located<String>>,
     /// Time windows.
     pub windows: Vec<RawWindow>,
     /// Overrides.
@@ -138,6 +150,10 @@ pub struct RawConfig {
     pub networks: Vec<RawNetwork>,
     /// Groups, in file order.
     pub groups: Vec<RawGroup>,
+    /// `[proxy]` and `[[static_host]]`.
+    pub serving: super::serving::RawServing,
+    /// `state_dir`, `[log]`, `[identity]`, `[block_page]`.
+    pub sections: super::sections::RawSections,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -149,11 +165,23 @@ const TOP_KEYS: &[&str] = &[
     "category",
     "network",
     "groups",
+    "proxy",
+    "static_host",
+    "state_dir",
+    "log",
+    "identity",
+    "block_page",
 ];
-const LISTEN_KEYS: &[&str] = &["proxy", "dns", "admin"];
+const LISTEN_KEYS: &[&str] = &[
+    "proxy",
+    "dns",
+    "admin",
+    "transparent_http",
+    "transparent_https",
+];
 const LIST_KEYS: &[&str] = &["name", "category", "path", "format"];
 const CATEGORY_KEYS: &[&str] = &["name", "sensitive"];
-const NETWORK_KEYS: &[&str] = &["cidr", "group", "name"];
+const NETWORK_KEYS: &[&str] = &["cidr", "group", "name", "auth"];
 const PHRASES_KEYS: &[&str] = &["lists"];
 const GROUP_KEYS: &[&str] = &[
     "kind",
@@ -166,6 +194,9 @@ const GROUP_KEYS: &[&str] = &[
     "safe_search",
     "youtube",
     "phrase_threshold",
+    "fail_closed",
+    "no_sni",
+    "non_tls_tunnel",
     "window",
     "override",
 ];
@@ -190,6 +221,8 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
             proxy: t.string(src, "proxy"),
             dns: t.string(src, "dns"),
             admin: t.string(src, "admin"),
+            transparent_http: t.string(src, "transparent_http"),
+            transparent_https: t.string(src, "transparent_https"),
         };
         t.finish(src, LISTEN_KEYS);
     }
@@ -226,6 +259,7 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
             cidr: t.required_string(src, "cidr", "an address block such as `10.0.3.0/24`"),
             group: t.required_string(src, "group", "the group of clients in this network"),
             name: t.string(src, "name"),
+            auth: t.string(src, "auth"),
         });
         t.finish(src, NETWORK_KEYS);
     }
@@ -237,6 +271,8 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
         }
         groups.finish(src, &[]);
     }
+    raw.serving = super::serving::read(src, &mut top);
+    raw.sections = super::sections::read(src, &mut top);
     top.finish(src, TOP_KEYS);
     raw
 }
@@ -255,6 +291,9 @@ fn read_group(src: &mut Source<'_>, name: Located<String>, mut t: Fields<'_, '_>
         safe_search: t.boolean(src, "safe_search"),
         youtube: t.string(src, "youtube"),
         phrase_threshold: t.integer(src, "phrase_threshold"),
+        fail_closed: t.boolean(src, "fail_closed"),
+        no_sni: t.string(src, "no_sni"),
+        non_tls_tunnel: t.string(src, "non_tls_tunnel"),
         windows: Vec::new(),
         overrides: Vec::new(),
         offset,

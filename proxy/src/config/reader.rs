@@ -236,6 +236,49 @@ impl<'t, 'i> Fields<'t, 'i> {
         Some(out)
     }
 
+    /// An array of whole numbers (each element located).
+    pub fn integers(&mut self, src: &mut Source<'_>, key: &str) -> Option<Vec<Located<i64>>> {
+        let field = self.key_path(key);
+        let v = self.raw(key)?;
+        let Some(arr) = v.get_ref().as_array() else {
+            src.error(
+                v.span().start,
+                &field,
+                format!(
+                    "expected a list of numbers, found {}",
+                    type_name(v.get_ref())
+                ),
+                Some("write e.g. [443, 8443]"),
+            );
+            return None;
+        };
+        let mut out = Vec::new();
+        for (i, item) in arr.iter().enumerate() {
+            let n = item
+                .get_ref()
+                .as_integer()
+                .and_then(|n| i64::from_str_radix(&n.as_str().replace('_', ""), n.radix()).ok());
+            match n {
+                Some(n) => out.push(Located {
+                    value: n,
+                    line: src.line_of(item.span().start),
+                    offset: item.span().start,
+                    field: format!("{field}[{i}]"),
+                }),
+                None => src.error(
+                    item.span().start,
+                    &format!("{field}[{i}]"),
+                    format!(
+                        "expected a whole number, found {}",
+                        type_name(item.get_ref())
+                    ),
+                    None,
+                ),
+            }
+        }
+        Some(out)
+    }
+
     /// A sub-table.
     pub fn table(&mut self, src: &mut Source<'_>, key: &str) -> Option<Fields<'t, 'i>> {
         let field = self.key_path(key);

@@ -4,6 +4,8 @@
 
 use super::raw::{RawConfig, RawGroup, RawList};
 use super::reader::{Located, Source, closest};
+use super::sections;
+use super::serving::{self, ProxySettings, StaticHosts};
 use super::{ConfigOrigin, builtin};
 use crate::net::Cidr;
 use jiff::tz::TimeZone;
@@ -53,6 +55,10 @@ pub struct Listen {
     pub dns: SocketAddr,
     /// Metrics, health and admin API.
     pub admin: SocketAddr,
+    /// Transparent port-80 listener (nftables redirects the LAN's port 80 here).
+    pub transparent_http: Option<SocketAddr>,
+    /// Transparent port-443 listener (SNI peek and splice).
+    pub transparent_https: Option<SocketAddr>,
 }
 
 /// A client network and its group.
@@ -64,6 +70,8 @@ pub struct Network {
     pub group: GroupId,
     /// Description.
     pub name: String,
+    /// Clients here must sign in to the proxy (`Proxy-Authorization`).
+    pub auth_required: bool,
 }
 
 /// What the config says about a group beyond its filtering policy.
@@ -71,6 +79,14 @@ pub struct Network {
 pub struct GroupMeta {
     /// Identity strength of its logins.
     pub account_type: AccountType,
+    /// Staff, pupils or guests.
+    pub kind: GroupKind,
+    /// When the request log cannot be written: block (true) or serve unlogged (false).
+    pub fail_closed: bool,
+    /// TLS connections without a server name (SNI): decided on the address alone, or refused.
+    pub no_sni: Action,
+    /// Bytes inside a CONNECT tunnel that are not TLS.
+    pub non_tls_tunnel: Action,
 }
 
 /// What loading one list produced.
@@ -113,6 +129,20 @@ pub struct Config {
     pub list_warnings: Vec<ListWarning>,
     /// Things that work but deserve a look (no illegal list, lax default group ...).
     pub warnings: Vec<String>,
+    /// How the web proxy serves.
+    pub proxy: ProxySettings,
+    /// Names answered from config.
+    pub static_hosts: StaticHosts,
+    /// Where review requests are kept.
+    pub state_dir: PathBuf,
+    /// The request log's settings.
+    pub log: crate::log::LogSettings,
+    /// Identification settings.
+    pub identity: crate::identity::IdentitySettings,
+    /// Block page look and review form.
+    pub block_page: sections::BlockPage,
+    /// Folder relative config paths are resolved against.
+    pub base_dir: PathBuf,
     /// Time to load and compile.
     pub load_time: Duration,
 }
@@ -169,6 +199,7 @@ pub fn validate(
         }
     };
 
+    let timezone_for_log = timezone.clone();
     let mut categories = lychgate_classifier::category::Categories::default();
     for c in &raw.categories {
         if let Some(name) = &c.name {
@@ -221,7 +252,7 @@ pub fn validate(
         }
     }
     let known_groups: Vec<&str> = group_names.iter().map(String::as_str).collect();
-    let group_id = |src: &mut Source<'_>, name: &Located<String>| -> Option<GroupId> {
+    let mut group_id = |src: &mut Source<'_>, name: &Located<String>| -> Option<GroupId> {
         match known_groups.iter().position(|g| *g == name.value) {
             Some(i) => Some(GroupId(i as u16)),
             None => {
@@ -263,6 +294,21 @@ pub fn validate(
             }
         });
         let group = n.group.as_ref().and_then(|g| group_id(src, g));
+        let auth_required = match n.auth.as_ref().map(|a| a.value.as_str()) {
+            None | Some("optional") => false,
+            Some("required") => true,
+            Some(other) => {
+                if let Some(a) = &n.auth {
+                    src.error(
+                        a.offset,
+                        &a.field,
+                        format!("`{other}` is neither `required` nor `optional`"),
+                        None,
+                    );
+                }
+                false
+            }
+        };
         if let (Some(cidr), Some(group)) = (cidr, group) {
             networks.push(Network {
                 cidr,
@@ -271,6 +317,7 @@ pub fn validate(
                     .name
                     .as_ref()
                     .map_or_else(String::new, |s| s.value.clone()),
+                auth_required,
             });
         }
     }
@@ -287,7 +334,22 @@ pub fn validate(
         proxy: socket(src, raw.listen.proxy.as_ref(), "127.0.0.1:3128"),
         dns: socket(src, raw.listen.dns.as_ref(), "127.0.0.1:5300"),
         admin: socket(src, raw.listen.admin.as_ref(), "127.0.0.1:9090"),
+        transparent_http: serving::optional_socket(src, raw.listen.transparent_http.as_ref()),
+        transparent_https: serving::optional_socket(src, raw.listen.transparent_https.as_ref()),
     };
+    let (proxy, static_hosts) = serving::validate(src, &raw.serving);
+    let mut sections = sections::validate(
+        src,
+        &raw.sections,
+        base_dir,
+        timezone_for_log.clone(),
+        &mut group_id,
+    );
+    sections.identity.require_auth_for = networks
+        .iter()
+        .filter(|n| n.auth_required)
+        .map(|n| n.cidr)
+        .collect();
 
     if !src.errors.is_empty() {
         return None;
@@ -334,6 +396,13 @@ pub fn validate(
         lists: summaries,
         list_warnings,
         warnings,
+        proxy,
+        static_hosts,
+        state_dir: sections.state_dir,
+        log: sections.log,
+        identity: sections.identity,
+        block_page: sections.block_page,
+        base_dir: base_dir.to_path_buf(),
         load_time: started.elapsed(),
     })
 }
@@ -675,7 +744,23 @@ fn read_group(
             });
         }
     }
-    (p, GroupMeta { account_type })
+    // Pupils and guests fail safe: an unreadable handshake or an unwritable log blocks.
+    let strict_default = if kind == GroupKind::Staff {
+        Action::Allow
+    } else {
+        Action::Block
+    };
+    let meta = GroupMeta {
+        account_type,
+        kind,
+        fail_closed: g
+            .fail_closed
+            .as_ref()
+            .map_or(kind != GroupKind::Staff, |b| b.value),
+        no_sni: parse_action(src, g.no_sni.as_ref(), strict_default),
+        non_tls_tunnel: parse_action(src, g.non_tls_tunnel.as_ref(), strict_default),
+    };
+    (p, meta)
 }
 
 fn add_override(

@@ -1,0 +1,439 @@
+//! The `[log]`, `[identity]` and `[block_page]` sections and the top-level `state_dir`: read
+//! (stage one) and checked into the settings each module defines (stage two). Relative data
+//! paths (`log.dir`, `state_dir`) are resolved against the directory Lychgate runs in, so the
+//! default config works from a checkout; `identity.users_file` and `block_page.logo` against
+//! the config file's folder, like list paths. Production configs use absolute paths.
+
+use super::reader::{Fields, Located, Source};
+use crate::http::pages::{BlockPageSettings, Branding};
+use crate::identity::{IdentitySettings, StaticDevice, TokenScope, TokenSpec};
+use crate::log::{LogSettings, QueryLogging};
+use lychgate_classifier::policy::GroupId;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The sections as written.
+#[derive(Debug, Default)]
+pub struct RawSections {
+    /// `state_dir`.
+    pub state_dir: Option<Located<String>>,
+    /// `[log]`.
+    pub log: RawLog,
+    /// `[identity]`.
+    pub identity: RawIdentity,
+    /// `[block_page]`.
+    pub block_page: RawBlockPage,
+}
+
+/// `[log]` as written.
+#[derive(Debug, Default)]
+pub struct RawLog {
+    /// Folder.
+    pub dir: Option<Located<String>>,
+    /// File name stem.
+    pub file_stem: Option<Located<String>>,
+    /// Days kept.
+    pub retention_days: Option<Located<i64>>,
+    /// `full`, `search-terms-only` or `none`.
+    pub query: Option<Located<String>>,
+    /// Queue capacity.
+    pub queue_capacity: Option<Located<i64>>,
+    /// Largest batch.
+    pub batch_max: Option<Located<i64>>,
+}
+
+/// One `[[identity.device]]`.
+#[derive(Debug)]
+pub struct RawDevice {
+    /// Address.
+    pub ip: Option<Located<String>>,
+    /// Name.
+    pub name: Option<Located<String>>,
+    /// Group.
+    pub group: Option<Located<String>>,
+    /// User.
+    pub user: Option<Located<String>>,
+}
+
+/// One `[[identity.token]]`.
+#[derive(Debug)]
+pub struct RawToken {
+    /// Name.
+    pub name: Option<Located<String>>,
+    /// Scope.
+    pub scope: Option<Located<String>>,
+    /// argon2id hash.
+    pub hash: Option<Located<String>>,
+}
+
+/// `[identity]` as written.
+#[derive(Debug, Default)]
+pub struct RawIdentity {
+    /// Users file.
+    pub users_file: Option<Located<String>>,
+    /// Seconds a verified login is remembered.
+    pub auth_cache_seconds: Option<Located<i64>>,
+    /// Failed logins allowed per client per window.
+    pub failure_limit: Option<Located<i64>>,
+    /// Window, seconds.
+    pub failure_window_seconds: Option<Located<i64>>,
+    /// Default identity-map binding life, seconds.
+    pub default_binding_seconds: Option<Located<i64>>,
+    /// Longest identity-map binding, seconds.
+    pub max_binding_seconds: Option<Located<i64>>,
+    /// Static devices.
+    pub devices: Vec<RawDevice>,
+    /// Identity-map tokens.
+    pub tokens: Vec<RawToken>,
+}
+
+/// `[block_page]` as written.
+#[derive(Debug, Default)]
+pub struct RawBlockPage {
+    /// School name.
+    pub school_name: Option<Located<String>>,
+    /// Logo path.
+    pub logo: Option<Located<String>>,
+    /// `#rrggbb`.
+    pub primary_colour: Option<Located<String>>,
+    /// `#rrggbb`.
+    pub background_colour: Option<Located<String>>,
+    /// Who to ask.
+    pub contact: Option<Located<String>>,
+    /// The instruction to pupils.
+    pub pupil_message: Option<Located<String>>,
+    /// Offer review requests to staff.
+    pub review: Option<Located<bool>>,
+    /// Base URL of Lychgate's own pages.
+    pub pages_url: Option<Located<String>>,
+}
+
+const LOG_KEYS: &[&str] = &[
+    "dir",
+    "file_stem",
+    "retention_days",
+    "query",
+    "queue_capacity",
+    "batch_max",
+];
+const IDENTITY_KEYS: &[&str] = &[
+    "users_file",
+    "auth_cache_seconds",
+    "failure_limit",
+    "failure_window_seconds",
+    "default_binding_seconds",
+    "max_binding_seconds",
+    "device",
+    "token",
+];
+const DEVICE_KEYS: &[&str] = &["ip", "name", "group", "user"];
+const TOKEN_KEYS: &[&str] = &["name", "scope", "hash"];
+const BLOCK_PAGE_KEYS: &[&str] = &[
+    "school_name",
+    "logo",
+    "primary_colour",
+    "background_colour",
+    "contact",
+    "pupil_message",
+    "review",
+    "pages_url",
+];
+
+/// Stage one.
+pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
+    let mut raw = RawSections {
+        state_dir: top.string(src, "state_dir"),
+        ..RawSections::default()
+    };
+    if let Some(mut t) = top.table(src, "log") {
+        raw.log = RawLog {
+            dir: t.string(src, "dir"),
+            file_stem: t.string(src, "file_stem"),
+            retention_days: t.integer(src, "retention_days"),
+            query: t.string(src, "query"),
+            queue_capacity: t.integer(src, "queue_capacity"),
+            batch_max: t.integer(src, "batch_max"),
+        };
+        t.finish(src, LOG_KEYS);
+    }
+    if let Some(mut t) = top.table(src, "identity") {
+        raw.identity = RawIdentity {
+            users_file: t.string(src, "users_file"),
+            auth_cache_seconds: t.integer(src, "auth_cache_seconds"),
+            failure_limit: t.integer(src, "failure_limit"),
+            failure_window_seconds: t.integer(src, "failure_window_seconds"),
+            default_binding_seconds: t.integer(src, "default_binding_seconds"),
+            max_binding_seconds: t.integer(src, "max_binding_seconds"),
+            devices: Vec::new(),
+            tokens: Vec::new(),
+        };
+        for mut d in t.tables(src, "device") {
+            raw.identity.devices.push(RawDevice {
+                ip: d.required_string(src, "ip", "the device's fixed address"),
+                name: d.required_string(src, "name", "a name for logs, e.g. `library-pc-3`"),
+                group: d.string(src, "group"),
+                user: d.string(src, "user"),
+            });
+            d.finish(src, DEVICE_KEYS);
+        }
+        for mut k in t.tables(src, "token") {
+            raw.identity.tokens.push(RawToken {
+                name: k.required_string(src, "name", "a name for logs, e.g. `classroom-pcs`"),
+                scope: k.required_string(src, "scope", "`classroom` or `login-server`"),
+                hash: k.required_string(src, "hash", "make one with `lychgate user token`"),
+            });
+            k.finish(src, TOKEN_KEYS);
+        }
+        t.finish(src, IDENTITY_KEYS);
+    }
+    if let Some(mut t) = top.table(src, "block_page") {
+        raw.block_page = RawBlockPage {
+            school_name: t.string(src, "school_name"),
+            logo: t.string(src, "logo"),
+            primary_colour: t.string(src, "primary_colour"),
+            background_colour: t.string(src, "background_colour"),
+            contact: t.string(src, "contact"),
+            pupil_message: t.string(src, "pupil_message"),
+            review: t.boolean(src, "review"),
+            pages_url: t.string(src, "pages_url"),
+        };
+        t.finish(src, BLOCK_PAGE_KEYS);
+    }
+    raw
+}
+
+/// The block page's checked settings.
+#[derive(Debug, Clone)]
+pub struct BlockPage {
+    /// The look.
+    pub branding: Branding,
+    /// Where staff review forms post (`None`: no review form).
+    pub review_url: Option<String>,
+}
+
+/// The checked sections.
+#[derive(Debug, Clone)]
+pub struct Sections {
+    /// Where review requests (and later the event store) are kept.
+    pub state_dir: PathBuf,
+    /// The request log.
+    pub log: LogSettings,
+    /// Identification.
+    pub identity: IdentitySettings,
+    /// The block page.
+    pub block_page: BlockPage,
+}
+
+fn positive(src: &mut Source<'_>, v: Option<&Located<i64>>, max: i64) -> Option<u64> {
+    let v = v?;
+    if (1..=max).contains(&v.value) {
+        Some(v.value.unsigned_abs())
+    } else {
+        src.error(
+            v.offset,
+            &v.field,
+            format!("{} is out of range: between 1 and {max}", v.value),
+            None,
+        );
+        None
+    }
+}
+
+fn relative_to(base: &Path, p: &str) -> PathBuf {
+    let path = PathBuf::from(p);
+    if path.is_absolute() {
+        path
+    } else {
+        base.join(path)
+    }
+}
+
+/// Stage two. `group_id` resolves group names (recording an error for unknown ones).
+pub fn validate(
+    src: &mut Source<'_>,
+    raw: &RawSections,
+    base_dir: &Path,
+    timezone: jiff::tz::TimeZone,
+    group_id: &mut dyn FnMut(&mut Source<'_>, &Located<String>) -> Option<GroupId>,
+) -> Sections {
+    let state_dir = raw
+        .state_dir
+        .as_ref()
+        .map_or_else(|| PathBuf::from("var/lib"), |s| PathBuf::from(&s.value));
+
+    // [log]
+    let mut log = LogSettings {
+        timezone,
+        ..LogSettings::default()
+    };
+    let l = &raw.log;
+    if let Some(d) = &l.dir {
+        log.dir = PathBuf::from(&d.value);
+    }
+    if let Some(s) = &l.file_stem {
+        log.file_stem.clone_from(&s.value);
+    }
+    if let Some(days) = positive(src, l.retention_days.as_ref(), 36_500) {
+        log.retention_days = u32::try_from(days).unwrap_or(u32::MAX);
+    }
+    if let Some(q) = &l.query {
+        match q.value.parse::<QueryLogging>() {
+            Ok(mode) => log.query = mode,
+            Err(e) => src.error(
+                q.offset,
+                &q.field,
+                e.to_string(),
+                Some("full, search-terms-only or none"),
+            ),
+        }
+    }
+    if let Some(n) = positive(src, l.queue_capacity.as_ref(), 1 << 20) {
+        log.queue_capacity = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = positive(src, l.batch_max.as_ref(), 1 << 16) {
+        log.batch_max = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Err(e) = log.check() {
+        let at = l.dir.as_ref().map_or(0, |d| d.offset);
+        src.error(at, "log", e.to_string(), None);
+    }
+
+    // [identity]
+    let i = &raw.identity;
+    let mut identity = IdentitySettings {
+        users_file: i
+            .users_file
+            .as_ref()
+            .map(|u| relative_to(base_dir, &u.value)),
+        ..IdentitySettings::default()
+    };
+    if let Some(s) = positive(src, i.auth_cache_seconds.as_ref(), 86_400) {
+        identity.auth.cache_ttl = Duration::from_secs(s);
+    }
+    if let Some(n) = positive(src, i.failure_limit.as_ref(), 1000) {
+        identity.auth.failure_limit = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(s) = positive(src, i.failure_window_seconds.as_ref(), 86_400) {
+        identity.auth.failure_window = Duration::from_secs(s);
+    }
+    if let Some(s) = positive(src, i.default_binding_seconds.as_ref(), 7 * 86_400) {
+        identity.map.default_ttl = Duration::from_secs(s);
+    }
+    if let Some(s) = positive(src, i.max_binding_seconds.as_ref(), 7 * 86_400) {
+        identity.map.max_ttl = Duration::from_secs(s);
+    }
+    for d in &i.devices {
+        let ip =
+            d.ip.as_ref()
+                .and_then(|ip| match ip.value.parse::<IpAddr>() {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        src.error(
+                            ip.offset,
+                            &ip.field,
+                            format!("`{}` is not an IP address", ip.value),
+                            None,
+                        );
+                        None
+                    }
+                });
+        let group = d.group.as_ref().and_then(|g| group_id(src, g));
+        if let (Some(ip), Some(name)) = (ip, &d.name) {
+            if identity.devices.iter().any(|x| x.ip == ip) {
+                if let Some(a) = &d.ip {
+                    src.error(
+                        a.offset,
+                        &a.field,
+                        format!("device address {ip} is listed twice"),
+                        None,
+                    );
+                }
+                continue;
+            }
+            identity.devices.push(StaticDevice {
+                ip,
+                name: name.value.clone(),
+                group,
+                user: d.user.as_ref().map(|u| u.value.clone()),
+            });
+        }
+    }
+    for t in &i.tokens {
+        let scope = t
+            .scope
+            .as_ref()
+            .and_then(|s| match s.value.parse::<TokenScope>() {
+                Ok(scope) => Some(scope),
+                Err(e) => {
+                    src.error(
+                        s.offset,
+                        &s.field,
+                        e.to_string(),
+                        Some("`classroom` or `login-server`"),
+                    );
+                    None
+                }
+            });
+        if let (Some(name), Some(scope), Some(hash)) = (&t.name, scope, &t.hash) {
+            if !hash.value.starts_with("$argon2id$") {
+                src.error(
+                    hash.offset,
+                    &hash.field,
+                    "a token is configured by its argon2id hash, never in plain text",
+                    Some("make one with `lychgate user token --scope classroom --name NAME`"),
+                );
+                continue;
+            }
+            identity.tokens.push(TokenSpec {
+                name: name.value.clone(),
+                scope,
+                hash: hash.value.clone(),
+            });
+        }
+    }
+
+    // [block_page]
+    let b = &raw.block_page;
+    let mut settings = BlockPageSettings::default();
+    if let Some(v) = &b.school_name {
+        settings.school_name.clone_from(&v.value);
+    }
+    settings.logo = b.logo.as_ref().map(|l| relative_to(base_dir, &l.value));
+    if let Some(v) = &b.primary_colour {
+        settings.primary_colour.clone_from(&v.value);
+    }
+    if let Some(v) = &b.background_colour {
+        settings.background_colour.clone_from(&v.value);
+    }
+    settings.contact = b.contact.as_ref().map(|c| c.value.clone());
+    if let Some(v) = &b.pupil_message {
+        settings.pupil_message.clone_from(&v.value);
+    }
+    if let Some(v) = &b.review {
+        settings.review = v.value;
+    }
+    if let Some(v) = &b.pages_url {
+        settings.pages_url.clone_from(&v.value);
+    }
+    let branding = match settings.branding() {
+        Ok(b) => b,
+        Err(errors) => {
+            let at = b.school_name.as_ref().map_or(0, |s| s.offset);
+            for e in errors {
+                src.error(at, "block_page", e.to_string(), None);
+            }
+            Branding::default()
+        }
+    };
+    let review_url = settings.review_action().unwrap_or(None);
+    Sections {
+        state_dir,
+        log,
+        identity,
+        block_page: BlockPage {
+            branding,
+            review_url,
+        },
+    }
+}

@@ -1,0 +1,417 @@
+//! How Lychgate serves web traffic: the `[proxy]` section and `[[static_host]]` name overrides,
+//! read (stage one: [`RawServing`]) and then checked into [`ProxySettings`] and [`StaticHosts`]
+//! (stage two). Kept apart from the policy sections so `validate.rs` stays about filtering.
+
+use super::reader::{Fields, Located, Source};
+use lychgate_classifier::host::{Host, normalize_host};
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// The serving sections as written.
+#[derive(Debug, Default)]
+pub struct RawServing {
+    /// `[proxy]` keys.
+    pub proxy: RawProxy,
+    /// `[[static_host]]` entries.
+    pub static_hosts: Vec<RawStaticHost>,
+}
+
+/// `[proxy]` as written.
+#[derive(Debug, Default)]
+pub struct RawProxy {
+    /// Ports CONNECT may reach.
+    pub connect_ports: Option<Vec<Located<i64>>>,
+    /// Name in the `Via` header.
+    pub via: Option<Located<String>>,
+    /// Host name of Lychgate's own pages.
+    pub service_host: Option<Located<String>>,
+    /// Seconds allowed for a request's headers (slowloris guard).
+    pub header_timeout_seconds: Option<Located<i64>>,
+    /// Seconds allowed to connect to an origin.
+    pub connect_timeout_seconds: Option<Located<i64>>,
+    /// Seconds allowed for an origin's response headers.
+    pub response_timeout_seconds: Option<Located<i64>>,
+    /// Seconds a tunnel may sit idle.
+    pub tunnel_idle_timeout_seconds: Option<Located<i64>>,
+    /// Seconds allowed for a TLS ClientHello.
+    pub hello_timeout_seconds: Option<Located<i64>>,
+    /// Largest request head.
+    pub max_header_bytes: Option<Located<i64>>,
+    /// Connections in total.
+    pub max_connections: Option<Located<i64>>,
+    /// Connections per client address.
+    pub max_connections_per_client: Option<Located<i64>>,
+    /// Idle upstream connections kept per origin.
+    pub pool_idle_per_host: Option<Located<i64>>,
+    /// Seconds an idle upstream connection is kept.
+    pub pool_idle_timeout_seconds: Option<Located<i64>>,
+}
+
+/// One `[[static_host]]` as written.
+#[derive(Debug)]
+pub struct RawStaticHost {
+    /// The name.
+    pub name: Option<Located<String>>,
+    /// Its addresses.
+    pub addresses: Vec<Located<String>>,
+}
+
+const PROXY_KEYS: &[&str] = &[
+    "connect_ports",
+    "via",
+    "service_host",
+    "header_timeout_seconds",
+    "connect_timeout_seconds",
+    "response_timeout_seconds",
+    "tunnel_idle_timeout_seconds",
+    "hello_timeout_seconds",
+    "max_header_bytes",
+    "max_connections",
+    "max_connections_per_client",
+    "pool_idle_per_host",
+    "pool_idle_timeout_seconds",
+];
+const STATIC_HOST_KEYS: &[&str] = &["name", "addresses"];
+
+/// Stage one: reads `[proxy]` and `[[static_host]]` from the top-level table.
+pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawServing {
+    let mut raw = RawServing::default();
+    if let Some(mut t) = top.table(src, "proxy") {
+        raw.proxy = RawProxy {
+            connect_ports: t.integers(src, "connect_ports"),
+            via: t.string(src, "via"),
+            service_host: t.string(src, "service_host"),
+            header_timeout_seconds: t.integer(src, "header_timeout_seconds"),
+            connect_timeout_seconds: t.integer(src, "connect_timeout_seconds"),
+            response_timeout_seconds: t.integer(src, "response_timeout_seconds"),
+            tunnel_idle_timeout_seconds: t.integer(src, "tunnel_idle_timeout_seconds"),
+            hello_timeout_seconds: t.integer(src, "hello_timeout_seconds"),
+            max_header_bytes: t.integer(src, "max_header_bytes"),
+            max_connections: t.integer(src, "max_connections"),
+            max_connections_per_client: t.integer(src, "max_connections_per_client"),
+            pool_idle_per_host: t.integer(src, "pool_idle_per_host"),
+            pool_idle_timeout_seconds: t.integer(src, "pool_idle_timeout_seconds"),
+        };
+        t.finish(src, PROXY_KEYS);
+    }
+    for mut t in top.tables(src, "static_host") {
+        raw.static_hosts.push(RawStaticHost {
+            name: t.required_string(src, "name", "the host name, e.g. `www.bbc.co.uk`"),
+            addresses: t.strings(src, "addresses").unwrap_or_default(),
+        });
+        t.finish(src, STATIC_HOST_KEYS);
+    }
+    raw
+}
+
+/// How the web proxy behaves: limits, timeouts and the ports it tunnels to.
+#[derive(Debug, Clone)]
+pub struct ProxySettings {
+    /// Ports a CONNECT may reach (squid's `SSL_ports`); 443 unless configured.
+    pub connect_ports: Vec<u16>,
+    /// Pseudonym in the `Via` header, also used to spot forwarding loops.
+    pub via: String,
+    /// Host name whose requests Lychgate answers itself (review form, PAC file).
+    pub service_host: String,
+    /// Time allowed to send a request head (slowloris guard); also the keep-alive idle time.
+    pub header_timeout: Duration,
+    /// Time allowed to connect to an origin.
+    pub connect_timeout: Duration,
+    /// Time allowed for an origin's response head.
+    pub response_timeout: Duration,
+    /// Time a tunnel may carry no bytes either way before it is closed.
+    pub tunnel_idle_timeout: Duration,
+    /// Time allowed for a client's TLS ClientHello (transparent 443 and CONNECT SNI checks).
+    pub hello_timeout: Duration,
+    /// Largest request head accepted.
+    pub max_header_bytes: usize,
+    /// Client connections in total.
+    pub max_connections: usize,
+    /// Client connections per client address.
+    pub max_connections_per_client: usize,
+    /// Idle upstream connections kept per origin.
+    pub pool_idle_per_host: usize,
+    /// How long an idle upstream connection is kept.
+    pub pool_idle_timeout: Duration,
+}
+
+impl Default for ProxySettings {
+    fn default() -> Self {
+        ProxySettings {
+            connect_ports: vec![443],
+            via: "lychgate".to_string(),
+            service_host: "lychgate.internal".to_string(),
+            header_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(60),
+            tunnel_idle_timeout: Duration::from_secs(600),
+            hello_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 * 1024,
+            max_connections: 8192,
+            max_connections_per_client: 256,
+            pool_idle_per_host: 64,
+            pool_idle_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Names answered from config instead of the resolver, so demos and tests reach loopback origins
+/// under real names (`www.bbc.co.uk` → `127.0.0.1`) without sending anything off the machine.
+#[derive(Debug, Clone, Default)]
+pub struct StaticHosts {
+    by_name: HashMap<String, Vec<IpAddr>>,
+}
+
+impl StaticHosts {
+    /// The configured addresses of a normalised host name.
+    pub fn get(&self, name: &str) -> Option<&[IpAddr]> {
+        self.by_name.get(name).map(Vec::as_slice)
+    }
+
+    /// Number of names.
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    /// Adds a name (already normalised).
+    pub fn insert(&mut self, name: String, addresses: Vec<IpAddr>) {
+        self.by_name.insert(name, addresses);
+    }
+}
+
+fn bounded(
+    src: &mut Source<'_>,
+    v: Option<&Located<i64>>,
+    range: std::ops::RangeInclusive<i64>,
+    default: u64,
+) -> u64 {
+    match v {
+        None => default,
+        Some(v) if range.contains(&v.value) => v.value.unsigned_abs(),
+        Some(v) => {
+            src.error(
+                v.offset,
+                &v.field,
+                format!(
+                    "{} is out of range: between {} and {}",
+                    v.value,
+                    range.start(),
+                    range.end()
+                ),
+                None,
+            );
+            default
+        }
+    }
+}
+
+fn seconds(
+    src: &mut Source<'_>,
+    v: Option<&Located<i64>>,
+    max: i64,
+    default: Duration,
+) -> Duration {
+    Duration::from_secs(bounded(src, v, 1..=max, default.as_secs()))
+}
+
+/// Stage two: checks the serving sections.
+pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, StaticHosts) {
+    let d = ProxySettings::default();
+    let p = &raw.proxy;
+    let mut connect_ports = Vec::new();
+    if let Some(ports) = &p.connect_ports {
+        if ports.is_empty() {
+            if let Some(first) = ports.first() {
+                src.error(
+                    first.offset,
+                    &first.field,
+                    "must list at least one port",
+                    None,
+                );
+            }
+        }
+        for port in ports {
+            match u16::try_from(port.value) {
+                Ok(n) if n > 0 => connect_ports.push(n),
+                _ => src.error(
+                    port.offset,
+                    &port.field,
+                    format!("{} is not a port number", port.value),
+                    None,
+                ),
+            }
+        }
+    } else {
+        connect_ports.clone_from(&d.connect_ports);
+    }
+    let via = p.via.as_ref().map_or(d.via.clone(), |v| {
+        if v.value.is_empty()
+            || !v
+                .value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+        {
+            src.error(
+                v.offset,
+                &v.field,
+                format!("`{}` cannot go in a Via header", v.value),
+                Some("letters, digits, `-`, `.` and `_` only"),
+            );
+        }
+        v.value.clone()
+    });
+    let service_host = match &p.service_host {
+        None => d.service_host.clone(),
+        Some(v) => match normalize_host(&v.value) {
+            Ok(Host::Name(n)) => n,
+            _ => {
+                src.error(
+                    v.offset,
+                    &v.field,
+                    format!("`{}` is not a host name", v.value),
+                    None,
+                );
+                d.service_host.clone()
+            }
+        },
+    };
+    let settings = ProxySettings {
+        connect_ports,
+        via,
+        service_host,
+        header_timeout: seconds(
+            src,
+            p.header_timeout_seconds.as_ref(),
+            3600,
+            d.header_timeout,
+        ),
+        connect_timeout: seconds(
+            src,
+            p.connect_timeout_seconds.as_ref(),
+            600,
+            d.connect_timeout,
+        ),
+        response_timeout: seconds(
+            src,
+            p.response_timeout_seconds.as_ref(),
+            3600,
+            d.response_timeout,
+        ),
+        tunnel_idle_timeout: seconds(
+            src,
+            p.tunnel_idle_timeout_seconds.as_ref(),
+            86_400,
+            d.tunnel_idle_timeout,
+        ),
+        hello_timeout: seconds(src, p.hello_timeout_seconds.as_ref(), 600, d.hello_timeout),
+        max_header_bytes: usize::try_from(bounded(
+            src,
+            p.max_header_bytes.as_ref(),
+            8192..=1 << 20,
+            d.max_header_bytes as u64,
+        ))
+        .unwrap_or(d.max_header_bytes),
+        max_connections: usize::try_from(bounded(
+            src,
+            p.max_connections.as_ref(),
+            1..=1 << 20,
+            d.max_connections as u64,
+        ))
+        .unwrap_or(d.max_connections),
+        max_connections_per_client: usize::try_from(bounded(
+            src,
+            p.max_connections_per_client.as_ref(),
+            1..=1 << 20,
+            d.max_connections_per_client as u64,
+        ))
+        .unwrap_or(d.max_connections_per_client),
+        pool_idle_per_host: usize::try_from(bounded(
+            src,
+            p.pool_idle_per_host.as_ref(),
+            0..=4096,
+            d.pool_idle_per_host as u64,
+        ))
+        .unwrap_or(d.pool_idle_per_host),
+        pool_idle_timeout: seconds(
+            src,
+            p.pool_idle_timeout_seconds.as_ref(),
+            3600,
+            d.pool_idle_timeout,
+        ),
+    };
+
+    let mut hosts = StaticHosts::default();
+    for h in &raw.static_hosts {
+        let Some(name) = &h.name else { continue };
+        let normalised = match normalize_host(&name.value) {
+            Ok(Host::Name(n)) => n,
+            _ => {
+                src.error(
+                    name.offset,
+                    &name.field,
+                    format!("`{}` is not a host name", name.value),
+                    None,
+                );
+                continue;
+            }
+        };
+        if hosts.get(&normalised).is_some() {
+            src.error(
+                name.offset,
+                &name.field,
+                format!("`{normalised}` is listed twice"),
+                None,
+            );
+            continue;
+        }
+        if h.addresses.is_empty() {
+            src.error(
+                name.offset,
+                &name.field.replace(".name", ".addresses"),
+                "needs at least one address",
+                Some("write e.g. addresses = [\"127.0.0.1\"]"),
+            );
+            continue;
+        }
+        let mut addresses = Vec::new();
+        for a in &h.addresses {
+            match a.value.parse::<IpAddr>() {
+                Ok(ip) => addresses.push(ip),
+                Err(_) => src.error(
+                    a.offset,
+                    &a.field,
+                    format!("`{}` is not an IP address", a.value),
+                    None,
+                ),
+            }
+        }
+        hosts.insert(normalised, addresses);
+    }
+    (settings, hosts)
+}
+
+/// An address a listener may use, for the optional listeners.
+pub fn optional_socket(
+    src: &mut Source<'_>,
+    value: Option<&Located<String>>,
+) -> Option<SocketAddr> {
+    let v = value?;
+    match v.value.parse() {
+        Ok(a) => Some(a),
+        Err(_) => {
+            src.error(
+                v.offset,
+                &v.field,
+                format!("`{}` is not an address and port", v.value),
+                Some("write e.g. `127.0.0.1:3129` or `[::1]:3129`"),
+            );
+            None
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! `lychgate run` as a library function: bind every listener, start the request log, build the
+//! shared state, serve until told to stop, then drain in-flight requests and flush the log.
+//! Tests and the CLI call the same [`run`].
+
+use crate::admin::{self, AdminState};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::http::limits::ConnectionLimits;
+use crate::http::pages::{DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewStore, ReviewTickets};
+use crate::http::server::{self, ListenerKind};
+use crate::http::state::ProxyState;
+use crate::http::upstream::{self, OwnSockets, Resolver};
+use crate::identity::Identities;
+use crate::identity::{self, IdentityMetrics};
+use crate::log::{LogMetrics, RequestLog};
+use crate::metrics::ProxyMetrics;
+use crate::tls::TlsPeekMetrics;
+use arc_swap::ArcSwap;
+use prometheus_client::registry::Registry;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long in-flight requests get to finish at shutdown.
+const DRAIN_TIME: Duration = Duration::from_secs(10);
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    /// A listener could not be bound.
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        /// Which listener.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The request log could not be opened: Lychgate does not serve unlogged.
+    #[error("request log: {0}")]
+    Log(#[from] crate::log::LogError),
+    /// The users file or identity settings are unusable.
+    #[error("identity: {0}")]
+    Identity(String),
+    /// The review store could not be opened.
+    #[error("review requests: {0}")]
+    Reviews(String),
+}
+
+/// The addresses actually bound (port 0 in config becomes a real port here).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    /// Explicit proxy.
+    pub proxy: SocketAddr,
+    /// Admin API.
+    pub admin: SocketAddr,
+    /// Transparent port-80 listener.
+    pub transparent_http: Option<SocketAddr>,
+    /// Transparent port-443 listener.
+    pub transparent_https: Option<SocketAddr>,
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind { what, addr, source })
+}
+
+fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
+    l.local_addr().unwrap_or(fallback)
+}
+
+/// Serves until `shutdown` is cancelled. `on_ready` is called once every listener is bound.
+pub async fn run(
+    config: Config,
+    clock: SharedClock,
+    shutdown: CancellationToken,
+    on_ready: impl FnOnce(&Bound),
+) -> Result<(), DaemonError> {
+    let proxy_listener = bind("proxy", config.listen.proxy).await?;
+    let admin_listener = bind("admin", config.listen.admin).await?;
+    let http_listener = match config.listen.transparent_http {
+        Some(a) => Some(bind("transparent_http", a).await?),
+        None => None,
+    };
+    let tls_listener = match config.listen.transparent_https {
+        Some(a) => Some(bind("transparent_https", a).await?),
+        None => None,
+    };
+    let bound = Bound {
+        proxy: local(&proxy_listener, config.listen.proxy),
+        admin: local(&admin_listener, config.listen.admin),
+        transparent_http: http_listener
+            .as_ref()
+            .map(|l| local(l, config.listen.proxy)),
+        transparent_https: tls_listener.as_ref().map(|l| local(l, config.listen.proxy)),
+    };
+    let own = OwnSockets::default();
+    own.add(bound.proxy);
+    own.add(bound.admin);
+    bound.transparent_http.into_iter().for_each(|a| own.add(a));
+    bound.transparent_https.into_iter().for_each(|a| own.add(a));
+
+    let mut registry = Registry::default();
+    let metrics = Arc::new(ProxyMetrics::default());
+    metrics.register(&mut registry);
+    let log_metrics = LogMetrics::default();
+    log_metrics.register(&mut registry);
+    let (log, log_task) = RequestLog::start(config.log.clone(), Arc::clone(&clock), log_metrics)?;
+
+    let directory = identity::load_directory(&config.identity, &config, &config.base_dir)
+        .map_err(|e| DaemonError::Identity(e.to_string()))?;
+    let identity_metrics = Arc::new(IdentityMetrics::new());
+    identity_metrics.register(&mut registry);
+    let identities = Identities::new(
+        &config.identity,
+        &config,
+        directory,
+        Arc::clone(&clock),
+        Arc::clone(&identity_metrics),
+    )
+    .map_err(|e| DaemonError::Identity(e.to_string()))?;
+    let reviews =
+        ReviewStore::open(&config.state_dir).map_err(|e| DaemonError::Reviews(e.to_string()))?;
+    let tls_metrics = TlsPeekMetrics::new();
+    tls_metrics.register(&mut registry);
+    let review_tickets = ReviewTickets::new(
+        Arc::clone(&clock),
+        DEFAULT_TICKET_TTL,
+        DEFAULT_TICKET_CAPACITY,
+    );
+
+    let resolver = Resolver::new(Arc::new(config.static_hosts.clone()), own);
+    let client = upstream::client(
+        resolver.clone(),
+        config.proxy.connect_timeout,
+        config.proxy.pool_idle_per_host,
+        config.proxy.pool_idle_timeout,
+    );
+    metrics.policy_generation.set(1);
+    metrics
+        .policy_loaded_seconds
+        .set(clock.wall().as_millisecond() as f64 / 1000.0);
+    let limits = ConnectionLimits::new(
+        config.proxy.max_connections,
+        config.proxy.max_connections_per_client,
+    );
+    let branding = config.block_page.branding.clone();
+    let review_url = config.block_page.review_url.clone();
+    let state = Arc::new(ProxyState {
+        config: ArcSwap::from_pointee(config),
+        identities,
+        log,
+        metrics,
+        clock,
+        client,
+        resolver,
+        branding,
+        review_url,
+        reviews: Arc::new(reviews),
+        review_tickets,
+        tls_metrics,
+        limits,
+        shutdown: shutdown.clone(),
+    });
+    let admin_state = Arc::new(AdminState {
+        registry,
+        proxy: Arc::clone(&state),
+    });
+
+    let tracker = TaskTracker::new();
+    let listeners = TaskTracker::new();
+    listeners.spawn(server::serve(
+        Arc::clone(&state),
+        proxy_listener,
+        ListenerKind::Explicit,
+        tracker.clone(),
+    ));
+    if let Some(l) = http_listener {
+        listeners.spawn(server::serve(
+            Arc::clone(&state),
+            l,
+            ListenerKind::TransparentHttp,
+            tracker.clone(),
+        ));
+    }
+    if let Some(l) = tls_listener {
+        listeners.spawn(server::serve(
+            Arc::clone(&state),
+            l,
+            ListenerKind::TransparentTls,
+            tracker.clone(),
+        ));
+    }
+    listeners.spawn(admin::serve(admin_state, admin_listener, tracker.clone()));
+    on_ready(&bound);
+
+    shutdown.cancelled().await;
+    listeners.close();
+    listeners.wait().await;
+    tracker.close();
+    if tokio::time::timeout(DRAIN_TIME, tracker.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after {DRAIN_TIME:?}; closing them");
+    }
+    // Every record queued so far reaches the file before the daemon exits.
+    drop(state);
+    if let Err(e) = log_task.shutdown().await {
+        tracing::error!(error = %e, "the request log did not close cleanly");
+    }
+    Ok(())
+}

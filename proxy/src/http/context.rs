@@ -1,0 +1,203 @@
+//! One request's story as it moves through the phases (accept → identify → read target →
+//! decide → forward or block → respond), collected in one place so the log record and the
+//! metrics are written once, at the end, from the same facts.
+
+use crate::config::Config;
+use crate::identity::ClientIdentity;
+use crate::log::{Concern, Flag, LogDecision, RecordType, RequestRecord};
+use lychgate_classifier::concern::{Severity, Theme};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+/// Which listener and kind of traffic a record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrafficKind {
+    /// A plain HTTP request (explicit or transparent port 80).
+    Http,
+    /// A CONNECT tunnel through the explicit proxy.
+    Connect,
+    /// A transparent port-443 connection (SNI peeked).
+    Tls,
+}
+
+impl TrafficKind {
+    /// Metric and log label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            TrafficKind::Http => "http",
+            TrafficKind::Connect => "connect",
+            TrafficKind::Tls => "tls",
+        }
+    }
+}
+
+/// The outcome recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Served (forwarded or tunnelled).
+    Allow,
+    /// Refused by policy.
+    Block,
+    /// Could not be served (bad request, upstream failure, limits, logging down).
+    Error,
+}
+
+impl Outcome {
+    /// Metric and log label.
+    pub const fn label(self) -> &'static str {
+        match self {
+            Outcome::Allow => "allow",
+            Outcome::Block => "block",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// Everything known about one request so far.
+#[derive(Debug)]
+pub struct RequestContext {
+    /// When it arrived.
+    pub started: Instant,
+    /// Reference code shown on pages and logged.
+    pub reference: String,
+    /// Kind of traffic.
+    pub kind: TrafficKind,
+    /// Client address.
+    pub client: IpAddr,
+    /// Who, once known.
+    pub identity: Option<ClientIdentity>,
+    /// The group's name, once known.
+    pub group: Option<Arc<str>>,
+    /// HTTP method (`CONNECT` for tunnels, empty for transparent TLS).
+    pub method: String,
+    /// `http` or `https`.
+    pub scheme: &'static str,
+    /// Host as decided on (normalised).
+    pub host: String,
+    /// Port asked for.
+    pub port: u16,
+    /// Path.
+    pub path: String,
+    /// Query without `?`.
+    pub query: Option<String>,
+    /// Status sent to the client (0 when none, e.g. a tunnel closed with a TLS alert).
+    pub status: u16,
+    /// Request body bytes from the client.
+    pub bytes_in: Arc<AtomicU64>,
+    /// Response bytes to the client.
+    pub bytes_out: u64,
+    /// The outcome.
+    pub outcome: Outcome,
+    /// Deciding category name.
+    pub category: Option<String>,
+    /// Rule, in words.
+    pub rule: Option<String>,
+    /// Search terms, if a search.
+    pub search: Option<String>,
+    /// Safeguarding concerns found.
+    pub concerns: Vec<(Theme, Severity)>,
+    /// Notable facts (`safe_search`, `sni_mismatch`, `auth_failed` ...).
+    pub flags: Vec<Flag>,
+    /// Wall-clock time it arrived.
+    pub time: jiff::Timestamp,
+}
+
+impl RequestContext {
+    /// A new context for a request from `client`.
+    pub fn new(kind: TrafficKind, client: IpAddr, reference: String) -> Self {
+        RequestContext {
+            started: Instant::now(),
+            reference,
+            kind,
+            client,
+            identity: None,
+            group: None,
+            method: String::new(),
+            scheme: "http",
+            host: String::new(),
+            port: 0,
+            path: String::new(),
+            query: None,
+            status: 0,
+            bytes_in: Arc::default(),
+            bytes_out: 0,
+            outcome: Outcome::Error,
+            category: None,
+            rule: None,
+            search: None,
+            concerns: Vec::new(),
+            flags: Vec::new(),
+            time: jiff::Timestamp::now(),
+        }
+    }
+
+    /// Request body bytes seen so far.
+    pub fn bytes_in(&self) -> u64 {
+        self.bytes_in.load(Ordering::Relaxed)
+    }
+
+    /// Adds a flag once.
+    pub fn flag(&mut self, flag: Flag) {
+        if !self.flags.contains(&flag) {
+            self.flags.push(flag);
+        }
+    }
+
+    /// The log record for this request.
+    pub fn into_record(self, config: &Config) -> RequestRecord {
+        let kind = match self.kind {
+            TrafficKind::Http => RecordType::Http,
+            TrafficKind::Connect => RecordType::Connect,
+            TrafficKind::Tls => RecordType::Tls,
+        };
+        let time = self
+            .time
+            .to_zoned_datetime(config.policy.timezone().clone());
+        let group = self.group.as_deref().unwrap_or("unknown");
+        let mut r = RequestRecord::new(kind, time, self.client, group);
+        r.id = self.reference;
+        if let Some(id) = &self.identity {
+            r.user = id.user.as_deref().map(str::to_string);
+            r.device = id.device.as_deref().map(str::to_string);
+            r.account_type = id.account_type;
+        }
+        r.method = (!self.method.is_empty()).then_some(self.method);
+        r.scheme = Some(self.scheme.to_string());
+        r.host = (!self.host.is_empty()).then(|| {
+            let default_port = if self.scheme == "https" { 443 } else { 80 };
+            if self.port == 0 || self.port == default_port {
+                self.host
+            } else {
+                format!("{}:{}", self.host, self.port)
+            }
+        });
+        r.path = (!self.path.is_empty()).then_some(self.path);
+        r.query = self.query;
+        r.status = self.status;
+        r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        r.bytes_out = self.bytes_out;
+        r.duration = self.started.elapsed();
+        r.decision = match self.outcome {
+            Outcome::Allow => LogDecision::Allow,
+            Outcome::Block => LogDecision::Block,
+            Outcome::Error => LogDecision::Error,
+        };
+        r.category = self.category;
+        r.rule = self.rule;
+        r.search = self.search;
+        r.concerns = self
+            .concerns
+            .into_iter()
+            .map(|(theme, severity)| Concern { theme, severity })
+            .collect();
+        r.flags = self.flags;
+        r
+    }
+}
+
+/// A new reference code (the request log's: short, unambiguous when read aloud).
+pub fn new_reference() -> String {
+    crate::log::new_reference()
+}

@@ -1,0 +1,15 @@
+//! The web proxy: explicit forward proxy (absolute-URI requests and CONNECT), transparent
+//! port-80 and port-443 listeners, and Lychgate's own pages.
+
+pub mod body;
+pub mod context;
+pub mod headers;
+pub mod limits;
+pub mod own_pages;
+pub mod pages;
+pub mod safe_search;
+pub mod server;
+pub mod service;
+pub mod state;
+pub mod tunnel;
+pub mod upstream;

@@ -1,0 +1,195 @@
+//! Requests Lychgate answers itself: the PAC file (`/proxy.pac` on the proxy port, `/wpad.dat`
+//! on the port-80 listener for DNS-based WPAD) and the pages at the reserved service host
+//! (`lychgate.internal` by default), where staff block pages post their review requests.
+
+use super::body::ResponseBody;
+use super::context::{Outcome, RequestContext};
+use super::pages::{self, ReviewRequest};
+use super::service::{self, Connection, Mode, ProxyResponse, page_response};
+use super::state::ProxyState;
+use crate::log::Flag;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use std::sync::Arc;
+
+/// An origin-form request: only the PAC file lives here.
+pub async fn serve_local(
+    state: &Arc<ProxyState>,
+    conn: Connection,
+    ctx: RequestContext,
+    req: Request<Incoming>,
+) -> ProxyResponse {
+    let path = req.uri().path().to_string();
+    serve(state, conn, ctx, req, &path).await
+}
+
+/// A request for Lychgate's own pages.
+pub async fn serve(
+    state: &Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    req: Request<Incoming>,
+    path_and_query: &str,
+) -> ProxyResponse {
+    let path = path_and_query.split('?').next().unwrap_or("/");
+    ctx.path = path.to_string();
+    ctx.outcome = Outcome::Allow;
+    ctx.flag(Flag::LychgatePage);
+    match (req.method(), path) {
+        (&Method::GET | &Method::HEAD, "/proxy.pac" | "/wpad.dat") => {
+            pac(state, conn, ctx, req).await
+        }
+        (&Method::POST, pages::REVIEW_PATH) => review(state, conn, ctx, req).await,
+        (_, "/proxy.pac" | "/wpad.dat" | pages::REVIEW_PATH) => {
+            let page = service::status_page(state, StatusCode::METHOD_NOT_ALLOWED, &ctx.reference);
+            page_response(state, ctx, page).await
+        }
+        _ => {
+            if matches!(conn.mode, Mode::Explicit) && req.uri().authority().is_none() {
+                ctx.outcome = Outcome::Error;
+                return service::bad_request(
+                    state,
+                    ctx,
+                    "this is a web proxy: set it as the browser's proxy rather than visiting it",
+                )
+                .await;
+            }
+            let page = service::status_page(state, StatusCode::NOT_FOUND, &ctx.reference);
+            page_response(state, ctx, page).await
+        }
+    }
+}
+
+async fn pac(
+    state: &Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    req: Request<Incoming>,
+) -> ProxyResponse {
+    let config = state.config.load();
+    // The proxy address browsers should use: the one this request reached, if it named it.
+    let proxy = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .filter(|h| matches!(conn.mode, Mode::Explicit) && h.contains(':'))
+        .map_or_else(|| config.listen.proxy.to_string(), str::to_string);
+    let networks: Vec<crate::net::Cidr> = config.networks.iter().map(|n| n.cidr).collect();
+    match pages::render_pac(&proxy, &networks, &[]) {
+        Ok(text) => {
+            ctx.status = 200;
+            let done = service::finisher(state, ctx).await;
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, pages::PAC_CONTENT_TYPE)
+                .header(header::CACHE_CONTROL, "max-age=300")
+                .body(super::body::Counted::new(ResponseBody::page(text), done))
+                .unwrap_or_else(|_| {
+                    Response::new(super::body::Counted::new(
+                        ResponseBody::empty(),
+                        Box::new(service::NoRecord),
+                    ))
+                })
+        }
+        Err(e) => {
+            let reason = format!("the PAC file cannot be written: {e}");
+            service::bad_request(state, ctx, &reason).await
+        }
+    }
+}
+
+async fn review(
+    state: &Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    req: Request<Incoming>,
+) -> ProxyResponse {
+    ctx.method = "POST".to_string();
+    let identity = state.identities.by_address(conn.client.ip());
+    let auth = req
+        .headers()
+        .get(header::PROXY_AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let identity = match auth {
+        Some(h) => state
+            .identities
+            .by_proxy_auth(conn.client.ip(), &h)
+            .await
+            .unwrap_or(identity),
+        None => identity,
+    };
+    let group = identity.group;
+    ctx.group = Some(service::group_name(state, group));
+    // Review requests are for staff: a pupil's "unblock this" goes to their teacher in person.
+    if service::audience(state, group) != pages::Audience::Staff {
+        ctx.outcome = Outcome::Block;
+        ctx.rule = Some("review requests are for staff".to_string());
+        ctx.identity = Some(identity);
+        let page = service::status_page(state, StatusCode::FORBIDDEN, &ctx.reference);
+        return page_response(state, ctx, page).await;
+    }
+    let body = match Limited::new(req.into_body(), pages::MAX_FORM_BYTES)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            ctx.identity = Some(identity);
+            let page = service::status_page(state, StatusCode::PAYLOAD_TOO_LARGE, &ctx.reference);
+            return page_response(state, ctx, page).await;
+        }
+    };
+    let form = match pages::parse_review_form(&body) {
+        Ok(f) => f,
+        Err(e) => {
+            ctx.identity = Some(identity);
+            let reason = format!("the review form is incomplete: {e}");
+            return service::bad_request(state, ctx, &reason).await;
+        }
+    };
+    let ticket = match state.review_tickets.redeem(
+        &form.reference,
+        conn.client.ip(),
+        identity.user.as_deref(),
+    ) {
+        Ok(t) => t,
+        Err(e) => {
+            ctx.identity = Some(identity);
+            let reason = format!("this review request cannot be accepted: {e}");
+            return service::bad_request(state, ctx, &reason).await;
+        }
+    };
+    let config = state.config.load();
+    let wall = state.clock.wall();
+    let reference = form.reference.clone();
+    let request = ReviewRequest::from_ticket(wall, form, ticket);
+    ctx.identity = Some(identity);
+    ctx.rule = Some(format!("review requested for block {reference}"));
+    ctx.flag(Flag::ReviewRequest);
+    let store = Arc::clone(&state.reviews);
+    // The store fsyncs each request: off the async workers.
+    let appended = tokio::task::spawn_blocking(move || store.append(&request))
+        .await
+        .unwrap_or_else(|e| {
+            Err(pages::ReviewStoreError::Write {
+                path: state.reviews.path().to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })
+        });
+    match appended {
+        Ok(()) => {
+            state.metrics.review_requests.inc();
+            let time = wall.to_zoned_datetime(config.policy.timezone().clone());
+            let page = pages::render_review_thanks(&state.branding, &reference, &time);
+            page_response(state, ctx, page).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot record a review request");
+            ctx.outcome = Outcome::Error;
+            let page =
+                service::error_page(state, &pages::ErrorKind::LoggingUnavailable, &ctx.reference);
+            page_response(state, ctx, page).await
+        }
+    }
+}

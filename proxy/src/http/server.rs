@@ -1,0 +1,211 @@
+//! The listeners: accept, refuse clients from outside the school's networks (no open proxy),
+//! apply connection limits, and hand each connection to hyper (explicit and port-80) or to the
+//! TLS tunnel (port 443). Each connection runs in its own task, so a panic in one is contained
+//! by tokio and never takes the daemon down; shutdown lets in-flight requests finish.
+
+use super::context::{Outcome, RequestContext, TrafficKind};
+use super::service::{self, Connection, Mode};
+use super::state::ProxyState;
+use super::tunnel;
+use crate::log::Flag;
+use crate::metrics::ReasonLabel;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::task::TaskTracker;
+
+/// Which listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerKind {
+    /// The explicit proxy port.
+    Explicit,
+    /// Transparent port 80.
+    TransparentHttp,
+    /// Transparent port 443.
+    TransparentTls,
+}
+
+/// Accepts connections until shutdown; connection tasks are tracked by `tracker`.
+pub async fn serve(
+    state: Arc<ProxyState>,
+    listener: TcpListener,
+    kind: ListenerKind,
+    tracker: TaskTracker,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = state.shutdown.cancelled() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: pause rather than spin.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let client = peer.ip();
+        let in_network = state
+            .config
+            .load()
+            .networks
+            .iter()
+            .any(|n| n.cidr.contains(client));
+        if !in_network {
+            refused(&state, "not_in_network");
+            tracker.spawn(refuse_outsider(Arc::clone(&state), stream, peer, kind));
+            continue;
+        }
+        let guard = match state.limits.admit(client) {
+            Ok(g) => g,
+            Err(r) => {
+                refused(&state, r.label());
+                drop(stream);
+                continue;
+            }
+        };
+        let state = Arc::clone(&state);
+        tracker.spawn(async move {
+            state.metrics.connections_active.inc();
+            let _ = stream.set_nodelay(true);
+            match kind {
+                ListenerKind::Explicit => serve_http(&state, stream, peer, Mode::Explicit).await,
+                ListenerKind::TransparentHttp => {
+                    let original_dst = original_destination(&stream);
+                    serve_http(&state, stream, peer, Mode::Transparent { original_dst }).await;
+                }
+                ListenerKind::TransparentTls => {
+                    let original_dst = original_destination(&stream);
+                    tunnel::transparent_tls(Arc::clone(&state), stream, peer, original_dst).await;
+                }
+            }
+            state.metrics.connections_active.dec();
+            drop(guard);
+        });
+    }
+}
+
+fn refused(state: &ProxyState, reason: &'static str) {
+    state
+        .metrics
+        .refused
+        .get_or_create(&ReasonLabel { reason })
+        .inc();
+}
+
+/// Where a redirected connection was going, or `None` when it came to the listener directly.
+fn original_destination(stream: &TcpStream) -> Option<SocketAddr> {
+    let dst = crate::tls::original_dst::original_destination(stream).ok()?;
+    // Not redirected: the kernel reports the listener's own address.
+    match stream.local_addr() {
+        Ok(local) if local == dst => None,
+        _ => Some(dst),
+    }
+}
+
+async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
+    let config = state.config.load_full();
+    let conn = Connection { client: peer, mode };
+    let svc_state = Arc::clone(state);
+    let svc = service_fn(move |req| service::handle(Arc::clone(&svc_state), conn, req));
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.proxy.header_timeout)
+        .max_buf_size(config.proxy.max_header_bytes.max(8192))
+        .keep_alive(true);
+    let connection = builder
+        .serve_connection(TokioIo::new(stream), svc)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        r = connection.as_mut() => r,
+        () = state.shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.as_mut().await
+        }
+    };
+    if let Err(e) = result {
+        bad_connection(state, peer, &e).await;
+    }
+}
+
+/// A connection hyper gave up on: a head too large or too slow, or not HTTP. hyper answers some
+/// of these itself (431, 408, 400); the record and the count are Lychgate's.
+async fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Error) {
+    let (reason, flag) = if e.is_timeout() {
+        ("header_timeout", Flag::HeaderTimeout)
+    } else if e.is_parse_too_large() {
+        ("header_too_large", Flag::HeaderTooLarge)
+    } else if e.is_parse() {
+        ("unparseable", Flag::Unparseable)
+    } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
+        return;
+    } else {
+        tracing::debug!(error = %e, "client connection ended with an error");
+        return;
+    };
+    state
+        .metrics
+        .bad_requests
+        .get_or_create(&ReasonLabel { reason })
+        .inc();
+    let mut ctx = RequestContext::new(
+        TrafficKind::Http,
+        peer.ip(),
+        super::context::new_reference(),
+    );
+    ctx.outcome = Outcome::Error;
+    ctx.status = 400;
+    ctx.flag(flag);
+    ctx.rule = Some(format!("bad request: {e}"));
+    state.record(ctx).await;
+}
+
+/// Clients outside the configured networks: a 403 page on the HTTP listeners (so a technician
+/// testing from the wrong VLAN sees why), a closed connection on the TLS one; logged either way.
+async fn refuse_outsider(
+    state: Arc<ProxyState>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    kind: ListenerKind,
+) {
+    if kind == ListenerKind::TransparentTls {
+        let mut ctx =
+            RequestContext::new(TrafficKind::Tls, peer.ip(), super::context::new_reference());
+        ctx.outcome = Outcome::Block;
+        ctx.flag(Flag::NotInNetwork);
+        drop(stream);
+        state.record(ctx).await;
+        return;
+    }
+    let svc_state = Arc::clone(&state);
+    let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+        let state = Arc::clone(&svc_state);
+        async move {
+            let mut ctx = RequestContext::new(
+                TrafficKind::Http,
+                peer.ip(),
+                super::context::new_reference(),
+            );
+            ctx.method = req.method().as_str().to_string();
+            ctx.host = req.uri().host().unwrap_or_default().to_string();
+            ctx.outcome = Outcome::Block;
+            ctx.flag(Flag::NotInNetwork);
+            ctx.rule = Some("client is not in a configured network".to_string());
+            let page = service::status_page(&state, http::StatusCode::FORBIDDEN, &ctx.reference);
+            Ok::<_, std::convert::Infallible>(service::page_response(&state, ctx, page).await)
+        }
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(5))
+        .keep_alive(false);
+    let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+}

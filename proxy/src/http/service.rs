@@ -1,0 +1,617 @@
+//! One HTTP request through the proxy, in named phases: read the target, identify the client,
+//! decide, then block (page), refuse (error page) or forward to the origin — and one log record
+//! for every outcome. Serves the explicit proxy (absolute-URI requests) and the transparent
+//! port-80 listener (origin-form requests with a `Host` header) alike.
+
+use super::body::{Counted, OnBodyEnd, ResponseBody, UpstreamBody};
+use super::context::{Outcome, RequestContext, TrafficKind};
+use super::headers::{self, FramingError};
+use super::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
+use super::safe_search;
+use super::state::{IdentifyError, ProxyState};
+use super::upstream::UpstreamFailure;
+use super::{own_pages, tunnel};
+use crate::identity::AuthError;
+use crate::log::Flag;
+use http::header::{self, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use lychgate_classifier::host::normalize_url;
+use lychgate_classifier::policy::{GroupId, GroupKind, RequestKind};
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A response to a client.
+pub type ProxyResponse = Response<Counted<ResponseBody>>;
+
+/// How the connection reached Lychgate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A browser configured to use the proxy.
+    Explicit,
+    /// Port 80 redirected by the gateway's nftables rules.
+    Transparent {
+        /// Where the client was really going (`SO_ORIGINAL_DST`); `None` when the connection
+        /// was not redirected (a client that connected to the listener directly).
+        original_dst: Option<SocketAddr>,
+    },
+}
+
+/// Facts about the client connection a request arrived on.
+#[derive(Debug, Clone, Copy)]
+pub struct Connection {
+    /// The client's address.
+    pub client: SocketAddr,
+    /// How it reached Lychgate.
+    pub mode: Mode,
+}
+
+/// The request's target before normalisation.
+struct RawTarget {
+    host: String,
+    port: u16,
+    path_and_query: String,
+}
+
+/// hyper's entry point: never fails; every problem becomes a page and a log record.
+pub async fn handle(
+    state: Arc<ProxyState>,
+    conn: Connection,
+    req: Request<Incoming>,
+) -> Result<ProxyResponse, Infallible> {
+    let mut ctx = RequestContext::new(
+        TrafficKind::Http,
+        conn.client.ip(),
+        super::context::new_reference(),
+    );
+    ctx.method = req.method().as_str().to_string();
+    if req.method() == Method::CONNECT {
+        return Ok(match conn.mode {
+            Mode::Explicit => tunnel::connect(state, conn, ctx, req).await,
+            Mode::Transparent { .. } => {
+                bad_request(
+                    &state,
+                    ctx,
+                    "CONNECT is for browsers set up to use the proxy",
+                )
+                .await
+            }
+        });
+    }
+    Ok(serve_http(state, conn, ctx, req).await)
+}
+
+async fn serve_http(
+    state: Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    req: Request<Incoming>,
+) -> ProxyResponse {
+    // Phase 1: the target.
+    let target = match read_target(&req, conn.mode) {
+        Ok(Some(t)) => t,
+        Ok(None) => return own_pages::serve_local(&state, conn, ctx, req).await,
+        Err(reason) => return bad_request(&state, ctx, reason).await,
+    };
+    ctx.host.clone_from(&target.host);
+    ctx.port = target.port;
+    let service_host = state.config.load().proxy.service_host.clone();
+    if target.host.eq_ignore_ascii_case(&service_host) {
+        return own_pages::serve(&state, conn, ctx, req, &target.path_and_query).await;
+    }
+    if let Err(e) = headers::check_framing(req.headers()) {
+        return framing_refused(&state, ctx, e).await;
+    }
+    let via = state.config.load().proxy.via.clone();
+    if headers::via_loops(req.headers(), &via) {
+        ctx.flag(Flag::ViaLoop);
+        return bad_request(
+            &state,
+            ctx,
+            "the request has already passed through this proxy (a forwarding loop)",
+        )
+        .await;
+    }
+
+    // Phase 2: who.
+    let auth_header = match conn.mode {
+        Mode::Explicit => req
+            .headers()
+            .get(header::PROXY_AUTHORIZATION)
+            .map(|v| v.as_bytes().to_vec()),
+        // A browser does not know a transparent proxy is there, so never signs in to it.
+        Mode::Transparent { .. } => None,
+    };
+    let identity = match state.identify(ctx.client, auth_header.as_deref()).await {
+        Ok(id) => id,
+        Err(e) => return identify_failed(&state, ctx, e).await,
+    };
+    let group = identity.group;
+    ctx.group = Some(group_name(&state, group));
+    ctx.identity = Some(identity);
+
+    // Phase 3: decide.
+    let url_text = format!("http://{}{}", target.host, target.path_and_query);
+    let normalised = match normalize_url(&url_text) {
+        Ok(u) => u,
+        Err(e) => {
+            return bad_request(&state, ctx, &format!("the address cannot be read: {e}")).await;
+        }
+    };
+    let target_view = lychgate_classifier::policy::Target::from_url(normalised);
+    let request = target_view.request(RequestKind::Http);
+    ctx.host = request.host.to_string();
+    ctx.path = request.path.to_string();
+    ctx.query = request.query.map(str::to_string);
+    let decision = state.decide(&mut ctx, group, &request);
+    if state.log_blocks(group) {
+        ctx.flag(Flag::FailClosed);
+        ctx.outcome = Outcome::Error;
+        return page_response(
+            &state,
+            ctx,
+            error_page(&state, &ErrorKind::LoggingUnavailable, ""),
+        )
+        .await;
+    }
+    if ctx.outcome == Outcome::Block {
+        let page = block_page(&state, &ctx, group, &url_text, decision.category);
+        return page_response(&state, ctx, page).await;
+    }
+
+    // Phase 4: forward.
+    forward(state, conn, ctx, req, target, group).await
+}
+
+/// Reads host, port and path: from the absolute URI (explicit) or the `Host` header
+/// (transparent). `Ok(None)`: an origin-form request to the explicit port, for Lychgate itself.
+fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>, &'static str> {
+    let uri = req.uri();
+    let path_and_query = uri
+        .path_and_query()
+        .map_or_else(|| "/".to_string(), |p| p.as_str().to_string());
+    let path_and_query = if path_and_query.starts_with('/') {
+        path_and_query
+    } else {
+        format!("/{path_and_query}")
+    };
+    match mode {
+        Mode::Explicit => {
+            let Some(authority) = uri.authority() else {
+                return Ok(None);
+            };
+            match uri.scheme_str() {
+                Some("http") | None => {}
+                Some(_) => {
+                    return Err(
+                        "only http:// addresses can be sent to the proxy as a plain request; https goes through CONNECT",
+                    );
+                }
+            }
+            if authority.as_str().contains('@') {
+                return Err("the address must not carry a user name or password");
+            }
+            Ok(Some(RawTarget {
+                host: authority
+                    .host()
+                    .trim_matches(['[', ']'])
+                    .to_ascii_lowercase(),
+                port: authority.port_u16().unwrap_or(80),
+                path_and_query,
+            }))
+        }
+        Mode::Transparent { original_dst } => {
+            let host_header = match req.headers().get(header::HOST).map(HeaderValue::to_str) {
+                Some(Ok(h)) => h.to_string(),
+                Some(Err(_)) => return Err("the Host header is not readable"),
+                None => match uri.authority() {
+                    Some(a) => a.as_str().to_string(),
+                    None => return Err("the request has no Host header"),
+                },
+            };
+            let authority: http::uri::Authority = host_header
+                .parse()
+                .map_err(|_| "the Host header is not a host name")?;
+            let default_port = original_dst.map_or(80, |d| d.port());
+            Ok(Some(RawTarget {
+                host: authority
+                    .host()
+                    .trim_matches(['[', ']'])
+                    .to_ascii_lowercase(),
+                port: authority.port_u16().unwrap_or(default_port),
+                path_and_query,
+            }))
+        }
+    }
+}
+
+async fn forward(
+    state: Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    req: Request<Incoming>,
+    target: RawTarget,
+    group: GroupId,
+) -> ProxyResponse {
+    let config = state.config.load_full();
+    let redirected = safe_search::redirect(config.policy.group(group), &ctx.host);
+    if redirected.is_some() {
+        ctx.flag(Flag::SafeSearch);
+    }
+    // Where to connect: the SafeSearch front end, the verified original destination
+    // (transparent), or the host asked for.
+    let authority = match (conn.mode, redirected) {
+        (_, Some(safe)) => format!("{safe}:{}", target.port),
+        (
+            Mode::Transparent {
+                original_dst: Some(dst),
+            },
+            None,
+        ) => match state.resolver.resolve(&target.host, dst.port()).await {
+            Ok(addrs) if addrs.iter().any(|a| a.ip() == dst.ip()) => dst.to_string(),
+            Ok(_) => {
+                ctx.flag(Flag::HostMismatch);
+                ctx.outcome = Outcome::Block;
+                ctx.rule = Some(format!(
+                    "Host `{}` does not resolve to the address the client connected to ({})",
+                    target.host,
+                    dst.ip()
+                ));
+                return bad_request(
+                    &state,
+                    ctx,
+                    "the site's name does not match the address the device connected to",
+                )
+                .await;
+            }
+            Err(e) => {
+                let failure = UpstreamFailure::classify(&e);
+                return upstream_failed(&state, ctx, failure).await;
+            }
+        },
+        _ => {
+            if state.resolver.port_is_own(target.port) {
+                if let Err(e) = state.resolver.resolve(&target.host, target.port).await {
+                    let failure = UpstreamFailure::classify(&e);
+                    return upstream_failed(&state, ctx, failure).await;
+                }
+            }
+            if target.host.contains(':') {
+                format!("[{}]:{}", target.host, target.port)
+            } else {
+                format!("{}:{}", target.host, target.port)
+            }
+        }
+    };
+    let uri: Uri = match format!("http://{authority}{}", target.path_and_query).parse() {
+        Ok(u) => u,
+        Err(_) => return bad_request(&state, ctx, "the address cannot be forwarded").await,
+    };
+
+    let (mut parts, body) = req.into_parts();
+    let version = parts.version;
+    if !parts.headers.contains_key(header::HOST) {
+        let host = if target.port == 80 {
+            target.host.clone()
+        } else {
+            format!("{}:{}", target.host, target.port)
+        };
+        if let Ok(v) = HeaderValue::from_str(&host) {
+            parts.headers.insert(header::HOST, v);
+        }
+    }
+    headers::strip_hop_by_hop(&mut parts.headers);
+    headers::add_via(&mut parts.headers, version, &config.proxy.via);
+    parts.uri = uri;
+    parts.version = http::Version::HTTP_11;
+    let upstream_req =
+        Request::from_parts(parts, UpstreamBody::new(body, Arc::clone(&ctx.bytes_in)));
+
+    let sent = std::time::Instant::now();
+    let result = tokio::time::timeout(
+        config.proxy.response_timeout,
+        state.client.request(upstream_req),
+    )
+    .await;
+    let response = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            let failure = UpstreamFailure::classify(&e);
+            return upstream_failed(&state, ctx, failure).await;
+        }
+        Err(_) => return upstream_failed(&state, ctx, UpstreamFailure::Timeout).await,
+    };
+    state
+        .metrics
+        .upstream_seconds
+        .observe(sent.elapsed().as_secs_f64());
+    let (mut parts, body) = response.into_parts();
+    headers::strip_hop_by_hop(&mut parts.headers);
+    headers::add_via(&mut parts.headers, parts.version, &config.proxy.via);
+    parts.version = version;
+    ctx.status = parts.status.as_u16();
+    let done = finisher(&state, ctx).await;
+    Response::from_parts(parts, Counted::new(ResponseBody::Origin(body), done))
+}
+
+/// The name of a group, for logs and metrics.
+pub fn group_name(state: &ProxyState, group: GroupId) -> Arc<str> {
+    Arc::from(state.config.load().policy.group(group).name.as_str())
+}
+
+/// Who a page is for.
+pub fn audience(state: &ProxyState, group: GroupId) -> Audience {
+    match state.config.load().policy.group(group).kind {
+        GroupKind::Staff => Audience::Staff,
+        GroupKind::Pupil => Audience::Pupil,
+        GroupKind::Guest => Audience::Guest,
+    }
+}
+
+fn block_page(
+    state: &ProxyState,
+    ctx: &RequestContext,
+    group: GroupId,
+    url: &str,
+    category: Option<lychgate_classifier::category::CategoryId>,
+) -> Page {
+    let config = state.config.load();
+    let categories = config.policy.categories();
+    let time = state
+        .clock
+        .wall()
+        .to_zoned_datetime(config.policy.timezone().clone());
+    let user = ctx.identity.as_ref().and_then(|i| i.user.as_deref());
+    let audience = audience(state, group);
+    let review_url = state
+        .review_url
+        .as_deref()
+        .filter(|_| audience == Audience::Staff);
+    if review_url.is_some() {
+        // The form can only ask for a review of this block, by this person, from this device.
+        state.review_tickets.issue(
+            &ctx.reference,
+            pages::ReviewTicket {
+                url: url.to_string(),
+                client_ip: ctx.client,
+                user: user.map(str::to_string),
+                group: ctx.group.as_deref().unwrap_or("").to_string(),
+                category: category.map(|c| categories.name(c).to_string()),
+                rule: ctx.rule.clone(),
+            },
+        );
+    }
+    pages::render_block_page(
+        &state.branding,
+        &BlockPageInput {
+            audience,
+            url,
+            host: &ctx.host,
+            category: category.map(|c| categories.name(c)),
+            category_sensitive: category.is_none_or(|c| categories.is_sensitive(c)),
+            reason: ctx
+                .rule
+                .as_deref()
+                .unwrap_or("blocked by the school's filter"),
+            reference: &ctx.reference,
+            time: &time,
+            user,
+            group: ctx.group.as_deref().unwrap_or(""),
+            review_url,
+        },
+    )
+}
+
+/// An error page for this request.
+pub fn error_page(state: &ProxyState, kind: &ErrorKind<'_>, reference: &str) -> Page {
+    let config = state.config.load();
+    let time = state
+        .clock
+        .wall()
+        .to_zoned_datetime(config.policy.timezone().clone());
+    pages::render_error_page(&state.branding, kind, reference, &time)
+}
+
+/// Sends a page, and logs the request once the page has gone out.
+pub async fn page_response(
+    state: &Arc<ProxyState>,
+    mut ctx: RequestContext,
+    page: Page,
+) -> ProxyResponse {
+    ctx.status = page.status.as_u16();
+    let mut builder = Response::builder()
+        .status(page.status)
+        .header("x-lychgate-reference", ctx.reference.as_str());
+    for (name, value) in page.headers() {
+        builder = builder.header(name, value);
+    }
+    let body = ResponseBody::page(page.body);
+    let done = finisher(state, ctx).await;
+    builder
+        .body(Counted::new(body, done))
+        .unwrap_or_else(|_| Response::new(Counted::new(ResponseBody::empty(), Box::new(NoRecord))))
+}
+
+/// Refuses a request with 400 and the reason.
+pub async fn bad_request(
+    state: &Arc<ProxyState>,
+    mut ctx: RequestContext,
+    reason: &str,
+) -> ProxyResponse {
+    if ctx.outcome != Outcome::Block {
+        ctx.outcome = Outcome::Error;
+    }
+    ctx.rule.get_or_insert_with(|| reason.to_string());
+    let page = error_page(state, &ErrorKind::BadRequest { reason }, &ctx.reference);
+    page_response(state, ctx, page).await
+}
+
+async fn framing_refused(
+    state: &Arc<ProxyState>,
+    mut ctx: RequestContext,
+    e: FramingError,
+) -> ProxyResponse {
+    state
+        .metrics
+        .bad_requests
+        .get_or_create(&crate::metrics::ReasonLabel { reason: e.label() })
+        .inc();
+    ctx.flag(Flag::AmbiguousFraming);
+    bad_request(state, ctx, e.reason()).await
+}
+
+pub async fn identify_failed(
+    state: &Arc<ProxyState>,
+    mut ctx: RequestContext,
+    e: IdentifyError,
+) -> ProxyResponse {
+    ctx.outcome = Outcome::Error;
+    let realm = state.branding.school_name.replace('"', "'");
+    let (page, retry_after) = match &e {
+        IdentifyError::Auth(AuthError::RateLimited) => {
+            ctx.flag(Flag::AuthRateLimited);
+            let secs = state
+                .config
+                .load()
+                .identity
+                .auth
+                .failure_window
+                .as_secs()
+                .max(1);
+            (
+                error_page(
+                    state,
+                    &ErrorKind::TooManySignInFailures {
+                        retry_after_secs: secs,
+                    },
+                    &ctx.reference,
+                ),
+                Some(secs),
+            )
+        }
+        IdentifyError::Auth(_) => {
+            ctx.flag(Flag::AuthFailed);
+            (
+                error_page(state, &ErrorKind::ProxyAuthRequired, &ctx.reference),
+                None,
+            )
+        }
+        IdentifyError::AuthRequired => {
+            ctx.flag(Flag::AuthRequired);
+            (
+                error_page(state, &ErrorKind::ProxyAuthRequired, &ctx.reference),
+                None,
+            )
+        }
+    };
+    let mut response = page_response(state, ctx, page).await;
+    if let Some(secs) = retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    } else if let Ok(v) =
+        HeaderValue::from_str(&format!("Basic realm=\"{realm}\", charset=\"UTF-8\""))
+    {
+        response.headers_mut().insert(header::PROXY_AUTHENTICATE, v);
+    }
+    response
+}
+
+/// A 502/504 page for an origin that could not be reached.
+pub async fn upstream_failed(
+    state: &Arc<ProxyState>,
+    mut ctx: RequestContext,
+    failure: UpstreamFailure,
+) -> ProxyResponse {
+    state
+        .metrics
+        .upstream_errors
+        .get_or_create(&crate::metrics::KindLabel {
+            kind: failure.name(),
+        })
+        .inc();
+    ctx.outcome = Outcome::Error;
+    ctx.flag(match failure {
+        UpstreamFailure::Dns => Flag::UpstreamDns,
+        UpstreamFailure::Refused => Flag::UpstreamRefused,
+        UpstreamFailure::Timeout => Flag::UpstreamTimeout,
+        UpstreamFailure::Loop => Flag::Loop,
+        UpstreamFailure::Other => Flag::UpstreamError,
+    });
+    let host = ctx.host.clone();
+    let kind = match failure {
+        UpstreamFailure::Dns => ErrorKind::UpstreamNoSuchName { host: &host },
+        UpstreamFailure::Refused => ErrorKind::UpstreamRefused { host: &host },
+        UpstreamFailure::Timeout => ErrorKind::UpstreamTimeout { host: &host },
+        UpstreamFailure::Loop => ErrorKind::BadRequest {
+            reason: "the address points back at this proxy",
+        },
+        UpstreamFailure::Other => ErrorKind::UpstreamUnreachable { host: &host },
+    };
+    let page = error_page(state, &kind, &ctx.reference);
+    page_response(state, ctx, page).await
+}
+
+/// Reserves the request's place in the log queue now — waiting if the writer is behind, which
+/// slows clients rather than losing records — and writes the record when the body ends.
+pub async fn finisher(state: &Arc<ProxyState>, ctx: RequestContext) -> Box<dyn OnBodyEnd> {
+    match state.log.reserve().await {
+        Some(permit) => Box::new(RecordOnEnd {
+            state: Arc::clone(state),
+            ctx,
+            permit,
+        }),
+        None => {
+            tracing::error!(reference = %ctx.reference, "request log writer has stopped; record written to stderr");
+            state.count(&ctx);
+            let record = ctx.into_record(&state.config.load());
+            eprintln!("{}", serde_json::to_string(&record).unwrap_or_default());
+            Box::new(NoRecord)
+        }
+    }
+}
+
+struct RecordOnEnd {
+    state: Arc<ProxyState>,
+    ctx: RequestContext,
+    permit: crate::log::LogPermit,
+}
+
+impl OnBodyEnd for RecordOnEnd {
+    fn finish(self: Box<Self>, bytes: u64, complete: bool) {
+        let RecordOnEnd {
+            state,
+            mut ctx,
+            permit,
+        } = *self;
+        ctx.bytes_out = bytes;
+        if !complete {
+            ctx.flag(Flag::ClientClosed);
+        }
+        state.count(&ctx);
+        permit.send(ctx.into_record(&state.config.load()));
+    }
+}
+
+/// For responses whose record is written elsewhere (a CONNECT's 200: the tunnel logs).
+#[derive(Debug)]
+pub struct NoRecord;
+
+impl OnBodyEnd for NoRecord {
+    fn finish(self: Box<Self>, _bytes: u64, _complete: bool) {}
+}
+
+/// A status and reason page used by own pages.
+pub fn status_page(state: &ProxyState, status: StatusCode, reference: &str) -> Page {
+    let kind = match status {
+        StatusCode::NOT_FOUND => ErrorKind::NotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorKind::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorKind::PayloadTooLarge,
+        StatusCode::FORBIDDEN => ErrorKind::ClientNotAllowed,
+        _ => ErrorKind::BadRequest {
+            reason: "the request cannot be served",
+        },
+    };
+    error_page(state, &kind, reference)
+}

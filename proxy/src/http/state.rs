@@ -1,0 +1,154 @@
+//! What every connection shares: the policy snapshot, identities, the request log, metrics, the
+//! upstream pool and the page settings — plus the phases every request goes through
+//! (identify, decide, record), written once for the explicit, transparent and tunnel paths.
+
+use super::context::{Outcome, RequestContext};
+use super::limits::ConnectionLimits;
+use super::pages::{Branding, ReviewStore};
+use super::upstream::{Resolver, UpstreamClient};
+use crate::clock::SharedClock;
+use crate::config::Config;
+use crate::identity::{AuthError, ClientIdentity, Identities};
+use crate::log::LogHandle;
+use crate::metrics::ProxyMetrics;
+use arc_swap::ArcSwap;
+use lychgate_classifier::policy::{Action, Decision, GroupId, Request, Rule, Scratch};
+use std::cell::RefCell;
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+thread_local! {
+    /// One scratch per worker thread, so deciding allocates nothing once warm.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Shared by every connection.
+#[derive(Debug)]
+pub struct ProxyState {
+    /// The current configuration and compiled policy (swapped whole on reload).
+    pub config: ArcSwap<Config>,
+    /// Who clients are.
+    pub identities: Identities,
+    /// The request log.
+    pub log: LogHandle,
+    /// Metrics.
+    pub metrics: Arc<ProxyMetrics>,
+    /// ClientHello peek outcomes.
+    pub tls_metrics: crate::tls::TlsPeekMetrics,
+    /// Review tickets issued with staff block pages, redeemed by `POST /review`.
+    pub review_tickets: super::pages::ReviewTickets,
+    /// Time.
+    pub clock: SharedClock,
+    /// The upstream pool.
+    pub client: UpstreamClient,
+    /// Name resolution.
+    pub resolver: Resolver,
+    /// Block and error page look.
+    pub branding: Branding,
+    /// Where `Request a review` base URL points (None: no review form).
+    pub review_url: Option<String>,
+    /// Review requests from block pages.
+    pub reviews: Arc<ReviewStore>,
+    /// Open connection counts.
+    pub limits: ConnectionLimits,
+    /// Cancelled when the daemon stops: open tunnels close.
+    pub shutdown: CancellationToken,
+}
+
+/// Why a client could not be identified.
+#[derive(Debug)]
+pub enum IdentifyError {
+    /// The network needs sign-in and none was given.
+    AuthRequired,
+    /// Sign-in failed or was refused.
+    Auth(AuthError),
+}
+
+impl ProxyState {
+    /// Who is asking: proxy sign-in when given (or required by the client's network), else by
+    /// address (device, identity map, network, default group).
+    pub async fn identify(
+        &self,
+        client: IpAddr,
+        proxy_authorization: Option<&[u8]>,
+    ) -> Result<ClientIdentity, IdentifyError> {
+        if let Some(header) = proxy_authorization {
+            return self
+                .identities
+                .by_proxy_auth(client, header)
+                .await
+                .map_err(IdentifyError::Auth);
+        }
+        if self.identities.auth_required(client) {
+            return Err(IdentifyError::AuthRequired);
+        }
+        Ok(self.identities.by_address(client))
+    }
+
+    /// Decides a request for a group now; records the decision's facts in `ctx`.
+    pub fn decide(
+        &self,
+        ctx: &mut RequestContext,
+        group: GroupId,
+        request: &Request<'_>,
+    ) -> Decision {
+        let config = self.config.load();
+        let policy = &config.policy;
+        let at = policy.local_time(self.clock.wall());
+        let started = Instant::now();
+        let decision = SCRATCH.with(|s| {
+            let mut scratch = s.borrow_mut();
+            let d = policy.decide(group, at, request, &mut scratch);
+            if d.search.is_some() && !scratch.terms.is_empty() {
+                ctx.search = Some(scratch.terms.clone());
+            }
+            d
+        });
+        self.metrics
+            .decision_seconds
+            .observe(started.elapsed().as_secs_f64());
+        ctx.category = decision
+            .category
+            .map(|c| policy.categories().name(c).to_string());
+        if !matches!(decision.rule, Rule::Default) {
+            ctx.rule = Some(policy.describe(group, &decision));
+        }
+        ctx.concerns = decision.concerns().map(|c| (c.theme, c.severity)).collect();
+        ctx.outcome = match decision.action {
+            Action::Allow => Outcome::Allow,
+            Action::Block => Outcome::Block,
+        };
+        decision
+    }
+
+    /// Whether a group's requests must stop because the request log cannot be written.
+    pub fn log_blocks(&self, group: GroupId) -> bool {
+        !self.log.is_healthy()
+            && self
+                .config
+                .load()
+                .groups
+                .get(group.0 as usize)
+                .is_none_or(|g| g.fail_closed)
+    }
+
+    /// Writes the request's log record and counts it. Waits while the log queue is full
+    /// (backpressure) rather than dropping the record.
+    pub async fn record(&self, ctx: RequestContext) {
+        self.count(&ctx);
+        let record = ctx.into_record(&self.config.load());
+        if self.log.write(record).await.is_err() {
+            tracing::error!("request log writer has stopped; a record could not be queued");
+        }
+    }
+
+    /// Counts a finished request in the metrics.
+    pub fn count(&self, ctx: &RequestContext) {
+        let group = ctx.group.as_deref().unwrap_or("unknown");
+        let category = ctx.category.as_deref().unwrap_or("none");
+        self.metrics
+            .count_request(ctx.kind.label(), ctx.outcome.label(), group, category);
+    }
+}

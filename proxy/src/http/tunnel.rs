@@ -1,0 +1,484 @@
+//! Tunnels: CONNECT through the explicit proxy and transparent port-443 connections. Both read
+//! the client's TLS ClientHello before any byte reaches the origin, so the server name (SNI) is
+//! decided on — a CONNECT to an allowed name whose SNI names a blocked host (domain fronting)
+//! is refused — and then splice bytes both ways without terminating TLS.
+
+use super::body::{Counted, ResponseBody};
+use super::context::{Outcome, RequestContext, TrafficKind};
+use super::safe_search;
+use super::service::{self, Connection, NoRecord, ProxyResponse, group_name};
+use super::state::ProxyState;
+use super::upstream::UpstreamFailure;
+use crate::log::Flag;
+use crate::tls::alert::{AlertDescription, alert_record};
+use crate::tls::{HelloError, read_client_hello};
+use http::{Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use lychgate_classifier::host::{Host, normalize_host};
+use lychgate_classifier::policy::{Action, GroupId, Request as PolicyRequest, RequestKind};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// What the first bytes of a tunnel were.
+enum FirstBytes {
+    /// A ClientHello, with its server name if any.
+    Tls(Option<String>),
+    /// Something else.
+    NotTls,
+    /// Broken, too large or too slow.
+    Unreadable(&'static str),
+}
+
+/// Reads until the ClientHello is complete (or clearly is not one), within the time allowed.
+async fn read_hello<S: AsyncRead + Unpin>(
+    state: &ProxyState,
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    timeout: std::time::Duration,
+) -> FirstBytes {
+    match tokio::time::timeout(timeout, read_client_hello(stream, buf)).await {
+        Ok(result) => {
+            state.tls_metrics.record(&result);
+            match result {
+                Ok(info) => FirstBytes::Tls(info.sni),
+                Err(HelloError::NotTls) => FirstBytes::NotTls,
+                Err(HelloError::Malformed(_)) => FirstBytes::Unreadable("malformed ClientHello"),
+                Err(HelloError::Closed(0)) => {
+                    FirstBytes::Unreadable("client closed before sending anything")
+                }
+                Err(HelloError::Closed(_)) => {
+                    FirstBytes::Unreadable("client closed mid-ClientHello")
+                }
+                Err(HelloError::Io(_)) => FirstBytes::Unreadable("error reading the ClientHello"),
+            }
+        }
+        Err(_) => {
+            state.tls_metrics.record_timeout();
+            FirstBytes::Unreadable("no ClientHello in time")
+        }
+    }
+}
+
+/// Normalises a host name from a CONNECT authority or SNI.
+fn normalised_host(host: &str) -> Option<String> {
+    match normalize_host(host.trim_matches(['[', ']'])) {
+        Ok(Host::Name(n)) => Some(n),
+        Ok(Host::Ip(ip)) => Some(ip.to_string()),
+        Err(_) => None,
+    }
+}
+
+fn decide_host(state: &ProxyState, ctx: &mut RequestContext, group: GroupId, host: &str) -> Action {
+    let request = PolicyRequest {
+        host,
+        ip: host.parse().ok(),
+        path: "/",
+        query: None,
+        kind: RequestKind::HostOnly,
+    };
+    state.decide(ctx, group, &request).action
+}
+
+/// `CONNECT host:port`: decided on the authority, answered 200, then decided again on the SNI.
+pub async fn connect(
+    state: Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    req: Request<Incoming>,
+) -> ProxyResponse {
+    ctx.kind = TrafficKind::Connect;
+    ctx.scheme = "https";
+    let Some(authority) = req.uri().authority().cloned() else {
+        return service::bad_request(&state, ctx, "CONNECT needs host:port").await;
+    };
+    let Some(port) = authority.port_u16() else {
+        return service::bad_request(&state, ctx, "CONNECT needs host:port").await;
+    };
+    let Some(host) = normalised_host(authority.host()) else {
+        return service::bad_request(&state, ctx, "CONNECT names no valid host").await;
+    };
+    ctx.host.clone_from(&host);
+    ctx.port = port;
+    let auth = req
+        .headers()
+        .get(header::PROXY_AUTHORIZATION)
+        .map(|v| v.as_bytes().to_vec());
+    let identity = match state.identify(ctx.client, auth.as_deref()).await {
+        Ok(i) => i,
+        Err(e) => return service::identify_failed(&state, ctx, e).await,
+    };
+    let group = identity.group;
+    ctx.group = Some(group_name(&state, group));
+    ctx.identity = Some(identity);
+
+    let config = state.config.load_full();
+    if !config.proxy.connect_ports.contains(&port) {
+        ctx.outcome = Outcome::Block;
+        ctx.rule = Some(format!("port {port} is not an allowed CONNECT port"));
+        ctx.flag(Flag::PortNotAllowed);
+        state
+            .metrics
+            .tunnels
+            .get_or_create(&crate::metrics::ReasonLabel {
+                reason: "port_refused",
+            })
+            .inc();
+        let page = service::error_page(
+            &state,
+            &super::pages::ErrorKind::BadRequest {
+                reason: "tunnels are allowed only to the usual secure web ports",
+            },
+            &ctx.reference,
+        );
+        let page = super::pages::Page {
+            status: StatusCode::FORBIDDEN,
+            ..page
+        };
+        return service::page_response(&state, ctx, page).await;
+    }
+    if decide_host(&state, &mut ctx, group, &host) == Action::Block {
+        state
+            .metrics
+            .tunnels
+            .get_or_create(&crate::metrics::ReasonLabel { reason: "blocked" })
+            .inc();
+        // Browsers do not show a proxy's body for a refused CONNECT; curl and logs do.
+        let page = service::error_page(
+            &state,
+            &super::pages::ErrorKind::BadRequest {
+                reason: "this site is blocked by the school's filter",
+            },
+            &ctx.reference,
+        );
+        let page = super::pages::Page {
+            status: StatusCode::FORBIDDEN,
+            ..page
+        };
+        return service::page_response(&state, ctx, page).await;
+    }
+    if state.log_blocks(group) {
+        ctx.flag(Flag::FailClosed);
+        ctx.outcome = Outcome::Error;
+        let page = service::error_page(
+            &state,
+            &super::pages::ErrorKind::LoggingUnavailable,
+            &ctx.reference,
+        );
+        return service::page_response(&state, ctx, page).await;
+    }
+
+    let state2 = Arc::clone(&state);
+    tokio::spawn(async move {
+        match hyper::upgrade::on(req).await {
+            Ok(upgraded) => {
+                let client = TokioIo::new(upgraded);
+                run_tunnel(state2, conn, ctx, group, client, host, port, None).await;
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "CONNECT upgrade failed");
+                ctx.flag(Flag::UpgradeFailed);
+                ctx.outcome = Outcome::Error;
+                state2.record(ctx).await;
+            }
+        }
+    });
+    ctx_free_response()
+}
+
+fn ctx_free_response() -> ProxyResponse {
+    Response::builder()
+        .status(StatusCode::OK)
+        .body(Counted::new(ResponseBody::empty(), Box::new(NoRecord)))
+        .unwrap_or_else(|_| Response::new(Counted::new(ResponseBody::empty(), Box::new(NoRecord))))
+}
+
+/// A transparent port-443 connection: peek the SNI, decide, verify the destination, splice.
+pub async fn transparent_tls(
+    state: Arc<ProxyState>,
+    client: TcpStream,
+    peer: SocketAddr,
+    original_dst: Option<SocketAddr>,
+) {
+    let mut ctx = RequestContext::new(TrafficKind::Tls, peer.ip(), super::context::new_reference());
+    ctx.scheme = "https";
+    ctx.port = original_dst.map_or(443, |d| d.port());
+    let identity = state.identities.by_address(peer.ip());
+    let group = identity.group;
+    ctx.group = Some(group_name(&state, group));
+    ctx.identity = Some(identity);
+    let conn = Connection {
+        client: peer,
+        mode: service::Mode::Transparent { original_dst },
+    };
+    let host = original_dst.map_or_else(String::new, |d| d.ip().to_string());
+    let port = ctx.port;
+    run_tunnel(state, conn, ctx, group, client, host, port, original_dst).await;
+}
+
+/// The shared second half: first bytes, SNI decision, upstream connection, splice, record.
+#[allow(clippy::too_many_arguments)]
+async fn run_tunnel<S>(
+    state: Arc<ProxyState>,
+    conn: Connection,
+    mut ctx: RequestContext,
+    group: GroupId,
+    mut client: S,
+    mut host: String,
+    port: u16,
+    original_dst: Option<SocketAddr>,
+) where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = state.config.load_full();
+    let meta = config.groups.get(group.0 as usize).copied();
+    let mut first = Vec::with_capacity(2048);
+    let first_kind = read_hello(&state, &mut client, &mut first, config.proxy.hello_timeout).await;
+    let is_tls = matches!(first_kind, FirstBytes::Tls(_));
+    let mut refuse: Option<&'static str> = None;
+    match first_kind {
+        FirstBytes::Tls(Some(sni)) => {
+            if sni != host {
+                let authority = std::mem::replace(&mut host, sni.clone());
+                ctx.host.clone_from(&sni);
+                if ctx.kind == TrafficKind::Connect {
+                    ctx.flag(Flag::SniMismatch);
+                    tracing::debug!(connect = %authority, sni = %sni, "CONNECT authority and SNI differ");
+                }
+                if decide_host(&state, &mut ctx, group, &sni) == Action::Block {
+                    refuse = Some(if ctx.kind == TrafficKind::Connect {
+                        "sni_blocked"
+                    } else {
+                        "blocked"
+                    });
+                }
+            }
+        }
+        FirstBytes::Tls(None) => {
+            ctx.flag(Flag::NoSni);
+            if ctx.kind == TrafficKind::Tls {
+                // Only the address is known: decide on it (an IP-literal rule), then the
+                // group's `no_sni` key.
+                let ip_text = host.clone();
+                if !ip_text.is_empty()
+                    && decide_host(&state, &mut ctx, group, &ip_text) == Action::Block
+                {
+                    refuse = Some("blocked");
+                }
+            }
+            if refuse.is_none() && meta.is_some_and(|m| m.no_sni == Action::Block) {
+                ctx.rule = Some("TLS without a server name (no_sni = \"block\")".to_string());
+                refuse = Some("no_sni");
+            }
+        }
+        FirstBytes::NotTls => {
+            ctx.flag(Flag::NotTls);
+            if ctx.kind == TrafficKind::Tls
+                || meta.is_some_and(|m| m.non_tls_tunnel == Action::Block)
+            {
+                ctx.rule = Some(
+                    "bytes in the tunnel are not TLS (non_tls_tunnel = \"block\")".to_string(),
+                );
+                refuse = Some("not_tls");
+            }
+        }
+        FirstBytes::Unreadable(why) => {
+            ctx.flag(Flag::BadHello);
+            ctx.rule = Some(why.to_string());
+            refuse = Some("bad_hello");
+        }
+    }
+    if host.is_empty() {
+        refuse.get_or_insert("no_destination");
+    }
+    if refuse.is_none() && state.log_blocks(group) {
+        ctx.flag(Flag::FailClosed);
+        refuse = Some("fail_closed");
+    }
+    if let Some(reason) = refuse {
+        if ctx.outcome != Outcome::Error {
+            ctx.outcome = Outcome::Block;
+        }
+        if is_tls {
+            let alert = alert_record(AlertDescription::AccessDenied);
+            let _ = client.write_all(&alert).await;
+        }
+        let _ = client.shutdown().await;
+        state
+            .metrics
+            .tunnels
+            .get_or_create(&crate::metrics::ReasonLabel { reason })
+            .inc();
+        state.record(ctx).await;
+        return;
+    }
+    ctx.outcome = Outcome::Allow;
+
+    // Where to connect.
+    let redirected = safe_search::redirect(config.policy.group(group), &host);
+    if redirected.is_some() {
+        ctx.flag(Flag::SafeSearch);
+    }
+    let target: Result<Vec<SocketAddr>, UpstreamFailure> = match (original_dst, redirected) {
+        (_, Some(safe)) => state
+            .resolver
+            .resolve(safe, port)
+            .await
+            .map_err(|e| UpstreamFailure::classify(&e)),
+        (Some(dst), None) => match state.resolver.resolve(&host, dst.port()).await {
+            Ok(addrs)
+                if addrs.iter().any(|a| a.ip() == dst.ip()) || host == dst.ip().to_string() =>
+            {
+                Ok(vec![dst])
+            }
+            Ok(_) => {
+                // squid's host_verify_strict: the name must resolve to where the client was going.
+                ctx.flag(Flag::HostMismatch);
+                ctx.outcome = Outcome::Block;
+                ctx.rule = Some(format!("`{host}` does not resolve to {}", dst.ip()));
+                let _ = client
+                    .write_all(&alert_record(AlertDescription::AccessDenied))
+                    .await;
+                state
+                    .metrics
+                    .tunnels
+                    .get_or_create(&crate::metrics::ReasonLabel {
+                        reason: "host_mismatch",
+                    })
+                    .inc();
+                state.record(ctx).await;
+                return;
+            }
+            Err(e) => Err(UpstreamFailure::classify(&e)),
+        },
+        (None, None) => state
+            .resolver
+            .resolve(&host, port)
+            .await
+            .map_err(|e| UpstreamFailure::classify(&e)),
+    };
+    let upstream = match target {
+        Ok(addrs) => connect_any(&addrs, config.proxy.connect_timeout).await,
+        Err(f) => Err(f),
+    };
+    let mut upstream = match upstream {
+        Ok(s) => s,
+        Err(failure) => {
+            state
+                .metrics
+                .upstream_errors
+                .get_or_create(&crate::metrics::KindLabel {
+                    kind: failure.name(),
+                })
+                .inc();
+            ctx.outcome = Outcome::Error;
+            ctx.flag(Flag::UpstreamError);
+            ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
+            if is_tls {
+                let _ = client
+                    .write_all(&alert_record(AlertDescription::InternalError))
+                    .await;
+            }
+            state.record(ctx).await;
+            return;
+        }
+    };
+    ctx.status = 200;
+    if upstream.write_all(&first).await.is_err() {
+        ctx.outcome = Outcome::Error;
+        ctx.flag(Flag::UpstreamError);
+        state.record(ctx).await;
+        return;
+    }
+    ctx.bytes_in
+        .fetch_add(first.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    state
+        .metrics
+        .tunnels
+        .get_or_create(&crate::metrics::ReasonLabel { reason: "opened" })
+        .inc();
+    state.metrics.tunnels_active.inc();
+    let fail_closed = meta.is_none_or(|m| m.fail_closed);
+    let (up, down, end) = splice(
+        &state,
+        &mut client,
+        &mut upstream,
+        config.proxy.tunnel_idle_timeout,
+        fail_closed,
+    )
+    .await;
+    state.metrics.tunnels_active.dec();
+    ctx.bytes_in
+        .fetch_add(up, std::sync::atomic::Ordering::Relaxed);
+    ctx.bytes_out = down;
+    if let Some(flag) = end {
+        ctx.flag(flag);
+    }
+    let _ = conn;
+    state.record(ctx).await;
+}
+
+async fn connect_any(
+    addrs: &[SocketAddr],
+    timeout: std::time::Duration,
+) -> Result<TcpStream, UpstreamFailure> {
+    let mut last = UpstreamFailure::Other;
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                return Ok(s);
+            }
+            Ok(Err(e)) => last = UpstreamFailure::from_io(&e),
+            Err(_) => last = UpstreamFailure::Timeout,
+        }
+    }
+    Err(last)
+}
+
+/// Copies both ways until either side closes, the tunnel idles out, the daemon stops, or —
+/// for fail-closed groups — the request log stops being writable.
+async fn splice<C, U>(
+    state: &ProxyState,
+    client: &mut C,
+    upstream: &mut U,
+    idle: std::time::Duration,
+    fail_closed: bool,
+) -> (u64, u64, Option<Flag>)
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut ur, mut uw) = tokio::io::split(upstream);
+    let mut up = 0u64;
+    let mut down = 0u64;
+    let mut cbuf = vec![0u8; 64 * 1024];
+    let mut ubuf = vec![0u8; 64 * 1024];
+    let mut health = state.log.health();
+    let mut client_open = true;
+    let mut upstream_open = true;
+    let end = loop {
+        if !client_open && !upstream_open {
+            break None;
+        }
+        tokio::select! {
+            r = cr.read(&mut cbuf), if client_open => match r {
+                Ok(0) | Err(_) => { client_open = false; let _ = uw.shutdown().await; }
+                Ok(n) => { if uw.write_all(&cbuf[..n]).await.is_err() { break None; } up += n as u64; }
+            },
+            r = ur.read(&mut ubuf), if upstream_open => match r {
+                Ok(0) | Err(_) => { upstream_open = false; let _ = cw.shutdown().await; }
+                Ok(n) => { if cw.write_all(&ubuf[..n]).await.is_err() { break None; } down += n as u64; }
+            },
+            () = tokio::time::sleep(idle) => break Some(Flag::IdleTimeout),
+            () = state.shutdown.cancelled() => break Some(Flag::Shutdown),
+            changed = health.changed(), if fail_closed => {
+                if changed.is_err() || !*health.borrow() { break Some(Flag::FailClosed); }
+            }
+        }
+    };
+    (up, down, end)
+}

@@ -1,0 +1,622 @@
+//! Tests of the whole log: records in, lines out, through the real files or a disk that blocks
+//! or fails on command.
+
+use super::record::tests::sample;
+use super::sink::Sink;
+use super::writer::{self, STDERR_PREFIX};
+use super::*;
+use crate::clock::{ManualClock, SharedClock};
+use jiff::civil::Date;
+use std::collections::BTreeMap;
+use std::io::{self, Read as _, Write};
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::Path;
+use std::pin::pin;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Waker};
+use std::time::Duration;
+
+/// Long enough never to fire in a passing test; a hang becomes a failure instead of a stuck run.
+const PATIENCE: Duration = Duration::from_secs(20);
+
+fn clock_at(wall: &str) -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(wall.parse().unwrap()))
+}
+
+fn settings(dir: &Path) -> LogSettings {
+    LogSettings {
+        dir: dir.to_path_buf(),
+        timezone: jiff::tz::TimeZone::get("Europe/London").unwrap(),
+        ..LogSettings::default()
+    }
+}
+
+fn lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn ids(values: &[serde_json::Value]) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn expected_ids(range: std::ops::Range<u32>) -> Vec<String> {
+    range.map(|n| format!("TEST{n:04}")).collect()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+// ---- a disk the test controls ----
+
+#[derive(Default)]
+struct DiskState {
+    files: BTreeMap<Date, Vec<u8>>,
+    fail: bool,
+    blocked: bool,
+    appends_started: usize,
+}
+
+/// Shared between the test and the writer's sink.
+#[derive(Clone, Default)]
+struct Disk(Arc<(Mutex<DiskState>, Condvar)>);
+
+impl Disk {
+    fn with<R>(&self, f: impl FnOnce(&mut DiskState) -> R) -> R {
+        let r = f(&mut self.0.0.lock().unwrap());
+        self.0.1.notify_all();
+        r
+    }
+
+    fn set_fail(&self, fail: bool) {
+        self.with(|s| s.fail = fail);
+    }
+
+    fn set_blocked(&self, blocked: bool) {
+        self.with(|s| s.blocked = blocked);
+    }
+
+    /// Blocks the calling thread until the writer has entered `append` `n` times.
+    fn wait_appends(&self, n: usize) {
+        let (lock, cv) = &*self.0;
+        let (_state, timeout) = cv
+            .wait_timeout_while(lock.lock().unwrap(), PATIENCE, |s| s.appends_started < n)
+            .unwrap();
+        assert!(!timeout.timed_out(), "the writer never reached the disk");
+    }
+
+    fn text(&self, date: &str) -> String {
+        let date: Date = date.parse().unwrap();
+        self.with(|s| String::from_utf8(s.files.get(&date).cloned().unwrap_or_default()).unwrap())
+    }
+}
+
+struct DiskSink {
+    disk: Disk,
+    date: Option<Date>,
+}
+
+fn enospc() -> io::Error {
+    io::Error::from_raw_os_error(28)
+}
+
+impl Sink for DiskSink {
+    fn date(&self) -> Option<Date> {
+        self.date
+    }
+    fn open(&mut self, date: Date) -> io::Result<()> {
+        self.disk.with(|s| {
+            if s.fail {
+                return Err(enospc());
+            }
+            s.files.entry(date).or_default();
+            Ok(())
+        })?;
+        self.date = Some(date);
+        Ok(())
+    }
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let date = self.date.expect("opened before append");
+        let (lock, cv) = &*self.disk.0;
+        let mut s = lock.lock().unwrap();
+        s.appends_started += 1;
+        cv.notify_all();
+        let mut s = cv.wait_while(s, |s| s.blocked).unwrap();
+        if s.fail {
+            return Err(enospc());
+        }
+        s.files.entry(date).or_default().extend_from_slice(bytes);
+        Ok(())
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        if self.disk.with(|s| s.fail) {
+            return Err(enospc());
+        }
+        Ok(())
+    }
+    fn close(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What the writer sent to "stderr".
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+}
+
+struct OnDisk {
+    log: LogHandle,
+    task: RequestLogTask,
+    disk: Disk,
+    stderr: Captured,
+    metrics: LogMetrics,
+    clock: Arc<ManualClock>,
+}
+
+fn start_on_disk(settings: LogSettings) -> OnDisk {
+    let disk = Disk::default();
+    let stderr = Captured::default();
+    let metrics = LogMetrics::new();
+    let clock = clock_at("2026-11-30T09:00:00Z");
+    let sink = DiskSink {
+        disk: disk.clone(),
+        date: None,
+    };
+    let (log, task) = writer::start(
+        super::writer_config(&settings),
+        sink,
+        clock.clone(),
+        metrics.clone(),
+        Box::new(stderr.clone()),
+    )
+    .unwrap();
+    OnDisk {
+        log,
+        task,
+        disk,
+        stderr,
+        metrics,
+        clock,
+    }
+}
+
+// ---- the tests ----
+
+#[tokio::test]
+async fn records_become_parseable_lines_in_the_days_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let metrics = LogMetrics::new();
+    let s = LogSettings {
+        batch_max: 7,
+        ..settings(tmp.path())
+    };
+    let (log, task) =
+        RequestLog::start(s, clock_at("2026-07-01T10:00:00Z"), metrics.clone()).unwrap();
+    for n in 0..100 {
+        let mut r = sample(n);
+        // Made in UTC; written in the configured zone (London, summer time).
+        r.time = "2026-07-01T08:00:00.5Z"
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        log.write(r).await.unwrap();
+    }
+    task.shutdown().await.unwrap();
+
+    let path = tmp.path().join("requests-2026-07-01.jsonl");
+    assert_eq!(mode(&path), 0o640);
+    let values = lines(&std::fs::read_to_string(&path).unwrap());
+    assert_eq!(ids(&values), expected_ids(0..100));
+    for v in &values {
+        assert_eq!(v["v"], 1);
+        assert_eq!(v["time"], "2026-07-01T09:00:00.500+01:00");
+        assert_eq!(v["host"], "www.example.com");
+        assert_eq!(v["query"], serde_json::Value::Null, "search-terms-only");
+        assert_eq!(v["search"], "how to tie a knot");
+    }
+    assert_eq!(metrics.lines_written.get(), 100);
+    assert_eq!(metrics.lines_failed.get(), 0);
+    // Batches of at most batch_max (7) lines: at least 15 of them, 100 lines in all.
+    let mut registry = prometheus_client::registry::Registry::default();
+    metrics.register(&mut registry);
+    let mut text = String::new();
+    prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+    assert!(
+        text.contains("lychgate_log_batch_lines_sum 100.0"),
+        "{text}"
+    );
+    let count: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("lychgate_log_batch_lines_count "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(count >= 15, "{count}");
+    assert!(
+        text.contains("lychgate_log_batch_lines_bucket{le=\"4.0\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn query_modes_are_applied_by_the_writer() {
+    for (mode, query, search) in [
+        (
+            QueryLogging::Full,
+            Some("q=how+to+tie+a+knot&sid=12345"),
+            Some("how to tie a knot"),
+        ),
+        (QueryLogging::None, None, None),
+    ] {
+        let t = start_on_disk(LogSettings {
+            query: mode,
+            ..LogSettings::default()
+        });
+        t.log.write(sample(1)).await.unwrap();
+        t.task.shutdown().await.unwrap();
+        let v = &lines(&t.disk.text("2026-11-30"))[0];
+        assert_eq!(v["query"].as_str(), query, "{mode}");
+        assert_eq!(v["search"].as_str(), search, "{mode}");
+    }
+}
+
+#[tokio::test]
+async fn files_rotate_at_local_midnight_and_yesterday_is_compressed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = clock_at("2026-11-29T23:59:59Z");
+    let shared: SharedClock = clock.clone();
+    let (log, task) = RequestLog::start(settings(tmp.path()), shared, LogMetrics::new()).unwrap();
+    log.write(sample(0)).await.unwrap();
+    assert!(log.flush().await);
+    clock.advance(Duration::from_secs(2));
+    log.write(sample(1)).await.unwrap();
+    assert!(log.flush().await);
+    task.shutdown().await.unwrap();
+
+    let gz = tmp.path().join("requests-2026-11-29.jsonl.gz");
+    let mut yesterday = String::new();
+    flate2::read::MultiGzDecoder::new(std::fs::File::open(&gz).unwrap())
+        .read_to_string(&mut yesterday)
+        .unwrap();
+    assert_eq!(ids(&lines(&yesterday)), expected_ids(0..1));
+    assert_eq!(mode(&gz), 0o640);
+    assert!(!tmp.path().join("requests-2026-11-29.jsonl").exists());
+    let today = std::fs::read_to_string(tmp.path().join("requests-2026-11-30.jsonl")).unwrap();
+    assert_eq!(ids(&lines(&today)), expected_ids(1..2));
+}
+
+#[tokio::test]
+async fn midnight_follows_the_configured_zone_not_utc() {
+    // 23:30 UTC on 31 May is 00:30 on 1 June in London: already the new day's file.
+    let tmp = tempfile::tempdir().unwrap();
+    let (log, task) = RequestLog::start(
+        settings(tmp.path()),
+        clock_at("2026-05-31T23:30:00Z"),
+        LogMetrics::new(),
+    )
+    .unwrap();
+    log.write(sample(0)).await.unwrap();
+    task.shutdown().await.unwrap();
+    assert!(tmp.path().join("requests-2026-06-01.jsonl").exists());
+    assert!(!tmp.path().join("requests-2026-05-31.jsonl").exists());
+}
+
+#[tokio::test]
+async fn start_appends_to_today_and_compresses_and_prunes_earlier_days() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("requests-2026-11-30.jsonl"),
+        "{\"earlier\":true}\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("requests-2026-11-27.jsonl"), "{\"left\":true}\n").unwrap();
+    std::fs::write(dir.join("requests-2026-01-01.jsonl.gz"), b"kept").unwrap();
+    std::fs::write(dir.join("requests-2025-11-29.jsonl.gz"), b"expired").unwrap();
+    let (log, task) = RequestLog::start(
+        settings(dir),
+        clock_at("2026-11-30T09:00:00Z"),
+        LogMetrics::new(),
+    )
+    .unwrap();
+    log.write(sample(0)).await.unwrap();
+    task.shutdown().await.unwrap();
+
+    let today = std::fs::read_to_string(dir.join("requests-2026-11-30.jsonl")).unwrap();
+    assert!(
+        today.starts_with("{\"earlier\":true}\n{\"v\":1,"),
+        "{today}"
+    );
+    assert!(dir.join("requests-2026-11-27.jsonl.gz").exists());
+    assert!(!dir.join("requests-2026-11-27.jsonl").exists());
+    assert!(dir.join("requests-2026-01-01.jsonl.gz").exists());
+    assert!(
+        !dir.join("requests-2025-11-29.jsonl.gz").exists(),
+        "366 days old with retention 365"
+    );
+}
+
+#[tokio::test]
+async fn start_refuses_when_the_log_cannot_be_written() {
+    let tmp = tempfile::tempdir().unwrap();
+    let not_a_dir = tmp.path().join("log");
+    std::fs::write(&not_a_dir, b"").unwrap();
+    let e = RequestLog::start(
+        settings(&not_a_dir),
+        clock_at("2026-11-30T09:00:00Z"),
+        LogMetrics::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, LogError::CreateDir { .. }), "{e:?}");
+    assert!(
+        e.to_string().contains(&not_a_dir.display().to_string()),
+        "{e}"
+    );
+
+    // The day's file name taken by a directory.
+    std::fs::create_dir(tmp.path().join("requests-2026-11-30.jsonl")).unwrap();
+    let e = RequestLog::start(
+        settings(tmp.path()),
+        clock_at("2026-11-30T09:00:00Z"),
+        LogMetrics::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, LogError::Open { .. }), "{e:?}");
+    assert!(e.to_string().contains("requests-2026-11-30.jsonl"), "{e}");
+
+    let e = RequestLog::start(
+        LogSettings {
+            retention_days: 0,
+            ..settings(tmp.path())
+        },
+        clock_at("2026-11-30T09:00:00Z"),
+        LogMetrics::new(),
+    )
+    .unwrap_err();
+    assert!(matches!(e, LogError::Settings(_)), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_full_queue_makes_writers_wait_and_nothing_is_dropped() {
+    let t = start_on_disk(LogSettings {
+        queue_capacity: 2,
+        batch_max: 1,
+        ..LogSettings::default()
+    });
+    t.disk.set_blocked(true);
+    t.log.write(sample(0)).await.unwrap();
+    // The writer holds record 0 inside the stuck disk; the queue takes two more.
+    let disk = t.disk.clone();
+    tokio::task::spawn_blocking(move || disk.wait_appends(1))
+        .await
+        .unwrap();
+    t.log.write(sample(1)).await.unwrap();
+    t.log.write(sample(2)).await.unwrap();
+
+    let mut fourth = pin!(t.log.write(sample(3)));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(
+        fourth.as_mut().poll(&mut cx).is_pending(),
+        "a write to a full queue waits"
+    );
+    assert_eq!(t.metrics.queue_full.get(), 1);
+
+    t.disk.set_blocked(false);
+    tokio::time::timeout(PATIENCE, fourth)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t.log.flush().await);
+    t.task.shutdown().await.unwrap();
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..4));
+    assert_eq!(t.metrics.lines_written.get(), 4);
+}
+
+#[tokio::test]
+async fn a_failing_disk_is_reported_and_its_lines_are_written_on_recovery() {
+    let t = start_on_disk(LogSettings::default());
+    let mut health = t.log.health();
+    t.log.write(sample(0)).await.unwrap();
+    assert!(t.log.flush().await);
+    assert!(t.log.is_healthy());
+
+    t.disk.set_fail(true);
+    t.log.write(sample(1)).await.unwrap();
+    assert!(!t.log.flush().await, "line 1 is retained, not written");
+    assert!(!t.log.is_healthy());
+    tokio::time::timeout(PATIENCE, health.changed())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!*health.borrow_and_update());
+    t.log.write(sample(2)).await.unwrap();
+    assert!(!t.log.flush().await);
+    assert!(t.metrics.write_errors.get() >= 2);
+    assert_eq!(t.metrics.healthy.get(), 0);
+    assert_eq!(t.metrics.retry_buffer_lines.get(), 2);
+
+    t.disk.set_fail(false);
+    t.log.write(sample(3)).await.unwrap();
+    assert!(t.log.flush().await);
+    assert!(t.log.is_healthy());
+    assert!(*health.borrow_and_update());
+    t.task.shutdown().await.unwrap();
+
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..4));
+    assert_eq!(t.metrics.lines_written.get(), 4);
+    assert_eq!(t.metrics.lines_failed.get(), 0);
+    assert_eq!(t.metrics.retry_buffer_lines.get(), 0);
+    assert_eq!(t.metrics.healthy.get(), 1);
+    assert_eq!(t.stderr.text(), "");
+}
+
+#[tokio::test]
+async fn retained_lines_are_retried_without_new_traffic() {
+    let t = start_on_disk(LogSettings {
+        retry_interval: Duration::from_millis(10),
+        ..LogSettings::default()
+    });
+    let mut health = t.log.health();
+    t.disk.set_fail(true);
+    t.log.write(sample(0)).await.unwrap();
+    assert!(!t.log.flush().await);
+    assert!(!*health.borrow_and_update());
+    t.disk.set_fail(false);
+    // Waits for the event (the periodic retry succeeding), not for a time.
+    tokio::time::timeout(PATIENCE, health.wait_for(|&ok| ok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..1));
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failed_fsync_is_reported_and_cleared_by_the_next_good_one() {
+    let t = start_on_disk(LogSettings {
+        retry_interval: Duration::from_millis(10),
+        sync_interval: Duration::from_secs(5),
+        ..LogSettings::default()
+    });
+    let mut health = t.log.health();
+    t.log.write(sample(0)).await.unwrap();
+    assert!(t.log.flush().await);
+    t.disk.set_fail(true);
+    // The fsync falls due by the clock the writer reads, not by the test waiting.
+    t.clock.advance(Duration::from_secs(6));
+    tokio::time::timeout(PATIENCE, health.wait_for(|&ok| !ok))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(t.metrics.write_errors.get() >= 1);
+    t.disk.set_fail(false);
+    tokio::time::timeout(PATIENCE, health.wait_for(|&ok| ok))
+        .await
+        .unwrap()
+        .unwrap();
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn overflowing_lines_go_to_stderr_and_are_counted() {
+    let t = start_on_disk(LogSettings {
+        retry_buffer_bytes: 1,
+        ..LogSettings::default()
+    });
+    t.disk.set_fail(true);
+    t.log.write(sample(0)).await.unwrap();
+    t.log.write(sample(1)).await.unwrap();
+    assert!(!t.log.flush().await);
+    assert_eq!(t.metrics.lines_failed.get(), 2);
+    assert_eq!(t.metrics.retry_buffer_lines.get(), 0);
+    let spilled = t.stderr.text();
+    let spilled: Vec<&str> = spilled
+        .lines()
+        .map(|l| l.strip_prefix(STDERR_PREFIX).expect("prefixed"))
+        .collect();
+    assert_eq!(ids(&lines(&spilled.join("\n"))), expected_ids(0..2));
+
+    t.disk.set_fail(false);
+    t.log.write(sample(2)).await.unwrap();
+    assert!(t.log.flush().await);
+    t.task.shutdown().await.unwrap();
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(2..3));
+    assert_eq!(t.metrics.lines_written.get(), 1);
+}
+
+#[tokio::test]
+async fn shutdown_with_the_disk_still_failing_puts_lines_on_stderr() {
+    let t = start_on_disk(LogSettings::default());
+    t.disk.set_fail(true);
+    t.log.write(sample(0)).await.unwrap();
+    let e = t.task.shutdown().await.unwrap_err();
+    assert!(matches!(e, LogError::Unwritten { lines: 1, .. }), "{e:?}");
+    assert!(t.stderr.text().starts_with(STDERR_PREFIX));
+    assert_eq!(t.metrics.lines_failed.get(), 1);
+    assert_eq!(t.metrics.lines_written.get(), 0);
+}
+
+#[tokio::test]
+async fn shutdown_writes_everything_queued_then_refuses_records() {
+    let t = start_on_disk(LogSettings {
+        queue_capacity: 1000,
+        batch_max: 16,
+        ..LogSettings::default()
+    });
+    // Queue up behind a stuck disk, so the records are still queued when shutdown starts.
+    t.disk.set_blocked(true);
+    for n in 0..500 {
+        t.log.write(sample(n)).await.unwrap();
+    }
+    let task = tokio::spawn(t.task.shutdown());
+    t.disk.set_blocked(false);
+    tokio::time::timeout(PATIENCE, task)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ids(&lines(&t.disk.text("2026-11-30"))),
+        expected_ids(0..500)
+    );
+    let refused = t.log.write(sample(500)).await.unwrap_err();
+    assert_eq!(refused.0.id, "TEST0500", "the record comes back");
+    assert!(!t.log.flush().await);
+}
+
+#[tokio::test]
+async fn the_writer_ends_when_every_handle_is_dropped() {
+    let t = start_on_disk(LogSettings::default());
+    let second = t.log.clone();
+    second.write(sample(0)).await.unwrap();
+    drop(second);
+    drop(t.log);
+    tokio::time::timeout(PATIENCE, t.task.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..1));
+}
+
+#[tokio::test]
+async fn a_full_real_disk_marks_the_log_unhealthy() {
+    // /dev/full fails every write with ENOSPC, even for root: the real file sink's failure path.
+    let tmp = tempfile::tempdir().unwrap();
+    let clock = clock_at("2026-11-30T09:00:00Z");
+    std::os::unix::fs::symlink("/dev/full", tmp.path().join("requests-2026-11-30.jsonl")).unwrap();
+    let metrics = LogMetrics::new();
+    let (log, task) =
+        RequestLog::start(settings(tmp.path()), clock.clone(), metrics.clone()).unwrap();
+    log.write(sample(0)).await.unwrap();
+    assert!(!log.flush().await);
+    assert!(!log.is_healthy());
+    assert!(metrics.write_errors.get() >= 1);
+    // The technician frees space: here, the day's file becomes a real one again at midnight.
+    clock.advance(Duration::from_secs(15 * 3600));
+    log.write(sample(1)).await.unwrap();
+    assert!(log.flush().await);
+    assert!(log.is_healthy());
+    task.shutdown().await.unwrap();
+    let text = std::fs::read_to_string(tmp.path().join("requests-2026-12-01.jsonl")).unwrap();
+    assert_eq!(ids(&lines(&text)), expected_ids(0..2));
+}
