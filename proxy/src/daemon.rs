@@ -162,6 +162,7 @@ pub async fn run(
         branding,
         review_url,
         reviews: Arc::new(reviews),
+        pac_proxy: bound.proxy.to_string(),
         review_tickets,
         tls_metrics,
         limits,

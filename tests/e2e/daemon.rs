@@ -66,6 +66,17 @@ impl Daemon {
         Self::start_with(dir, &text)
     }
 
+    /// Starts the daemon with extra `[proxy]` keys (the default config has that table).
+    pub fn start_tuned(proxy_keys: &str, extra: &str) -> Daemon {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let text = config_text(dir.path(), extra).replacen(
+            "connect_ports = [443]",
+            &format!("connect_ports = [443]\n{proxy_keys}"),
+            1,
+        );
+        Self::start_with(dir, &text)
+    }
+
     /// Starts the daemon on this config text (written into `dir`).
     pub fn start_with(dir: tempfile::TempDir, text: &str) -> Daemon {
         let path = dir.path().join("lychgate.toml");
@@ -368,7 +379,12 @@ pub struct Origin {
 impl Origin {
     /// Starts an origin that answers `200` with body `origin NAME saw PATH`.
     pub fn start(name: &'static str) -> Origin {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind origin");
+        Self::start_on(name, "127.0.0.1:0")
+    }
+
+    /// The same, on a given address.
+    pub fn start_on(name: &'static str, addr: &str) -> Origin {
+        let listener = TcpListener::bind(addr).expect("bind origin");
         let addr = listener.local_addr().expect("addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);

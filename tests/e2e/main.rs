@@ -6,6 +6,7 @@ mod daemon;
 mod decisions;
 mod examples;
 mod explain;
+mod proxy_http;
 mod run;
 mod support;
 mod user_cli;

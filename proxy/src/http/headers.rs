@@ -32,7 +32,8 @@ impl FramingError {
     pub const fn reason(self) -> &'static str {
         match self {
             FramingError::LengthAndChunked => {
-                "the request has both Content-Length and Transfer-Encoding"
+                "the request's length is ambiguous (Content-Length with Transfer-Encoding, or \
+                 two Content-Length headers)"
             }
             FramingError::DuplicateLength => "the request has more than one Content-Length",
             FramingError::BadTransferEncoding => "the request's Transfer-Encoding is not chunked",

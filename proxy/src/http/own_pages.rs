@@ -74,7 +74,7 @@ async fn pac(
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .filter(|h| matches!(conn.mode, Mode::Explicit) && h.contains(':'))
-        .map_or_else(|| config.listen.proxy.to_string(), str::to_string);
+        .map_or_else(|| state.pac_proxy.clone(), str::to_string);
     let networks: Vec<crate::net::Cidr> = config.networks.iter().map(|n| n.cidr).collect();
     match pages::render_pac(&proxy, &networks, &[]) {
         Ok(text) => {

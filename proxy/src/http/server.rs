@@ -4,6 +4,7 @@
 //! by tokio and never takes the daemon down; shutdown lets in-flight requests finish.
 
 use super::context::{Outcome, RequestContext, TrafficKind};
+use super::framing_guard::GuardedIo;
 use super::service::{self, Connection, Mode};
 use super::state::ProxyState;
 use super::tunnel;
@@ -111,17 +112,17 @@ fn original_destination(stream: &TcpStream) -> Option<SocketAddr> {
 async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
     let config = state.config.load_full();
     let conn = Connection { client: peer, mode };
+    let (io, alarm) = GuardedIo::new(TokioIo::new(stream));
     let svc_state = Arc::clone(state);
-    let svc = service_fn(move |req| service::handle(Arc::clone(&svc_state), conn, req));
+    let svc =
+        service_fn(move |req| service::handle(Arc::clone(&svc_state), conn, alarm.clone(), req));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(config.proxy.header_timeout)
         .max_buf_size(config.proxy.max_header_bytes.max(8192))
         .keep_alive(true);
-    let connection = builder
-        .serve_connection(TokioIo::new(stream), svc)
-        .with_upgrades();
+    let connection = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {
         r = connection.as_mut() => r,

@@ -5,6 +5,7 @@
 
 use super::body::{Counted, OnBodyEnd, ResponseBody, UpstreamBody};
 use super::context::{Outcome, RequestContext, TrafficKind};
+use super::framing_guard::FramingAlarm;
 use super::headers::{self, FramingError};
 use super::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
 use super::safe_search;
@@ -58,6 +59,7 @@ struct RawTarget {
 pub async fn handle(
     state: Arc<ProxyState>,
     conn: Connection,
+    framing: FramingAlarm,
     req: Request<Incoming>,
 ) -> Result<ProxyResponse, Infallible> {
     let mut ctx = RequestContext::new(
@@ -66,6 +68,15 @@ pub async fn handle(
         super::context::new_reference(),
     );
     ctx.method = req.method().as_str().to_string();
+    ctx.host = req.uri().host().unwrap_or_default().to_string();
+    if framing.raised() {
+        let mut response = framing_refused(&state, ctx, FramingError::LengthAndChunked).await;
+        // The connection's byte stream cannot be trusted any more: close it.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return Ok(response);
+    }
     if req.method() == Method::CONNECT {
         return Ok(match conn.mode {
             Mode::Explicit => tunnel::connect(state, conn, ctx, req).await,

@@ -51,6 +51,9 @@ pub struct ProxyState {
     pub review_url: Option<String>,
     /// Review requests from block pages.
     pub reviews: Arc<ReviewStore>,
+    /// The explicit proxy's address as PAC files give it (the bound address, or the configured
+    /// one when it names a host clients can reach).
+    pub pac_proxy: String,
     /// Open connection counts.
     pub limits: ConnectionLimits,
     /// Cancelled when the daemon stops: open tunnels close.

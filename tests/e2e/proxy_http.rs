@@ -1,0 +1,352 @@
+//! The explicit proxy with plain HTTP: per-group decisions, the block page each audience sees,
+//! SafeSearch by address, header hygiene, refusals (open proxy, smuggling, loops), upstream
+//! failures and the PAC file — each checked against the request log too.
+
+use crate::daemon::{Daemon, Origin, get, local, send};
+use std::net::TcpListener;
+
+fn with_origin(extra: &str) -> (Daemon, Origin) {
+    let origin = Origin::start("A");
+    let config = format!(
+        "{extra}\n[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n\n\
+         [[static_host]]\nname = \"amazon.co.uk\"\naddresses = [\"127.0.0.1\"]\n"
+    );
+    (Daemon::start(&config), origin)
+}
+
+#[test]
+fn allowed_requests_reach_the_origin_with_clean_headers_and_are_logged() {
+    let (daemon, origin) = with_origin("");
+    let port = origin.addr.port();
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        &format!(
+            "GET http://www.bbc.co.uk:{port}/bitesize?topic=fractions HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\n\
+             Proxy-Connection: keep-alive\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.body_text(), "origin A saw /bitesize?topic=fractions");
+    let head = origin
+        .requests()
+        .pop()
+        .expect("origin saw the request")
+        .to_ascii_lowercase();
+    assert!(
+        head.starts_with("get /bitesize?topic=fractions http/1.1"),
+        "origin-form upstream: {head}"
+    );
+    assert!(head.contains("via: 1.1 lychgate"), "{head}");
+    assert!(!head.contains("proxy-connection"), "{head}");
+    assert!(
+        head.contains(&format!("host: www.bbc.co.uk:{port}")),
+        "{head}"
+    );
+
+    let records = daemon.log_records(1);
+    let r = records
+        .iter()
+        .find(|r| r["path"] == "/bitesize")
+        .expect("log record");
+    assert_eq!(r["v"], 1);
+    assert_eq!(r["client"], "127.0.0.2");
+    assert_eq!(r["group"], "ks2");
+    assert_eq!(r["decision"], "allow");
+    assert_eq!(r["status"], 200);
+    assert_eq!(r["host"], format!("www.bbc.co.uk:{port}"));
+    // search-terms-only (the default) keeps no query string that is not a search.
+    assert!(r["query"].is_null());
+    assert!(r["bytes_out"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn the_same_site_is_allowed_for_staff_and_blocked_for_pupils() {
+    let (daemon, origin) = with_origin("");
+    let url = format!("http://amazon.co.uk:{}/books", origin.addr.port());
+    let staff = get(daemon.proxy, local(1), &url);
+    assert_eq!(staff.status, 200, "shopping is allowed for staff");
+    let pupil = get(daemon.proxy, local(2), &url);
+    assert_eq!(pupil.status, 403, "shopping is blocked for KS2");
+    let r = daemon.record(&pupil.reference());
+    assert_eq!(r["decision"], "block");
+    assert_eq!(r["category"], "shopping");
+    assert_eq!(r["group"], "ks2");
+    assert_eq!(
+        origin.requests().len(),
+        1,
+        "the blocked request never reached the origin"
+    );
+}
+
+#[test]
+fn pupils_see_a_gentle_page_and_staff_see_why() {
+    let daemon = Daemon::start("");
+    let pupil = get(daemon.proxy, local(2), "http://pornhub.com/video?id=1");
+    assert_eq!(pupil.status, 403);
+    assert_eq!(pupil.header("cache-control"), Some("no-store"));
+    let text = pupil.body_text();
+    assert!(
+        text.contains("Turn off the screen and tell your teacher."),
+        "{text}"
+    );
+    assert!(
+        !text.to_ascii_lowercase().contains("adult"),
+        "never names a sensitive category to a child"
+    );
+    assert!(
+        !text.contains("pornhub"),
+        "never repeats the address to a child"
+    );
+    assert!(
+        text.contains(&pupil.reference()),
+        "the reference code is on the page"
+    );
+
+    let staff = get(daemon.proxy, local(1), "http://pornhub.com/");
+    let text = staff.body_text();
+    assert!(text.contains("adult"), "staff see the category: {text}");
+    assert!(
+        text.contains("Request a review"),
+        "staff can ask for a review"
+    );
+    assert!(
+        text.contains("http://lychgate.internal/review"),
+        "the form posts to Lychgate"
+    );
+    let r = daemon.record(&staff.reference());
+    assert_eq!(
+        (r["group"].as_str(), r["category"].as_str()),
+        (Some("staff"), Some("adult"))
+    );
+}
+
+#[test]
+fn a_staff_review_request_is_recorded_for_the_reviewer() {
+    let daemon = Daemon::start("");
+    let blocked = get(daemon.proxy, local(1), "http://pornhub.com/research");
+    let reference = blocked.reference();
+    let body = format!(
+        "reference={reference}&url=http%3A%2F%2Fpornhub.com%2Fresearch&reason=PSHE+lesson+research"
+    );
+    let post = |src| {
+        send(
+            daemon.proxy,
+            src,
+            &format!(
+                "POST http://lychgate.internal/review HTTP/1.1\r\nHost: lychgate.internal\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    // Another machine cannot use the ticket, and pupils cannot ask at all.
+    assert_eq!(
+        post(local(7)).status,
+        400,
+        "a different device cannot redeem the ticket"
+    );
+    assert_eq!(post(local(2)).status, 403);
+    let ok = post(local(1));
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+    assert!(ok.body_text().contains(&reference));
+    let stored = std::fs::read_to_string(daemon.dir.path().join("state/review-requests.jsonl"))
+        .expect("review file");
+    let line: serde_json::Value =
+        serde_json::from_str(stored.lines().next().expect("one line")).expect("json");
+    assert_eq!(line["reference"], reference.as_str());
+    assert_eq!(line["url"], "http://pornhub.com/research");
+    assert_eq!(line["group"], "staff");
+    assert!(line.to_string().contains("PSHE lesson research"));
+    assert_eq!(post(local(1)).status, 400, "a ticket is used once");
+}
+
+#[test]
+fn safe_search_sends_pupils_to_the_safe_front_end() {
+    // Two origins on the same port, different loopback addresses: www.google.com is one,
+    // forcesafesearch.google.com the other.
+    let safe = TcpListener::bind("127.0.0.9:0").expect("bind");
+    let port = safe.local_addr().unwrap().port();
+    drop(safe);
+    let safe = Origin::start_on("safe", &format!("127.0.0.9:{port}"));
+    let plain = Origin::start_on("plain", &format!("127.0.0.1:{port}"));
+    let daemon = Daemon::start(
+        "[[static_host]]\nname = \"www.google.com\"\naddresses = [\"127.0.0.1\"]\n\n\
+         [[static_host]]\nname = \"forcesafesearch.google.com\"\naddresses = [\"127.0.0.9\"]\n",
+    );
+    let url = format!("http://www.google.com:{port}/search?q=volcanoes");
+    let pupil = get(daemon.proxy, local(2), &url);
+    assert_eq!(pupil.body_text(), "origin safe saw /search?q=volcanoes");
+    assert!(
+        safe.requests()[0]
+            .to_ascii_lowercase()
+            .contains(&format!("host: www.google.com:{port}")),
+        "Host kept for the provider: {:?}",
+        safe.requests()
+    );
+    let staff = get(daemon.proxy, local(1), &url);
+    assert_eq!(staff.body_text(), "origin plain saw /search?q=volcanoes");
+    assert_eq!(plain.requests().len(), 1);
+    let records = daemon.log_records(2);
+    let pupil_record = records
+        .iter()
+        .find(|r| r["client"] == "127.0.0.2")
+        .expect("record");
+    assert!(
+        pupil_record["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "safe_search")
+    );
+    assert_eq!(
+        pupil_record["search"], "volcanoes",
+        "search terms are logged"
+    );
+}
+
+#[test]
+fn clients_outside_the_school_networks_are_refused_and_counted() {
+    let daemon = Daemon::start("");
+    let reply = get(daemon.proxy, local(8), "http://www.bbc.co.uk/");
+    assert_eq!(reply.status, 403);
+    assert!(
+        reply.body_text().contains("school"),
+        "{}",
+        reply.body_text()
+    );
+    let r = daemon.record(&reply.reference());
+    assert!(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "not_in_network")
+    );
+    assert!(
+        daemon
+            .metrics()
+            .contains("lychgate_refused_connections_total{reason=\"not_in_network\"} 1")
+    );
+}
+
+#[test]
+fn smuggling_ambiguities_and_loops_are_refused_with_a_reason() {
+    let daemon = Daemon::start("");
+    let both = send(
+        daemon.proxy,
+        local(1),
+        "POST http://www.bbc.co.uk/ HTTP/1.1\r\nHost: www.bbc.co.uk\r\nContent-Length: 4\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
+    );
+    assert_eq!(both.status, 400);
+    let duplicate = send(
+        daemon.proxy,
+        local(1),
+        "POST http://www.bbc.co.uk/ HTTP/1.1\r\nHost: www.bbc.co.uk\r\nContent-Length: 4\r\n\
+         Content-Length: 4\r\nConnection: close\r\n\r\nabcd",
+    );
+    assert_eq!(duplicate.status, 400);
+    let looped = send(
+        daemon.proxy,
+        local(1),
+        "GET http://www.bbc.co.uk/ HTTP/1.1\r\nHost: www.bbc.co.uk\r\nVia: 1.1 lychgate\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(looped.status, 400);
+    assert!(looped.body_text().contains("loop"));
+    let itself = get(
+        daemon.proxy,
+        local(1),
+        &format!("http://127.0.0.1:{}/", daemon.proxy.port()),
+    );
+    assert_eq!(
+        itself.status, 400,
+        "a request to Lychgate's own socket is refused"
+    );
+    let origin_form = send(
+        daemon.proxy,
+        local(1),
+        "GET /index.html HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(origin_form.status, 400);
+    // Every refusal is in the log.
+    let records = daemon.log_records(5);
+    assert!(records.len() >= 5, "{records:?}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["decision"] == "error" || r["decision"] == "block")
+    );
+}
+
+#[test]
+fn an_unreachable_origin_gets_a_clear_502() {
+    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let daemon =
+        Daemon::start("[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n");
+    let reply = get(
+        daemon.proxy,
+        local(1),
+        &format!("http://www.bbc.co.uk:{port}/"),
+    );
+    assert_eq!(reply.status, 502);
+    let r = daemon.record(&reply.reference());
+    assert_eq!(r["decision"], "error");
+    assert!(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "upstream_refused")
+    );
+    assert!(
+        daemon
+            .metrics()
+            .contains("lychgate_upstream_errors_total{kind=\"refused\"} 1")
+    );
+}
+
+#[test]
+fn the_pac_file_sends_everything_through_the_proxy() {
+    let daemon = Daemon::start("");
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        "GET /proxy.pac HTTP/1.1\r\nHost: gateway\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/x-ns-proxy-autoconfig")
+    );
+    let pac = reply.body_text();
+    assert!(pac.contains("function FindProxyForURL"));
+    assert!(
+        pac.contains(&format!("PROXY {}", daemon.proxy)) || pac.contains("PROXY 127.0.0.1:"),
+        "{pac}"
+    );
+    assert!(!pac.contains("; DIRECT\""), "no DIRECT fallback: {pac}");
+}
+
+#[test]
+fn a_slow_client_is_cut_off_after_the_header_timeout() {
+    use std::io::{Read, Write};
+    let daemon = Daemon::start_tuned("header_timeout_seconds = 1", "");
+    let mut s = crate::daemon::connect_from(local(1), daemon.proxy);
+    s.write_all(b"GET http://www.bbc.co.uk/ HTTP/1.1\r\nHost: www.bb")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let _ = s.read_to_end(&mut buf);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "connection closed by Lychgate"
+    );
+    let text = String::from_utf8_lossy(&buf);
+    assert!(
+        text.is_empty() || text.starts_with("HTTP/1.1 408"),
+        "{text}"
+    );
+}
