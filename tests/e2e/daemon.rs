@@ -69,11 +69,12 @@ impl Daemon {
     /// Starts the daemon with extra `[proxy]` keys (the default config has that table).
     pub fn start_tuned(proxy_keys: &str, extra: &str) -> Daemon {
         let dir = tempfile::tempdir().expect("temp dir");
-        let text = config_text(dir.path(), extra).replacen(
-            "connect_ports = [443]",
-            &format!("connect_ports = [443]\n{proxy_keys}"),
-            1,
-        );
+        let keys = if proxy_keys.contains("connect_ports") {
+            proxy_keys.to_string()
+        } else {
+            format!("connect_ports = [443]\n{proxy_keys}")
+        };
+        let text = config_text(dir.path(), extra).replacen("connect_ports = [443]", &keys, 1);
         Self::start_with(dir, &text)
     }
 

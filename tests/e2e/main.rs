@@ -7,6 +7,7 @@ mod decisions;
 mod examples;
 mod explain;
 mod proxy_http;
+mod proxy_tunnel;
 mod run;
 mod support;
 mod user_cli;

@@ -108,7 +108,10 @@ async fn serve_http(
     ctx.host.clone_from(&target.host);
     ctx.port = target.port;
     let service_host = state.config.load().proxy.service_host.clone();
-    if target.host.eq_ignore_ascii_case(&service_host) {
+    let wpad = matches!(conn.mode, Mode::Transparent { .. })
+        && (target.host == "wpad" || target.host.starts_with("wpad."))
+        && target.path_and_query.starts_with("/wpad.dat");
+    if wpad || target.host.eq_ignore_ascii_case(&service_host) {
         return own_pages::serve(&state, conn, ctx, req, &target.path_and_query).await;
     }
     if let Err(e) = headers::check_framing(req.headers()) {
