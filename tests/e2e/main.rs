@@ -7,6 +7,8 @@ mod decisions;
 mod examples;
 mod explain;
 mod proxy_http;
+mod proxy_identity;
+mod proxy_log;
 mod proxy_tunnel;
 mod run;
 mod support;

@@ -350,3 +350,41 @@ fn a_slow_client_is_cut_off_after_the_header_timeout() {
         "{text}"
     );
 }
+
+#[test]
+fn metrics_count_what_happened() {
+    let (daemon, origin) = with_origin("");
+    for i in 0..3 {
+        assert_eq!(
+            get(daemon.proxy, local(2), &format!("http://pornhub.com/{i}")).status,
+            403
+        );
+    }
+    for _ in 0..2 {
+        let url = format!("http://www.bbc.co.uk:{}/", origin.addr.port());
+        assert_eq!(get(daemon.proxy, local(2), &url).status, 200);
+    }
+    let _ = daemon.log_records(5);
+    let m = daemon.metrics();
+    assert!(
+        m.contains("lychgate_requests_total{kind=\"http\",decision=\"block\",group=\"ks2\",category=\"adult\"} 3"),
+        "{m}"
+    );
+    assert!(m.contains("lychgate_requests_total{kind=\"http\",decision=\"allow\",group=\"ks2\",category=\"none\"} 2"));
+    assert!(m.contains("lychgate_decision_seconds_count 5"));
+    assert!(m.contains("lychgate_upstream_seconds_count 2"));
+    assert!(m.contains("lychgate_log_lines_written_total 5"));
+    assert!(m.contains("lychgate_policy_generation 1"));
+    let health = send(
+        daemon.admin,
+        local(1),
+        "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(health.status, 200);
+    let ready = send(
+        daemon.admin,
+        local(1),
+        "GET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(ready.status, 200);
+}

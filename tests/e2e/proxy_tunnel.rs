@@ -2,7 +2,9 @@
 //! on loopback: without an nftables redirect, Lychgate resolves the name itself). The origin is
 //! a loopback TCP server standing in for a TLS site; the client sends a real ClientHello.
 
-use crate::daemon::{Daemon, Origin, TlsOrigin, client_hello, connect_from, local, read_reply, send};
+use crate::daemon::{
+    Daemon, Origin, TlsOrigin, client_hello, connect_from, local, read_reply, send,
+};
 use std::io::{Read, Write};
 use std::time::Duration;
 
@@ -17,7 +19,8 @@ fn daemon_for(origin_port: u16) -> Daemon {
 /// Opens a CONNECT tunnel from `src`; returns the stream and the proxy's status.
 fn connect(daemon: &Daemon, src: std::net::IpAddr, authority: &str) -> (std::net::TcpStream, u16) {
     let mut s = connect_from(src, daemon.proxy);
-    s.write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes()).unwrap();
+    s.write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes())
+        .unwrap();
     let reply = read_reply(&mut s);
     (s, reply.status)
 }
@@ -34,46 +37,93 @@ fn read_some(s: &mut std::net::TcpStream) -> Vec<u8> {
 fn an_allowed_connect_carries_the_client_hello_to_the_site() {
     let origin = TlsOrigin::start("bbc");
     let daemon = daemon_for(origin.addr.port());
-    let (mut s, status) = connect(&daemon, local(2), &format!("www.bbc.co.uk:{}", origin.addr.port()));
+    let (mut s, status) = connect(
+        &daemon,
+        local(2),
+        &format!("www.bbc.co.uk:{}", origin.addr.port()),
+    );
     assert_eq!(status, 200);
     let hello = client_hello(Some("www.bbc.co.uk"));
     s.write_all(&hello).unwrap();
     assert_eq!(read_some(&mut s), b"tls-origin bbc");
-    assert_eq!(origin.seen.lock().unwrap()[0], hello, "the hello is forwarded byte for byte");
+    assert_eq!(
+        origin.seen.lock().unwrap()[0],
+        hello,
+        "the hello is forwarded byte for byte"
+    );
     drop(s);
     let records = daemon.log_records(1);
-    let r = records.iter().find(|r| r["type"] == "connect").expect("tunnel record");
+    let r = records
+        .iter()
+        .find(|r| r["type"] == "connect")
+        .expect("tunnel record");
     assert_eq!(r["decision"], "allow");
     assert_eq!(r["group"], "ks2");
     assert!(r["bytes_in"].as_u64().unwrap() >= hello.len() as u64);
-    assert!(daemon.metrics().contains("lychgate_tunnels_total{reason=\"opened\"} 1"));
+    assert!(
+        daemon
+            .metrics()
+            .contains("lychgate_tunnels_total{reason=\"opened\"} 1")
+    );
 }
 
 #[test]
 fn a_blocked_connect_is_refused_before_any_byte_moves() {
     let origin = TlsOrigin::start("porn");
     let daemon = daemon_for(origin.addr.port());
-    let (_s, status) = connect(&daemon, local(1), &format!("pornhub.com:{}", origin.addr.port()));
+    let (_s, status) = connect(
+        &daemon,
+        local(1),
+        &format!("pornhub.com:{}", origin.addr.port()),
+    );
     assert_eq!(status, 403);
     assert!(origin.seen.lock().unwrap().is_empty());
-    let r = daemon.log_records(1).into_iter().find(|r| r["type"] == "connect").expect("record");
-    assert_eq!((r["decision"].as_str(), r["category"].as_str()), (Some("block"), Some("adult")));
+    let r = daemon
+        .log_records(1)
+        .into_iter()
+        .find(|r| r["type"] == "connect")
+        .expect("record");
+    assert_eq!(
+        (r["decision"].as_str(), r["category"].as_str()),
+        (Some("block"), Some("adult"))
+    );
 }
 
 #[test]
 fn domain_fronting_is_caught_by_the_sni() {
     let origin = TlsOrigin::start("bbc");
     let daemon = daemon_for(origin.addr.port());
-    let (mut s, status) = connect(&daemon, local(2), &format!("www.bbc.co.uk:{}", origin.addr.port()));
+    let (mut s, status) = connect(
+        &daemon,
+        local(2),
+        &format!("www.bbc.co.uk:{}", origin.addr.port()),
+    );
     assert_eq!(status, 200, "the authority is allowed");
     s.write_all(&client_hello(Some("pornhub.com"))).unwrap();
     let answer = read_some(&mut s);
-    assert_eq!(answer.first(), Some(&0x15), "a TLS alert, not the site: {answer:?}");
-    assert!(origin.seen.lock().unwrap().is_empty(), "nothing reached the site");
-    let r = daemon.log_records(1).into_iter().find(|r| r["type"] == "connect").expect("record");
+    assert_eq!(
+        answer.first(),
+        Some(&0x15),
+        "a TLS alert, not the site: {answer:?}"
+    );
+    assert!(
+        origin.seen.lock().unwrap().is_empty(),
+        "nothing reached the site"
+    );
+    let r = daemon
+        .log_records(1)
+        .into_iter()
+        .find(|r| r["type"] == "connect")
+        .expect("record");
     assert_eq!(r["decision"], "block");
     assert_eq!(r["host"], format!("pornhub.com:{}", origin.addr.port()));
-    assert!(r["flags"].as_array().unwrap().iter().any(|f| f == "sni_mismatch"));
+    assert!(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "sni_mismatch")
+    );
 }
 
 #[test]
@@ -81,8 +131,18 @@ fn connect_only_reaches_allowed_ports() {
     let daemon = daemon_for(8443);
     let (_s, status) = connect(&daemon, local(1), "www.bbc.co.uk:25");
     assert_eq!(status, 403);
-    let r = daemon.log_records(1).into_iter().find(|r| r["type"] == "connect").expect("record");
-    assert!(r["flags"].as_array().unwrap().iter().any(|f| f == "port_not_allowed"));
+    let r = daemon
+        .log_records(1)
+        .into_iter()
+        .find(|r| r["type"] == "connect")
+        .expect("record");
+    assert!(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "port_not_allowed")
+    );
 }
 
 #[test]
@@ -114,7 +174,11 @@ fn transparent_tls_decides_on_the_sni() {
     s.write_all(&client_hello(Some("pornhub.com"))).unwrap();
     let answer = read_some(&mut s);
     assert_eq!(answer.first(), Some(&0x15), "blocked with a TLS alert");
-    let r = daemon.log_records(1).into_iter().find(|r| r["type"] == "tls").expect("record");
+    let r = daemon
+        .log_records(1)
+        .into_iter()
+        .find(|r| r["type"] == "tls")
+        .expect("record");
     assert_eq!(r["decision"], "block");
     assert_eq!(r["host"], "pornhub.com");
     assert_eq!(r["group"], "ks2");
@@ -125,18 +189,29 @@ fn transparent_http_reads_the_host_header_and_serves_the_block_page() {
     let origin = Origin::start("A");
     let daemon = daemon_for(origin.addr.port());
     let http = daemon.transparent_http.expect("transparent 80 listener");
-    let blocked = send(http, local(2), "GET /x HTTP/1.1\r\nHost: pornhub.com\r\nConnection: close\r\n\r\n");
+    let blocked = send(
+        http,
+        local(2),
+        "GET /x HTTP/1.1\r\nHost: pornhub.com\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(blocked.status, 403);
     assert!(blocked.body_text().contains("Turn off the screen"));
     let allowed = send(
         http,
         local(2),
-        &format!("GET /news HTTP/1.1\r\nHost: www.bbc.co.uk:{}\r\nConnection: close\r\n\r\n", origin.addr.port()),
+        &format!(
+            "GET /news HTTP/1.1\r\nHost: www.bbc.co.uk:{}\r\nConnection: close\r\n\r\n",
+            origin.addr.port()
+        ),
     );
     assert_eq!(allowed.status, 200);
     assert_eq!(allowed.body_text(), "origin A saw /news");
     // DNS-based WPAD: browsers fetch http://wpad.<domain>/wpad.dat, which the gateway answers.
-    let wpad = send(http, local(2), "GET /wpad.dat HTTP/1.1\r\nHost: wpad\r\nConnection: close\r\n\r\n");
+    let wpad = send(
+        http,
+        local(2),
+        "GET /wpad.dat HTTP/1.1\r\nHost: wpad\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(wpad.status, 200, "{}", wpad.body_text());
     assert!(wpad.body_text().contains("FindProxyForURL"));
 }

@@ -121,7 +121,7 @@ pub(super) fn user(action: UserAction, file: &Path, config: Option<&Path>) -> an
     for w in users.save()? {
         eprintln!("warning: {w}");
     }
-    println!("reload the gateway for the change to take effect");
+    println!("restart Lychgate (systemctl restart lychgate) for the change to take effect");
     debug_assert_ne!(EXIT_CONFIG, EXIT_USERS_DATA);
     Ok(0)
 }

@@ -159,7 +159,7 @@ async fn serve_http(
     ctx.path = request.path.to_string();
     ctx.query = request.query.map(str::to_string);
     let decision = state.decide(&mut ctx, group, &request);
-    if state.log_blocks(group) {
+    if state.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         ctx.outcome = Outcome::Error;
         return page_response(

@@ -126,15 +126,22 @@ impl ProxyState {
         decision
     }
 
-    /// Whether a group's requests must stop because the request log cannot be written.
-    pub fn log_blocks(&self, group: GroupId) -> bool {
-        !self.log.is_healthy()
-            && self
-                .config
-                .load()
-                .groups
-                .get(group.0 as usize)
-                .is_none_or(|g| g.fail_closed)
+    /// Whether a group's requests must stop because the request log cannot be written; a
+    /// fail-open group's request is served and flagged `fail_open`.
+    pub fn log_blocks(&self, ctx: &mut RequestContext, group: GroupId) -> bool {
+        if self.log.is_healthy() {
+            return false;
+        }
+        let fail_closed = self
+            .config
+            .load()
+            .groups
+            .get(group.0 as usize)
+            .is_none_or(|g| g.fail_closed);
+        if !fail_closed {
+            ctx.flag(crate::log::Flag::FailOpen);
+        }
+        fail_closed
     }
 
     /// Writes the request's log record and counts it. Waits while the log queue is full

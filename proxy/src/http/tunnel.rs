@@ -159,7 +159,7 @@ pub async fn connect(
         };
         return service::page_response(&state, ctx, page).await;
     }
-    if state.log_blocks(group) {
+    if state.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         ctx.outcome = Outcome::Error;
         let page = service::error_page(
@@ -293,7 +293,7 @@ async fn run_tunnel<S>(
     if host.is_empty() {
         refuse.get_or_insert("no_destination");
     }
-    if refuse.is_none() && state.log_blocks(group) {
+    if refuse.is_none() && state.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         refuse = Some("fail_closed");
     }

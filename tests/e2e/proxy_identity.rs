@@ -1,0 +1,280 @@
+//! Who is browsing: proxy sign-in against the users file (individual, shared and weak
+//! accounts), a network that requires sign-in, and the identity map's scoped tokens.
+
+use crate::daemon::{Daemon, Origin, config_text, local, send};
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn lychgate(dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lychgate"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run lychgate");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
+}
+
+struct School {
+    daemon: Daemon,
+    origin: Origin,
+    classroom_token: String,
+    server_token: String,
+}
+
+fn school() -> School {
+    let origin = Origin::start("A");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let token_config = |out: &str| -> (String, String) {
+        let lines: Vec<&str> = out.lines().collect();
+        let token = lines[2].trim().to_string();
+        let start = lines
+            .iter()
+            .position(|l| *l == "[[identity.token]]")
+            .expect("config lines");
+        (token, lines[start..].join("\n"))
+    };
+    let (classroom_token, classroom_cfg) = token_config(&lychgate(
+        dir.path(),
+        &["user", "token", "--scope", "classroom", "--name", "pcs"],
+        "",
+    ));
+    let (server_token, server_cfg) = token_config(&lychgate(
+        dir.path(),
+        &["user", "token", "--scope", "login-server", "--name", "dc01"],
+        "",
+    ));
+    let extra = format!(
+        "[[network]]\ncidr = \"127.0.0.10/32\"\ngroup = \"ks2\"\nname = \"KS2 laptops\"\nauth = \"required\"\n\n\
+         [[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n\n\
+         [identity]\nusers_file = \"users\"\n\n{classroom_cfg}\n\n{server_cfg}\n"
+    );
+    let text = config_text(dir.path(), &extra);
+    let config = dir.path().join("lychgate.toml");
+    std::fs::write(&config, &text).unwrap();
+    let cfg = config.to_str().unwrap();
+    let users = dir.path().join("users");
+    let users = users.to_str().unwrap();
+    for (name, group, password) in [
+        ("alice", "ks2", "apple-tree"),
+        ("class1", "ks1", "sunflower"),
+        ("tiger", "year1", "tiger"),
+        ("mr.t", "staff", "correct horse"),
+    ] {
+        lychgate(
+            dir.path(),
+            &[
+                "user", "add", name, "--group", group, "--file", users, "--config", cfg,
+            ],
+            &format!("{password}\n"),
+        );
+    }
+    let daemon = Daemon::start_with(dir, &text);
+    School {
+        daemon,
+        origin,
+        classroom_token,
+        server_token,
+    }
+}
+
+fn get_as(s: &School, src: std::net::IpAddr, auth: Option<&str>) -> crate::daemon::Reply {
+    let port = s.origin.addr.port();
+    let auth = auth.map_or_else(String::new, |a| {
+        format!("Proxy-Authorization: Basic {a}\r\n")
+    });
+    send(
+        s.daemon.proxy,
+        src,
+        &format!(
+            "GET http://www.bbc.co.uk:{port}/ HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\n{auth}Connection: close\r\n\r\n"
+        ),
+    )
+}
+
+fn bind(s: &School, src: std::net::IpAddr, token: &str, body: &str) -> u16 {
+    send(
+        s.daemon.admin,
+        src,
+        &format!(
+            "POST /identity HTTP/1.1\r\nHost: admin\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
+    )
+    .status
+}
+
+#[test]
+fn sign_in_identifies_individual_shared_and_weak_accounts() {
+    let s = school();
+    let challenge = get_as(&s, local(10), None);
+    assert_eq!(challenge.status, 407, "this network must sign in");
+    assert!(
+        challenge
+            .header("proxy-authenticate")
+            .is_some_and(|h| h.starts_with("Basic realm="))
+    );
+
+    let ok = get_as(&s, local(10), Some(&basic("alice", "apple-tree")));
+    assert_eq!(ok.status, 200);
+    assert!(
+        !s.origin.requests()[0]
+            .to_ascii_lowercase()
+            .contains("proxy-authorization"),
+        "credentials stay with Lychgate"
+    );
+    let wrong = get_as(&s, local(10), Some(&basic("alice", "pear-tree")));
+    assert_eq!(wrong.status, 407);
+    let r = s.daemon.record(&wrong.reference());
+    assert!(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "auth_failed")
+    );
+    assert!(!r.to_string().contains("pear-tree"));
+
+    assert_eq!(
+        get_as(&s, local(10), Some(&basic("class1", "sunflower"))).status,
+        200
+    );
+    assert_eq!(
+        get_as(&s, local(10), Some(&basic("tiger", "tiger"))).status,
+        200
+    );
+    let records = s.daemon.log_records(5);
+    let find = |user: &str| {
+        records
+            .iter()
+            .find(|r| r["user"] == user)
+            .unwrap_or_else(|| panic!("{user}: {records:?}"))
+            .clone()
+    };
+    let alice = find("alice");
+    assert_eq!(
+        (alice["group"].as_str(), alice["account_type"].as_str()),
+        (Some("ks2"), Some("individual"))
+    );
+    let class = find("class1");
+    assert_eq!(
+        (class["group"].as_str(), class["account_type"].as_str()),
+        (Some("ks1"), Some("shared"))
+    );
+    let animal = find("tiger");
+    assert_eq!(
+        (animal["group"].as_str(), animal["account_type"].as_str()),
+        (Some("year1"), Some("weak"))
+    );
+    let log_text: String = records.iter().map(ToString::to_string).collect();
+    assert!(!log_text.contains("argon2"), "no hashes in the log");
+}
+
+#[test]
+fn identity_map_tokens_are_scoped() {
+    let s = school();
+    let class = s.classroom_token.clone();
+    let server = s.server_token.clone();
+    // A classroom machine binds a pupil to its own address.
+    assert_eq!(
+        bind(
+            &s,
+            local(2),
+            &class,
+            r#"{"user":"alice","ip":"127.0.0.2","ttl_seconds":600}"#
+        ),
+        200
+    );
+    assert_eq!(get_as(&s, local(2), None).status, 200);
+    // ... but not another machine's address, and never a member of staff.
+    assert_eq!(
+        bind(
+            &s,
+            local(2),
+            &class,
+            r#"{"user":"alice","ip":"127.0.0.3","ttl_seconds":600}"#
+        ),
+        403
+    );
+    assert_eq!(
+        bind(
+            &s,
+            local(2),
+            &class,
+            r#"{"user":"mr.t","ip":"127.0.0.2","ttl_seconds":600}"#
+        ),
+        403
+    );
+    assert_eq!(
+        bind(
+            &s,
+            local(2),
+            "not-a-token",
+            r#"{"user":"alice","ip":"127.0.0.2","ttl_seconds":600}"#
+        ),
+        401
+    );
+    // The login server may bind anyone anywhere.
+    assert_eq!(
+        bind(
+            &s,
+            local(1),
+            &server,
+            r#"{"user":"class1","ip":"127.0.0.3","ttl_seconds":600}"#
+        ),
+        200
+    );
+    get_as(&s, local(3), None);
+    let records = s.daemon.log_records(7);
+    let bound = records
+        .iter()
+        .filter(|r| {
+            r["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "identity_binding")
+        })
+        .count();
+    assert_eq!(bound, 5, "every binding and refusal is logged");
+    let browsed: Vec<_> = records
+        .iter()
+        .filter(|r| {
+            r["type"] == "http" && r["host"].as_str().is_some_and(|h| h.starts_with("www.bbc"))
+        })
+        .collect();
+    assert!(
+        browsed
+            .iter()
+            .any(|r| r["client"] == "127.0.0.2" && r["user"] == "alice"),
+        "{browsed:?}"
+    );
+    assert!(browsed.iter().any(|r| r["client"] == "127.0.0.3"
+        && r["user"] == "class1"
+        && r["account_type"] == "shared"));
+    let log_text: String = records.iter().map(ToString::to_string).collect();
+    assert!(
+        !log_text.contains(&class) && !log_text.contains(&server),
+        "tokens never logged"
+    );
+}

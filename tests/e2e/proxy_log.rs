@@ -1,0 +1,134 @@
+//! The request log is the school's record: every request makes exactly one line, and when the
+//! disk fails, pupils' requests stop (fail closed) while staff's are served and flagged, the
+//! failure shows in /readyz and the metrics, and the lines are not lost.
+
+use crate::daemon::{Daemon, Origin, connect_from, local, read_reply, send};
+use std::io::Write;
+
+#[test]
+fn one_hundred_thousand_requests_make_exactly_one_hundred_thousand_lines() {
+    const THREADS: usize = 4;
+    const PER_THREAD: usize = 25_000;
+    let origin = Origin::start("A");
+    let mut daemon =
+        Daemon::start("[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n");
+    let proxy = daemon.proxy;
+    let port = origin.addr.port();
+    let workers: Vec<_> = (0..THREADS)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut s = connect_from(local(1), proxy);
+                let mut statuses = [0usize; 2];
+                for i in 0..PER_THREAD {
+                    // Half allowed (through the origin), half blocked (the block page).
+                    let url = if i % 2 == 0 {
+                        format!("http://www.bbc.co.uk:{port}/t{t}/{i}")
+                    } else {
+                        format!("http://pornhub.com/t{t}/{i}")
+                    };
+                    s.write_all(format!("GET {url} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                        .unwrap();
+                    let reply = read_reply(&mut s);
+                    statuses[usize::from(reply.status == 403)] += 1;
+                }
+                statuses
+            })
+        })
+        .collect();
+    let mut totals = [0usize; 2];
+    for w in workers {
+        let s = w.join().expect("client thread");
+        totals[0] += s[0];
+        totals[1] += s[1];
+    }
+    assert_eq!(totals, [THREADS * PER_THREAD / 2, THREADS * PER_THREAD / 2]);
+    assert_eq!(daemon.stop(), Some(0));
+    let records = daemon.log_records(0);
+    assert_eq!(
+        records.len(),
+        THREADS * PER_THREAD,
+        "one line per request, none lost, none doubled"
+    );
+    let mut paths: Vec<&str> = records
+        .iter()
+        .map(|r| r["path"].as_str().expect("path"))
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    assert_eq!(
+        paths.len(),
+        THREADS * PER_THREAD,
+        "every request has its own line"
+    );
+    assert!(
+        records
+            .iter()
+            .all(|r| r["v"] == 1 && r["client"] == "127.0.0.1")
+    );
+}
+
+#[test]
+fn a_failing_disk_closes_pupils_access_and_loses_no_line() {
+    let mut daemon = Daemon::start("");
+    assert_eq!(
+        crate::daemon::get(daemon.proxy, local(2), "http://pornhub.com/before").status,
+        403
+    );
+    let _ = daemon.log_records(1);
+    // The disk "fills up": the day's file is replaced by /dev/full, which refuses every write.
+    let file = std::fs::read_dir(daemon.log_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("today's log file");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
+    // The next line written discovers it.
+    let _ = crate::daemon::get(daemon.proxy, local(1), "http://pornhub.com/discovers");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let ready = send(
+            daemon.admin,
+            local(1),
+            "GET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+        );
+        if ready.status == 503 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "readyz never reported the failing log"
+        );
+        let _ = crate::daemon::get(daemon.proxy, local(1), "http://pornhub.com/again");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let pupil = crate::daemon::get(daemon.proxy, local(2), "http://www.bbc.co.uk/");
+    assert_eq!(pupil.status, 503, "pupils are not served unlogged");
+    assert!(pupil.body_text().contains("log"), "{}", pupil.body_text());
+    let staff = crate::daemon::get(
+        daemon.proxy,
+        local(1),
+        "http://pornhub.com/staff-while-failing",
+    );
+    assert_eq!(
+        staff.status, 403,
+        "staff are still filtered (fail open for the log only)"
+    );
+    let metrics = daemon.metrics();
+    assert!(
+        metrics.contains("lychgate_log_write_errors_total"),
+        "{metrics}"
+    );
+    daemon.stop();
+    // Lines the disk refused went to stderr, marked, rather than vanishing.
+    let stderr = daemon.stderr();
+    assert!(
+        stderr.contains("lychgate-unlogged: ") && stderr.contains("staff-while-failing"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("fail_open") && stderr.contains("fail_closed"),
+        "{stderr}"
+    );
+}
