@@ -114,8 +114,18 @@ async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr
     let conn = Connection { client: peer, mode };
     let (io, alarm) = GuardedIo::new(TokioIo::new(stream));
     let svc_state = Arc::clone(state);
-    let svc =
-        service_fn(move |req| service::handle(Arc::clone(&svc_state), conn, alarm.clone(), req));
+    let svc = service_fn(move |req| {
+        // Each request runs in its own task: it finishes (and is logged) even if the client
+        // goes away mid-way, and a panic in it becomes a 500 for that request only.
+        let state = Arc::clone(&svc_state);
+        let task = tokio::spawn(service::handle(Arc::clone(&state), conn, alarm.clone(), req));
+        async move {
+            match task.await {
+                Ok(response) => response,
+                Err(e) => Ok(internal_error(&state, peer, &e).await),
+            }
+        }
+    });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -134,6 +144,30 @@ async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr
     if let Err(e) = result {
         bad_connection(state, peer, &e).await;
     }
+}
+
+/// A request whose handler panicked: logged as an error, answered 500, the daemon carries on.
+async fn internal_error(
+    state: &Arc<ProxyState>,
+    peer: SocketAddr,
+    e: &tokio::task::JoinError,
+) -> service::ProxyResponse {
+    tracing::error!(client = %peer.ip(), error = %e, "a request handler failed; answered 500");
+    let mut ctx = RequestContext::new(TrafficKind::Http, peer.ip(), super::context::new_reference());
+    ctx.outcome = Outcome::Error;
+    ctx.rule = Some("internal error in Lychgate".to_string());
+    let page = service::error_page(
+        state,
+        &super::pages::ErrorKind::BadRequest {
+            reason: "Lychgate could not handle this request",
+        },
+        &ctx.reference,
+    );
+    let page = super::pages::Page {
+        status: http::StatusCode::INTERNAL_SERVER_ERROR,
+        ..page
+    };
+    service::page_response(state, ctx, page).await
 }
 
 /// A connection hyper gave up on: a head too large or too slow, or not HTTP. hyper answers some
