@@ -257,7 +257,7 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
     for mut t in top.tables(src, "network") {
         raw.networks.push(RawNetwork {
             cidr: t.required_string(src, "cidr", "an address block such as `10.0.3.0/24`"),
-            group: t.required_string(src, "group", "the group of clients in this network"),
+            group: t.string(src, "group"),
             name: t.string(src, "name"),
             auth: t.string(src, "auth"),
         });

@@ -267,6 +267,14 @@ pub fn validate(
         }
     };
 
+    let default_group = match &raw.default_group {
+        Some(name) => group_id(src, name),
+        None => {
+            src.error(0, "default_group", "is missing", Some("name the group that unknown clients get, at least as strict as every pupil group"));
+            None
+        }
+    };
+
     let mut networks = Vec::new();
     let mut seen_networks: Vec<(Cidr, usize)> = Vec::new();
     for n in &raw.networks {
@@ -293,7 +301,12 @@ pub fn validate(
                 None
             }
         });
-        let group = n.group.as_ref().and_then(|g| group_id(src, g));
+        // A network without a group is served (it is one of the school's) with the default group:
+        // e.g. the guest Wi-Fi, whose devices nobody has identified.
+        let group = match &n.group {
+            Some(g) => group_id(src, g),
+            None => default_group,
+        };
         let auth_required = match n.auth.as_ref().map(|a| a.value.as_str()) {
             None | Some("optional") => false,
             Some("required") => true,
@@ -321,14 +334,6 @@ pub fn validate(
             });
         }
     }
-
-    let default_group = match &raw.default_group {
-        Some(name) => group_id(src, name),
-        None => {
-            src.error(0, "default_group", "is missing", Some("name the group that unknown clients get, at least as strict as every pupil group"));
-            None
-        }
-    };
 
     let listen = Listen {
         proxy: socket(src, raw.listen.proxy.as_ref(), "127.0.0.1:3128"),
