@@ -227,7 +227,7 @@ fn clients_outside_the_school_networks_are_refused_and_counted() {
         daemon
             .metrics()
             .contains("lychgate_refused_connections_total{reason=\"not_in_network\"} 1")
-    );    // A listed network without a group is served with the default group.
+    ); // A listed network without a group is served with the default group.
     let unknown = get(daemon.proxy, local(6), "http://pornhub.com/");
     assert_eq!(daemon.record(&unknown.reference())["group"], "guest");
 }

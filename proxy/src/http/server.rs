@@ -118,7 +118,12 @@ async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr
         // Each request runs in its own task: it finishes (and is logged) even if the client
         // goes away mid-way, and a panic in it becomes a 500 for that request only.
         let state = Arc::clone(&svc_state);
-        let task = tokio::spawn(service::handle(Arc::clone(&state), conn, alarm.clone(), req));
+        let task = tokio::spawn(service::handle(
+            Arc::clone(&state),
+            conn,
+            alarm.clone(),
+            req,
+        ));
         async move {
             match task.await {
                 Ok(response) => response,
@@ -153,7 +158,11 @@ async fn internal_error(
     e: &tokio::task::JoinError,
 ) -> service::ProxyResponse {
     tracing::error!(client = %peer.ip(), error = %e, "a request handler failed; answered 500");
-    let mut ctx = RequestContext::new(TrafficKind::Http, peer.ip(), super::context::new_reference());
+    let mut ctx = RequestContext::new(
+        TrafficKind::Http,
+        peer.ip(),
+        super::context::new_reference(),
+    );
     ctx.outcome = Outcome::Error;
     ctx.rule = Some("internal error in Lychgate".to_string());
     let page = service::error_page(

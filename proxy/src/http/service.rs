@@ -363,7 +363,8 @@ pub fn audience(state: &ProxyState, group: GroupId) -> Audience {
     }
 }
 
-fn block_page(
+/// The block page for this request, issuing a review ticket when the page offers a review.
+pub fn block_page(
     state: &ProxyState,
     ctx: &RequestContext,
     group: GroupId,

@@ -16,7 +16,9 @@ use http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lychgate_classifier::host::{Host, normalize_host};
-use lychgate_classifier::policy::{Action, GroupId, Request as PolicyRequest, RequestKind};
+use lychgate_classifier::policy::{
+    Action, Decision, GroupId, Request as PolicyRequest, RequestKind,
+};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -71,7 +73,12 @@ fn normalised_host(host: &str) -> Option<String> {
     }
 }
 
-fn decide_host(state: &ProxyState, ctx: &mut RequestContext, group: GroupId, host: &str) -> Action {
+fn decide_host(
+    state: &ProxyState,
+    ctx: &mut RequestContext,
+    group: GroupId,
+    host: &str,
+) -> Decision {
     let request = PolicyRequest {
         host,
         ip: host.parse().ok(),
@@ -79,7 +86,7 @@ fn decide_host(state: &ProxyState, ctx: &mut RequestContext, group: GroupId, hos
         query: None,
         kind: RequestKind::HostOnly,
     };
-    state.decide(ctx, group, &request).action
+    state.decide(ctx, group, &request)
 }
 
 /// `CONNECT host:port`: decided on the authority, answered 200, then decided again on the SNI.
@@ -126,37 +133,21 @@ pub async fn connect(
                 reason: "port_refused",
             })
             .inc();
-        let page = service::error_page(
-            &state,
-            &super::pages::ErrorKind::BadRequest {
-                reason: "tunnels are allowed only to the usual secure web ports",
-            },
-            &ctx.reference,
-        );
-        let page = super::pages::Page {
-            status: StatusCode::FORBIDDEN,
-            ..page
-        };
+        let url = format!("https://{host}:{port}/");
+        let page = service::block_page(&state, &ctx, group, &url, None);
         return service::page_response(&state, ctx, page).await;
     }
-    if decide_host(&state, &mut ctx, group, &host) == Action::Block {
+    let decision = decide_host(&state, &mut ctx, group, &host);
+    let decision_category = decision.category;
+    if decision.action == Action::Block {
         state
             .metrics
             .tunnels
             .get_or_create(&crate::metrics::ReasonLabel { reason: "blocked" })
             .inc();
         // Browsers do not show a proxy's body for a refused CONNECT; curl and logs do.
-        let page = service::error_page(
-            &state,
-            &super::pages::ErrorKind::BadRequest {
-                reason: "this site is blocked by the school's filter",
-            },
-            &ctx.reference,
-        );
-        let page = super::pages::Page {
-            status: StatusCode::FORBIDDEN,
-            ..page
-        };
+        let url = format!("https://{host}/");
+        let page = service::block_page(&state, &ctx, group, &url, decision_category);
         return service::page_response(&state, ctx, page).await;
     }
     if state.log_blocks(&mut ctx, group) {
@@ -247,7 +238,7 @@ async fn run_tunnel<S>(
                     ctx.flag(Flag::SniMismatch);
                     tracing::debug!(connect = %authority, sni = %sni, "CONNECT authority and SNI differ");
                 }
-                if decide_host(&state, &mut ctx, group, &sni) == Action::Block {
+                if decide_host(&state, &mut ctx, group, &sni).action == Action::Block {
                     refuse = Some(if ctx.kind == TrafficKind::Connect {
                         "sni_blocked"
                     } else {
@@ -263,7 +254,7 @@ async fn run_tunnel<S>(
                 // group's `no_sni` key.
                 let ip_text = host.clone();
                 if !ip_text.is_empty()
-                    && decide_host(&state, &mut ctx, group, &ip_text) == Action::Block
+                    && decide_host(&state, &mut ctx, group, &ip_text).action == Action::Block
                 {
                     refuse = Some("blocked");
                 }
