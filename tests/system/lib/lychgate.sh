@@ -6,7 +6,7 @@
 # to a short name for messages. Functions:
 #   log MSG / fail MSG / skip_or_fail MSG
 #   lg_need_root                       fails (CI) or skips unless running as root
-#   lg_require CMD:PACKAGE...          installs the packages of missing commands with apt-get
+#   lg_require CMD:PKG[,PKG]...        installs the packages of missing commands with apt-get
 #   lg_build                           cargo build --release -p lychgate --locked; sets LG_BIN
 #   lg_config OUT WORKDIR NAME=VALUE.. writes a config: the default one with [listen] addresses
 #                                      replaced (proxy, admin, transparent_http,
@@ -40,12 +40,15 @@ lg_need_root() {
   [[ $(id -u) == 0 ]] || skip_or_fail "needs root"
 }
 
-# lg_require CMD:PACKAGE ... — apt-get installs the packages whose command is missing; runs
+# lg_require CMD:PKG[,PKG]... — apt-get installs the packages whose command is missing; runs
 # `apt-get update` only when something is missing.
 lg_require() {
-  local spec missing=()
+  local spec missing=() pkgs
   for spec in "$@"; do
-    command -v "${spec%%:*}" >/dev/null 2>&1 || missing+=("${spec#*:}")
+    if ! command -v "${spec%%:*}" >/dev/null 2>&1; then
+      IFS=, read -ra pkgs <<<"${spec#*:}"
+      missing+=("${pkgs[@]}")
+    fi
   done
   ((${#missing[@]})) || return 0
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
@@ -57,7 +60,8 @@ lg_require() {
     skip_or_fail "could not install ${missing[*]}"
   fi
   for spec in "$@"; do
-    command -v "${spec%%:*}" >/dev/null 2>&1 || skip_or_fail "${spec%%:*} still missing after installing ${spec#*:}"
+    command -v "${spec%%:*}" >/dev/null 2>&1 ||
+      skip_or_fail "${spec%%:*} still missing after installing ${spec#*:}"
   done
 }
 
