@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # The block page as a real browser shows it: headless Chromium, configured to use Lychgate as its
 # proxy, loads a blocked site once as a pupil and once as a member of staff.
 #
@@ -31,8 +32,9 @@ BLOCKED_URL="http://$BLOCKED_HOST/"
 
 lg_need_root
 lg_require ip:iproute2 python3:python3 chromium:chromium,fonts-liberation
-ip netns add "lgprobe$$" 2>/dev/null && ip netns delete "lgprobe$$" ||
+if ! { ip netns add "lgprobe$$" 2>/dev/null && ip netns delete "lgprobe$$"; }; then
   skip_or_fail "cannot create network namespaces here"
+fi
 lg_build
 
 NS="lg$$-browser"
@@ -67,8 +69,9 @@ browse() {
   local proxy=$1 profile
   shift
   profile=$(mktemp -d -p "$WORK" profile.XXXX)
-  ip netns exec "$NS" timeout 90 chromium --headless --no-sandbox --disable-gpu --no-first-run \
-    --disable-background-networking --disable-component-update --disable-sync \
+  ip netns exec "$NS" timeout 90 chromium --headless --no-sandbox --disable-gpu \
+    --disable-dev-shm-usage --no-first-run --disable-background-networking \
+    --disable-component-update --disable-sync \
     --user-data-dir="$profile" --proxy-server="$proxy" --proxy-bypass-list='<-loopback>' \
     "$@" 2>>"$WORK/chromium.err"
 }
@@ -83,8 +86,7 @@ for audience in pupil staff; do
   [[ $(sed -n '/^cidr = "127.0.0.1\/32"$/{n;p}' "$config") == "group = \"$group\"" ]] ||
     fail "could not map 127.0.0.1 to $group in $config"
   lg_start "$audience" "$config" ip netns exec "$NS"
-  proxy_var="LG_${audience}_PROXY"
-  proxy=${!proxy_var}
+  proxy=$(lg_addr "$audience" proxy)
 
   browse "$proxy" --dump-dom "$BLOCKED_URL" >"$WORK/$audience.html" || fail "chromium failed (status $?)"
   if [[ ! -s $WORK/$audience.html ]]; then
@@ -95,7 +97,7 @@ for audience in pupil staff; do
   fi
   text=$($PAGES text "$WORK/$audience.html")
   log "Chromium shows ($audience):"
-  sed 's/^/    | /' <<<"$text"
+  while IFS= read -r line; do printf '    | %s\n' "$line"; done <<<"$text"
 
   # The page's reference code is the id of a logged block of this request, for this group.
   ref=""

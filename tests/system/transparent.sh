@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck source-path=SCRIPTDIR
 # Transparent mode end to end, in network namespaces: a pupil's device that knows nothing about
 # any proxy is filtered by Lychgate because the gateway's nftables rules (deploy/nftables/)
 # redirect its web traffic to Lychgate's transparent listeners.
@@ -24,8 +25,9 @@ source "$HERE/lib/lychgate.sh"
 
 lg_need_root
 lg_require ip:iproute2 ss:iproute2 nft:nftables curl:curl python3:python3 openssl:openssl
-ip netns add "lgprobe$$" 2>/dev/null && ip netns delete "lgprobe$$" ||
+if ! { ip netns add "lgprobe$$" 2>/dev/null && ip netns delete "lgprobe$$"; }; then
   skip_or_fail "cannot create network namespaces here"
+fi
 lg_build
 
 # shellcheck source=lib/netns.sh
@@ -115,7 +117,9 @@ client_curl() {
   HEADERS=$(tr -d '\r' <"$WORK/headers" 2>/dev/null || true)
   CURL_ERR=$(cat "$WORK/curl.err")
   rm -f "$WORK/body" "$WORK/headers"
-  log "client: curl $* -> rc=$CURL_RC status=$STATUS ${CURL_ERR:+err='$CURL_ERR' }body='$(head -c 120 <<<"$BODY" | tr '\n' ' ')'"
+  local err=""
+  [[ -z $CURL_ERR ]] || err="err='$CURL_ERR' "
+  log "client: curl $* -> rc=$CURL_RC status=$STATUS ${err}body='$(head -c 120 <<<"$BODY" | tr '\n' ' ')'"
   EXPECTED_LINES=$((EXPECTED_LINES + 1))
 }
 
@@ -165,7 +169,7 @@ for fam in 4 6; do
 
   # HTTPS, blocked by SNI: a TLS alert, no connection to the origin.
   client_curl -$fam -k --resolve "pornhub.com:443:$origin" "https://pornhub.com/blocked-tls-v$fam"
-  ((CURL_RC != 0)) && [[ $STATUS == 000 ]] || fail "HTTPS to a blocked site was not refused"
+  [[ $CURL_RC != 0 && $STATUS == 000 ]] || fail "HTTPS to a blocked site was not refused"
   [[ $CURL_ERR == *alert* || $CURL_ERR == *SSL* || $CURL_ERR == *TLS* ]] ||
     fail "HTTPS to a blocked site: expected a TLS failure, curl said '$CURL_ERR'"
   expect_log type=tls client="$client" group=ks2 host=pornhub.com decision=block category=adult
@@ -180,7 +184,7 @@ for fam in 4 6; do
   origin_never_saw "path=/mismatch-http-v$fam"
 
   client_curl -$fam -k --resolve "www.bbc.co.uk:443:$other" "https://www.bbc.co.uk/mismatch-tls-v$fam"
-  ((CURL_RC != 0)) && [[ $STATUS == 000 ]] || fail "HTTPS SNI mismatch was not refused"
+  [[ $CURL_RC != 0 && $STATUS == 000 ]] || fail "HTTPS SNI mismatch was not refused"
   expect_log type=tls client="$client" host=www.bbc.co.uk decision=block flags+=host_mismatch
   origin_never_saw "path=/mismatch-tls-v$fam"
 

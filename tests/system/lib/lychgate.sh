@@ -15,6 +15,7 @@
 #   lg_start NAME CONFIG [PREFIX...]   runs `lychgate run CONFIG` in the background (behind
 #                                      PREFIX, e.g. `ip netns exec NS`), waits for `ready` and
 #                                      sets LG_<NAME>_PID and LG_<NAME>_{PROXY,ADMIN,THTTP,THTTPS}
+#   lg_addr NAME proxy|admin|thttp|thttps  prints one of those addresses
 #   lg_stop NAME                       SIGTERM, bounded wait, SIGKILL if it does not stop; sets
 #                                      LG_STOP_RC to its exit status
 #   lg_stop_all                        lg_stop for every started daemon (put it in the EXIT trap)
@@ -54,6 +55,7 @@ lg_require() {
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   log "installing ${missing[*]}"
   command -v apt-get >/dev/null || skip_or_fail "missing ${missing[*]} and no apt-get"
+  [[ $(id -u) == 0 ]] || skip_or_fail "missing ${missing[*]}; installing them needs root"
   if ! { timeout 300 apt-get update -qq &&
     DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -qq --no-install-recommends \
       "${missing[@]}"; }; then
@@ -127,6 +129,14 @@ lg_start() {
   log "lychgate ($name) ready: $(grep '^listening' "$out" | tr '\n' ' ')"
 }
 
+lg_addr() {
+  local var
+  var="LG_$1_$(tr '[:lower:]' '[:upper:]' <<<"$2")"
+  [[ -n ${!var:-} ]] || fail "lychgate ($1) has no $2 listener"
+  printf '%s\n' "${!var}"
+}
+
+# shellcheck disable=SC2034 # LG_STOP_RC is read by the caller
 lg_stop() {
   local var="LG_$1_PID" pid
   pid=${!var:-}
