@@ -376,7 +376,10 @@ async fn run_tunnel<S>(
             return;
         }
     };
-    ctx.status = 200;
+    // A CONNECT was answered `200`; a transparent connection never saw an HTTP status.
+    if ctx.kind == TrafficKind::Connect {
+        ctx.status = 200;
+    }
     if upstream.write_all(&first).await.is_err() {
         ctx.outcome = Outcome::Error;
         ctx.flag(Flag::UpstreamError);
