@@ -112,7 +112,7 @@ pub async fn run(
     log_metrics.register(&mut registry);
     let (log, log_task) = RequestLog::start(config.log.clone(), Arc::clone(&clock), log_metrics)?;
 
-    let directory = identity::load_directory(&config.identity, &config, &config.base_dir)
+    let directory = identity::load_directory(&config.identity, &config)
         .map_err(|e| DaemonError::Identity(e.to_string()))?;
     let identity_metrics = Arc::new(IdentityMetrics::new());
     identity_metrics.register(&mut registry);
@@ -166,6 +166,7 @@ pub async fn run(
         review_tickets,
         tls_metrics,
         limits,
+        tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
     });
     let admin_state = Arc::new(AdminState {
@@ -173,7 +174,7 @@ pub async fn run(
         proxy: Arc::clone(&state),
     });
 
-    let tracker = TaskTracker::new();
+    let tracker = state.tasks.clone();
     let listeners = TaskTracker::new();
     listeners.spawn(server::serve(
         Arc::clone(&state),

@@ -215,3 +215,60 @@ fn transparent_http_reads_the_host_header_and_serves_the_block_page() {
     assert_eq!(wpad.status, 200, "{}", wpad.body_text());
     assert!(wpad.body_text().contains("FindProxyForURL"));
 }
+
+#[test]
+fn open_tunnels_count_towards_the_connection_limit() {
+    let origin = TlsOrigin::start("bbc");
+    let daemon = Daemon::start_tuned(
+        &format!(
+            "connect_ports = [443, {}]\nmax_connections_per_client = 2",
+            origin.addr.port()
+        ),
+        "[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n",
+    );
+    let authority = format!("www.bbc.co.uk:{}", origin.addr.port());
+    let mut tunnels = Vec::new();
+    for _ in 0..2 {
+        let (mut s, status) = connect(&daemon, local(1), &authority);
+        assert_eq!(status, 200);
+        s.write_all(&client_hello(Some("www.bbc.co.uk"))).unwrap();
+        assert_eq!(read_some(&mut s), b"tls-origin bbc");
+        tunnels.push(s);
+    }
+    // Both tunnels are still open: a third connection from the same client is turned away.
+    let mut third = connect_from(local(1), daemon.proxy);
+    let _ = third
+        .write_all(format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes());
+    assert!(
+        read_some(&mut third).is_empty(),
+        "refused while two tunnels are open"
+    );
+    assert!(
+        daemon
+            .metrics()
+            .contains("lychgate_client_connections_active 2")
+    );
+    drop(tunnels);
+    // Once they close, the client may connect again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_s, status) = {
+            let mut s = connect_from(local(1), daemon.proxy);
+            let _ = s.write_all(
+                format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes(),
+            );
+            s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+            let mut head = [0u8; 12];
+            let n = s.read(&mut head).unwrap_or(0);
+            (s, String::from_utf8_lossy(&head[..n]).to_string())
+        };
+        if status.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slots were never released"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -92,6 +92,32 @@ impl Drop for ConnectionGuard {
     }
 }
 
+/// A client connection's place: its limit slot and its count in the active-connections gauge,
+/// both released when the last holder drops it — the connection's task, or a CONNECT tunnel
+/// that outlives the HTTP exchange that opened it.
+#[derive(Debug)]
+pub struct ConnectionSlot {
+    _guard: ConnectionGuard,
+    active: prometheus_client::metrics::gauge::Gauge,
+}
+
+impl ConnectionSlot {
+    /// Takes the slot and counts the connection as active.
+    pub fn new(guard: ConnectionGuard, active: prometheus_client::metrics::gauge::Gauge) -> Self {
+        active.inc();
+        ConnectionSlot {
+            _guard: guard,
+            active,
+        }
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.active.dec();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::GuardedIo;
+use super::limits::ConnectionSlot;
 use super::service::{self, Connection, Mode};
 use super::state::ProxyState;
 use super::tunnel;
@@ -70,23 +71,28 @@ pub async fn serve(
                 continue;
             }
         };
+        let slot = Arc::new(ConnectionSlot::new(
+            guard,
+            state.metrics.connections_active.clone(),
+        ));
         let state = Arc::clone(&state);
         tracker.spawn(async move {
-            state.metrics.connections_active.inc();
             let _ = stream.set_nodelay(true);
             match kind {
-                ListenerKind::Explicit => serve_http(&state, stream, peer, Mode::Explicit).await,
+                ListenerKind::Explicit => {
+                    serve_http(&state, stream, peer, Mode::Explicit, slot).await;
+                }
                 ListenerKind::TransparentHttp => {
                     let original_dst = original_destination(&stream);
-                    serve_http(&state, stream, peer, Mode::Transparent { original_dst }).await;
+                    let mode = Mode::Transparent { original_dst };
+                    serve_http(&state, stream, peer, mode, slot).await;
                 }
                 ListenerKind::TransparentTls => {
                     let original_dst = original_destination(&stream);
                     tunnel::transparent_tls(Arc::clone(&state), stream, peer, original_dst).await;
+                    drop(slot);
                 }
             }
-            state.metrics.connections_active.dec();
-            drop(guard);
         });
     }
 }
@@ -109,7 +115,13 @@ fn original_destination(stream: &TcpStream) -> Option<SocketAddr> {
     }
 }
 
-async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr, mode: Mode) {
+async fn serve_http(
+    state: &Arc<ProxyState>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mode: Mode,
+    slot: Arc<ConnectionSlot>,
+) {
     let config = state.config.load_full();
     let conn = Connection { client: peer, mode };
     let (io, alarm) = GuardedIo::new(TokioIo::new(stream));
@@ -122,6 +134,7 @@ async fn serve_http(state: &Arc<ProxyState>, stream: TcpStream, peer: SocketAddr
             Arc::clone(&state),
             conn,
             alarm.clone(),
+            Arc::clone(&slot),
             req,
         ));
         async move {

@@ -7,9 +7,10 @@ use super::body::{Counted, OnBodyEnd, ResponseBody, UpstreamBody};
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::FramingAlarm;
 use super::headers::{self, FramingError};
+use super::limits::ConnectionSlot;
 use super::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
 use super::safe_search;
-use super::state::{IdentifyError, ProxyState};
+use super::state::{IdentifyError, ProxyState, SignIn};
 use super::upstream::UpstreamFailure;
 use super::{own_pages, tunnel};
 use crate::identity::AuthError;
@@ -60,6 +61,7 @@ pub async fn handle(
     state: Arc<ProxyState>,
     conn: Connection,
     framing: FramingAlarm,
+    slot: Arc<ConnectionSlot>,
     req: Request<Incoming>,
 ) -> Result<ProxyResponse, Infallible> {
     let mut ctx = RequestContext::new(
@@ -79,7 +81,7 @@ pub async fn handle(
     }
     if req.method() == Method::CONNECT {
         return Ok(match conn.mode {
-            Mode::Explicit => tunnel::connect(state, conn, ctx, req).await,
+            Mode::Explicit => tunnel::connect(state, conn, ctx, slot, req).await,
             Mode::Transparent { .. } => {
                 bad_request(
                     &state,
@@ -129,15 +131,19 @@ async fn serve_http(
     }
 
     // Phase 2: who.
-    let auth_header = match conn.mode {
-        Mode::Explicit => req
-            .headers()
-            .get(header::PROXY_AUTHORIZATION)
-            .map(|v| v.as_bytes().to_vec()),
-        // A browser does not know a transparent proxy is there, so never signs in to it.
-        Mode::Transparent { .. } => None,
+    let (auth_header, sign_in) = match conn.mode {
+        Mode::Explicit => (
+            req.headers()
+                .get(header::PROXY_AUTHORIZATION)
+                .map(|v| v.as_bytes().to_vec()),
+            SignIn::Possible,
+        ),
+        Mode::Transparent { .. } => (None, SignIn::Impossible),
     };
-    let identity = match state.identify(ctx.client, auth_header.as_deref()).await {
+    let identity = match state
+        .identify(ctx.client, auth_header.as_deref(), sign_in)
+        .await
+    {
         Ok(id) => id,
         Err(e) => return identify_failed(&state, ctx, e).await,
     };
@@ -580,8 +586,7 @@ pub async fn finisher(state: &Arc<ProxyState>, ctx: RequestContext) -> Box<dyn O
         None => {
             tracing::error!(reference = %ctx.reference, "request log writer has stopped; record written to stderr");
             state.count(&ctx);
-            let record = ctx.into_record(&state.config.load());
-            eprintln!("{}", serde_json::to_string(&record).unwrap_or_default());
+            super::state::write_unlogged(&ctx.into_record(&state.config.load()));
             Box::new(NoRecord)
         }
     }

@@ -56,8 +56,19 @@ pub struct ProxyState {
     pub pac_proxy: String,
     /// Open connection counts.
     pub limits: ConnectionLimits,
+    /// Every connection and tunnel task, so shutdown can wait for them.
+    pub tasks: tokio_util::task::TaskTracker,
     /// Cancelled when the daemon stops: open tunnels close.
     pub shutdown: CancellationToken,
+}
+
+/// Whether the client can answer a proxy sign-in challenge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignIn {
+    /// Explicit proxy: the browser knows it talks to a proxy.
+    Possible,
+    /// Transparent listeners: it does not.
+    Impossible,
 }
 
 /// Why a client could not be identified.
@@ -72,11 +83,21 @@ pub enum IdentifyError {
 impl ProxyState {
     /// Who is asking: proxy sign-in when given (or required by the client's network), else by
     /// address (device, identity map, network, default group).
+    ///
+    /// Only an explicit-proxy client can sign in (`SignIn::Possible`): a browser behind the
+    /// transparent listeners does not know a proxy is there, so a 407 would only break the page.
+    /// Those clients are identified by address, which includes the identity map that a login
+    /// script fills — the way to name users on an `auth = "required"` network in transparent
+    /// mode.
     pub async fn identify(
         &self,
         client: IpAddr,
         proxy_authorization: Option<&[u8]>,
+        sign_in: SignIn,
     ) -> Result<ClientIdentity, IdentifyError> {
+        if sign_in == SignIn::Impossible {
+            return Ok(self.identities.by_address(client));
+        }
         if let Some(header) = proxy_authorization {
             return self
                 .identities
@@ -149,8 +170,10 @@ impl ProxyState {
     pub async fn record(&self, ctx: RequestContext) {
         self.count(&ctx);
         let record = ctx.into_record(&self.config.load());
-        if self.log.write(record).await.is_err() {
-            tracing::error!("request log writer has stopped; a record could not be queued");
+        if let Err(closed) = self.log.write(record).await {
+            // Only after shutdown has closed the log: the last resort, as for the writer's own
+            // overflow, is stderr (journald), marked so it can be found.
+            write_unlogged(&closed.0);
         }
     }
 
@@ -160,5 +183,21 @@ impl ProxyState {
         let category = ctx.category.as_deref().unwrap_or("none");
         self.metrics
             .count_request(ctx.kind.label(), ctx.outcome.label(), group, category);
+    }
+}
+
+/// Writes a record that can no longer reach the log file to stderr, marked as the writer marks
+/// its own overflow, so `journalctl -u lychgate | grep lychgate-unlogged` finds it.
+pub fn write_unlogged(record: &crate::log::RequestRecord) {
+    let mut line = Vec::new();
+    match record.write_line(&mut line) {
+        Ok(()) => eprint!(
+            "{}{}",
+            crate::log::STDERR_PREFIX,
+            String::from_utf8_lossy(&line)
+        ),
+        Err(e) => {
+            tracing::error!(reference = %record.id, error = %e, "a request record could not be written")
+        }
     }
 }

@@ -5,9 +5,10 @@
 
 use super::body::{Counted, ResponseBody};
 use super::context::{Outcome, RequestContext, TrafficKind};
+use super::limits::ConnectionSlot;
 use super::safe_search;
 use super::service::{self, Connection, NoRecord, ProxyResponse, group_name};
-use super::state::ProxyState;
+use super::state::{ProxyState, SignIn};
 use super::upstream::UpstreamFailure;
 use crate::log::Flag;
 use crate::tls::alert::{AlertDescription, alert_record};
@@ -94,6 +95,7 @@ pub async fn connect(
     state: Arc<ProxyState>,
     conn: Connection,
     mut ctx: RequestContext,
+    slot: Arc<ConnectionSlot>,
     req: Request<Incoming>,
 ) -> ProxyResponse {
     ctx.kind = TrafficKind::Connect;
@@ -113,7 +115,10 @@ pub async fn connect(
         .headers()
         .get(header::PROXY_AUTHORIZATION)
         .map(|v| v.as_bytes().to_vec());
-    let identity = match state.identify(ctx.client, auth.as_deref()).await {
+    let identity = match state
+        .identify(ctx.client, auth.as_deref(), SignIn::Possible)
+        .await
+    {
         Ok(i) => i,
         Err(e) => return service::identify_failed(&state, ctx, e).await,
     };
@@ -162,7 +167,10 @@ pub async fn connect(
     }
 
     let state2 = Arc::clone(&state);
-    tokio::spawn(async move {
+    // The tunnel outlives the HTTP exchange: it keeps the connection's slot (limits, gauge)
+    // and is tracked, so shutdown waits for it and its record reaches the log.
+    state.tasks.spawn(async move {
+        let _slot = slot;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let client = TokioIo::new(upgraded);

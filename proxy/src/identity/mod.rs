@@ -221,16 +221,14 @@ impl fmt::Debug for Identities {
     }
 }
 
-/// Loads the directory named by the settings: the users file (relative paths against
-/// `base_dir`, the config's folder), or an empty one when none is configured.
+/// Loads the directory named by the settings: the users file (its path already resolved
+/// against the config's folder by the config loader), or an empty one when none is configured.
 pub fn load_directory(
     settings: &IdentitySettings,
     config: &Config,
-    base_dir: &std::path::Path,
 ) -> Result<Arc<dyn DirectoryBackend>, users_file::UsersFileError> {
     let file = match &settings.users_file {
         Some(path) => {
-            let path = base_dir.join(path);
             let names: Vec<&str> = config
                 .policy
                 .groups()

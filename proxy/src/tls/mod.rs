@@ -3,8 +3,8 @@
 //! original destination of connections the gateway's nftables rules redirected to it.
 //!
 //! The transparent 443 listener's flow: accept → [`original_destination`] (where the client
-//! was going) → [`read_client_hello`] under [`TlsPeekSettings::hello_timeout`] → decide on
-//! [`ClientHelloInfo::sni`] (or the destination address when there is none) → either connect
+//! was going) → [`read_client_hello`] within `[proxy] hello_timeout_seconds` → decide on
+//! [`ClientHelloInfo::sni`] (or the destination address and the group's `no_sni` key when there is none) → either connect
 //! upstream to the original destination and forward the buffered bytes, then splice; or write
 //! [`alert_record`] and close.
 
@@ -13,7 +13,6 @@ pub mod client_hello;
 pub mod metrics;
 pub mod original_dst;
 pub mod read_hello;
-pub mod settings;
 #[cfg(test)]
 mod test_hello;
 
@@ -24,4 +23,3 @@ pub use client_hello::{
 pub use metrics::TlsPeekMetrics;
 pub use original_dst::original_destination;
 pub use read_hello::{HelloError, read_client_hello};
-pub use settings::{NoSniPolicy, TlsPeekSettings};
