@@ -235,7 +235,7 @@ pub fn load_directory(
                 .iter()
                 .map(|g| g.name.as_str())
                 .collect();
-            UsersFile::load(&path, &names)?
+            UsersFile::load(path, &names)?
         }
         None => UsersFile::empty(std::path::Path::new("(no users file)")),
     };
