@@ -211,6 +211,15 @@ fn bounded(
     }
 }
 
+fn count(
+    src: &mut Source<'_>,
+    v: Option<&Located<i64>>,
+    range: std::ops::RangeInclusive<i64>,
+    default: usize,
+) -> usize {
+    usize::try_from(bounded(src, v, range, default as u64)).unwrap_or(default)
+}
+
 fn seconds(
     src: &mut Source<'_>,
     v: Option<&Located<i64>>,
@@ -310,34 +319,30 @@ pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, Stati
             d.tunnel_idle_timeout,
         ),
         hello_timeout: seconds(src, p.hello_timeout_seconds.as_ref(), 600, d.hello_timeout),
-        max_header_bytes: usize::try_from(bounded(
+        max_header_bytes: count(
             src,
             p.max_header_bytes.as_ref(),
             8192..=1 << 20,
-            d.max_header_bytes as u64,
-        ))
-        .unwrap_or(d.max_header_bytes),
-        max_connections: usize::try_from(bounded(
+            d.max_header_bytes,
+        ),
+        max_connections: count(
             src,
             p.max_connections.as_ref(),
             1..=1 << 20,
-            d.max_connections as u64,
-        ))
-        .unwrap_or(d.max_connections),
-        max_connections_per_client: usize::try_from(bounded(
+            d.max_connections,
+        ),
+        max_connections_per_client: count(
             src,
             p.max_connections_per_client.as_ref(),
             1..=1 << 20,
-            d.max_connections_per_client as u64,
-        ))
-        .unwrap_or(d.max_connections_per_client),
-        pool_idle_per_host: usize::try_from(bounded(
+            d.max_connections_per_client,
+        ),
+        pool_idle_per_host: count(
             src,
             p.pool_idle_per_host.as_ref(),
             0..=4096,
-            d.pool_idle_per_host as u64,
-        ))
-        .unwrap_or(d.pool_idle_per_host),
+            d.pool_idle_per_host,
+        ),
         pool_idle_timeout: seconds(
             src,
             p.pool_idle_timeout_seconds.as_ref(),

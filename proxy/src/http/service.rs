@@ -545,21 +545,7 @@ pub async fn upstream_failed(
     mut ctx: RequestContext,
     failure: UpstreamFailure,
 ) -> ProxyResponse {
-    state
-        .metrics
-        .upstream_errors
-        .get_or_create(&crate::metrics::KindLabel {
-            kind: failure.name(),
-        })
-        .inc();
-    ctx.outcome = Outcome::Error;
-    ctx.flag(match failure {
-        UpstreamFailure::Dns => Flag::UpstreamDns,
-        UpstreamFailure::Refused => Flag::UpstreamRefused,
-        UpstreamFailure::Timeout => Flag::UpstreamTimeout,
-        UpstreamFailure::Loop => Flag::Loop,
-        UpstreamFailure::Other => Flag::UpstreamError,
-    });
+    state.upstream_failed(&mut ctx, failure);
     let host = ctx.host.clone();
     let kind = match failure {
         UpstreamFailure::Dns => ErrorKind::UpstreamNoSuchName { host: &host },

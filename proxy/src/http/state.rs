@@ -5,10 +5,11 @@
 use super::context::{Outcome, RequestContext};
 use super::limits::ConnectionLimits;
 use super::pages::{Branding, ReviewStore};
-use super::upstream::{Resolver, UpstreamClient};
+use super::upstream::{Resolver, UpstreamClient, UpstreamFailure};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{AuthError, ClientIdentity, Identities};
+use crate::log::Flag;
 use crate::log::LogHandle;
 use crate::metrics::ProxyMetrics;
 use arc_swap::ArcSwap;
@@ -175,6 +176,24 @@ impl ProxyState {
             // overflow, is stderr (journald), marked so it can be found.
             write_unlogged(&closed.0);
         }
+    }
+
+    /// Records that the origin could not be reached: counted by kind, flagged, an error.
+    pub fn upstream_failed(&self, ctx: &mut RequestContext, failure: UpstreamFailure) {
+        self.metrics
+            .upstream_errors
+            .get_or_create(&crate::metrics::KindLabel {
+                kind: failure.name(),
+            })
+            .inc();
+        ctx.outcome = Outcome::Error;
+        ctx.flag(match failure {
+            UpstreamFailure::Dns => Flag::UpstreamDns,
+            UpstreamFailure::Refused => Flag::UpstreamRefused,
+            UpstreamFailure::Timeout => Flag::UpstreamTimeout,
+            UpstreamFailure::Loop => Flag::Loop,
+            UpstreamFailure::Other => Flag::UpstreamError,
+        });
     }
 
     /// Counts a finished request in the metrics.

@@ -365,15 +365,7 @@ async fn run_tunnel<S>(
     let mut upstream = match upstream {
         Ok(s) => s,
         Err(failure) => {
-            state
-                .metrics
-                .upstream_errors
-                .get_or_create(&crate::metrics::KindLabel {
-                    kind: failure.name(),
-                })
-                .inc();
-            ctx.outcome = Outcome::Error;
-            ctx.flag(Flag::UpstreamError);
+            state.upstream_failed(&mut ctx, failure);
             ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
             if is_tls {
                 let _ = client

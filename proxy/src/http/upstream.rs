@@ -158,13 +158,29 @@ impl Resolver {
 
     /// The addresses of `name` (a normalised host name or an IP literal) on `port`.
     pub async fn resolve(&self, name: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        let mut addrs = self.lookup(name).await?;
+        for a in &mut addrs {
+            a.set_port(port);
+        }
+        if let Some(addr) = addrs.iter().find(|a| self.own.contains(**a)) {
+            return Err(ResolveError::Loop {
+                name: name.to_string(),
+                addr: *addr,
+            });
+        }
+        Ok(addrs)
+    }
+
+    /// The addresses of a name (port 0): an IP literal as itself, then `[[static_host]]`, then
+    /// the system resolver.
+    async fn lookup(&self, name: &str) -> Result<Vec<SocketAddr>, ResolveError> {
         let addrs: Vec<SocketAddr> = if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>()
         {
-            vec![SocketAddr::new(ip, port)]
+            vec![SocketAddr::new(ip, 0)]
         } else if let Some(ips) = self.static_hosts.get(name) {
-            ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect()
+            ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect()
         } else {
-            tokio::net::lookup_host((name, port))
+            tokio::net::lookup_host((name, 0))
                 .await
                 .map_err(|source| ResolveError::Lookup {
                     name: name.to_string(),
@@ -175,12 +191,6 @@ impl Resolver {
         if addrs.is_empty() {
             return Err(ResolveError::NoAddresses {
                 name: name.to_string(),
-            });
-        }
-        if let Some(addr) = addrs.iter().find(|a| self.own.contains(**a)) {
-            return Err(ResolveError::Loop {
-                name: name.to_string(),
-                addr: *addr,
             });
         }
         Ok(addrs)
@@ -213,31 +223,9 @@ impl tower_service::Service<Name> for Resolver {
         Box::pin(async move {
             // Port 0 here: HttpConnector replaces it with the URI's port. The loop check
             // therefore runs again, with the real port, in the request handler.
-            let addrs = resolver.resolve_any_port(name.as_str()).await?;
+            let addrs = resolver.lookup(name.as_str()).await?;
             Ok(addrs.into_iter())
         })
-    }
-}
-
-impl Resolver {
-    async fn resolve_any_port(&self, name: &str) -> Result<Vec<SocketAddr>, ResolveError> {
-        let addrs: Vec<SocketAddr> = if let Some(ips) = self.static_hosts.get(name) {
-            ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect()
-        } else {
-            tokio::net::lookup_host((name, 0))
-                .await
-                .map_err(|source| ResolveError::Lookup {
-                    name: name.to_string(),
-                    source,
-                })?
-                .collect()
-        };
-        if addrs.is_empty() {
-            return Err(ResolveError::NoAddresses {
-                name: name.to_string(),
-            });
-        }
-        Ok(addrs)
     }
 }
 
