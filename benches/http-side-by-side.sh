@@ -97,13 +97,20 @@ wait_port() {
     sleep 0.2
   done
 }
-# kB from a /proc/PID/status field (VmRSS, VmHWM), no fork.
-status_kb() {
+# read_kb PID FIELD: KB = that /proc/PID/status field (VmRSS, VmHWM) in kB, 0 if gone; no fork.
+read_kb() {
   local k v _
-  if [[ -r /proc/$1/status ]]; then
-    while read -r k v _; do [[ $k == "$2:" ]] && { echo "$v"; return 0; }; done 2>/dev/null <"/proc/$1/status"
-  fi
-  echo 0
+  KB=0
+  [[ -r /proc/$1/status ]] || return 0
+  while read -r k v _; do [[ $k == "$2:" ]] && { KB=$v; return 0; }; done 2>/dev/null <"/proc/$1/status" || true
+}
+status_kb() { read_kb "$1" "$2"; echo "$KB"; }
+# running PID: alive and not a zombie, without forking (for polling loops).
+running() {
+  local stat
+  read -r stat 2>/dev/null <"/proc/$1/stat" || return 1
+  stat=${stat##*) }
+  [[ ${stat:0:1} != Z ]]
 }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || a == "NA" || b == "NA" || b + 0 == 0) print "NA"; else printf "%.2f", a / b }'; }
@@ -230,23 +237,30 @@ if [[ " $PARTS " == *" http "* ]]; then
   LYCHGATE_CMD="exec $BIN run $CONF" LYCHGATE_PROXY=$LG_PROXY RUN_DIR=$HTTP_DIR \
     bash "$SHARED_BENCH/http-side-by-side.sh" >"$WORK_DIR/http-shared.md" 2> >(tee "$WORK_DIR/http-shared.log" >&2) &
   SHARED_PID=$!; PIDS+=("$SHARED_PID")
-  # Peak RSS: poll VmHWM of every server process under the shared script until it ends.
-  i=0
-  while alive "$SHARED_PID"; do
-    if ((i % 5 == 0)); then
+  # Peak RSS: poll VmHWM of every server process under the shared script until it ends. The
+  # loop forks nothing but a rare `ps` (the shared script counts any CPU used outside its own
+  # processes as noise): bash builtins read /proc, and `read -t` on an idle pipe is the sleep.
+  exec {TICK}<> <(:)
+  i=0 next_scan=0
+  while running "$SHARED_PID"; do
+    if ((i >= next_scan)); then
       while read -r p c; do PIDCOMM[$p]=$c; done < <(ps -e -o pid=,ppid=,comm= | awk -v root="$SHARED_PID" '
         { pp[$1] = $2; c[$1] = $3 }
         END { for (p in pp) { q = p; n = 0
                 while ((q in pp) && q != root && q > 1 && n++ < 50) q = pp[q]
                 if (q == root && c[p] ~ /^(nginx|squid|e2guardian|lychgate)$/) print p, c[p] } }')
+      # every 2 s until all four servers are up, then every 30 s
+      kinds=$(printf '%s\n' "${PIDCOMM[@]}" | sort -u | wc -l)
+      next_scan=$((i + (kinds < 4 ? 4 : 60)))
     fi
     for p in "${!PIDCOMM[@]}"; do
-      [[ -r /proc/$p/status ]] || continue
-      kb=$(status_kb "$p" VmHWM)
-      ((kb > ${HWM_KB[$p]:-0})) && HWM_KB[$p]=$kb
+      read_kb "$p" VmHWM
+      ((KB > ${HWM_KB[$p]:-0})) && HWM_KB[$p]=$KB
     done
-    i=$((i + 1)); sleep 0.2
+    i=$((i + 1))
+    read -rt 0.5 -u "$TICK" _ || true
   done
+  exec {TICK}<&-
   wait "$SHARED_PID" && HTTP_RC=0 || HTTP_RC=$?
   forget "$SHARED_PID"
   ((HTTP_RC == 0)) || log "the shared script exited with status $HTTP_RC (see above)"
@@ -348,7 +362,7 @@ MISSED=0
     echo
     sed -n '/^HTTP forward proxy/,$p' "$WORK_DIR/http-shared.md" | sed '/^http: /d'
     echo
-    echo "Peak RSS (sum of VmHWM over each program's processes, polled every 0.2 s during the run):"
+    echo "Peak RSS (sum of VmHWM over each program's processes, polled every 0.5 s during the run):"
     for c in nginx squid e2guardian lychgate; do
       [[ -n ${PEAK_KB[$c]:-} ]] && echo "- $c: $(mb "${PEAK_KB[$c]}") MB (${NPROC[$c]} process(es))"
     done
