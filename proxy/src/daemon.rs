@@ -149,6 +149,21 @@ pub async fn run(
         config.proxy.max_connections,
         config.proxy.max_connections_per_client,
     );
+    let group_names: Vec<Arc<str>> = config
+        .policy
+        .groups()
+        .iter()
+        .map(|g| Arc::from(g.name.as_str()))
+        .collect();
+    let categories = config.policy.categories();
+    let request_counters = crate::metrics::RequestCounters::new(
+        metrics.requests.clone(),
+        group_names.iter().map(|g| g.to_string()).collect(),
+        categories
+            .ids()
+            .map(|c| categories.name(c).to_string())
+            .collect(),
+    );
     let branding = config.block_page.branding.clone();
     let review_url = config.block_page.review_url.clone();
     let state = Arc::new(ProxyState {
@@ -156,6 +171,8 @@ pub async fn run(
         identities,
         log,
         metrics,
+        request_counters,
+        group_names,
         clock,
         client,
         resolver,

@@ -8,6 +8,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 use std::sync::atomic::AtomicU64;
 
 /// Labels of a decided request.
@@ -167,24 +168,6 @@ impl ProxyMetrics {
             self.identity_bindings.clone(),
         );
     }
-
-    /// Counts one decided request.
-    pub fn count_request(
-        &self,
-        kind: &'static str,
-        decision: &'static str,
-        group: &str,
-        category: &str,
-    ) {
-        self.requests
-            .get_or_create(&RequestLabels {
-                kind,
-                decision,
-                group: group.to_string(),
-                category: category.to_string(),
-            })
-            .inc();
-    }
 }
 
 /// Renders a registry in the Prometheus text format.
@@ -193,4 +176,80 @@ pub fn render(registry: &Registry) -> String {
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, registry);
     out
+}
+
+/// The `lychgate_requests_total` series a request lands in, found by index rather than by
+/// building and hashing a label set per request: kinds × decisions × groups × categories, each
+/// cell created on first use (so only series that happened are exported).
+#[derive(Debug)]
+pub struct RequestCounters {
+    family: Family<RequestLabels, Counter>,
+    groups: Vec<String>,
+    categories: Vec<String>,
+    cells: Box<[OnceLock<Counter>]>,
+}
+
+/// Kinds counted, in index order.
+const KINDS: [&str; 3] = ["http", "connect", "tls"];
+/// Decisions counted, in index order.
+const DECISIONS: [&str; 3] = ["allow", "block", "error"];
+
+impl RequestCounters {
+    /// Counters for these group and category names (indexed by their ids).
+    pub fn new(
+        family: Family<RequestLabels, Counter>,
+        groups: Vec<String>,
+        categories: Vec<String>,
+    ) -> Self {
+        let cells = KINDS.len() * DECISIONS.len() * (groups.len() + 1) * (categories.len() + 1);
+        RequestCounters {
+            family,
+            groups,
+            categories,
+            cells: (0..cells).map(|_| OnceLock::new()).collect(),
+        }
+    }
+
+    /// Counts one request. `kind` and `decision` index [`KINDS`] and [`DECISIONS`]; an unknown
+    /// group or category id counts as `unknown` / `none`.
+    pub fn count(
+        &self,
+        kind: usize,
+        decision: usize,
+        group: Option<usize>,
+        category: Option<usize>,
+    ) {
+        let g = group
+            .filter(|g| *g < self.groups.len())
+            .map_or(self.groups.len(), |g| g);
+        let c = category
+            .filter(|c| *c < self.categories.len())
+            .map_or(self.categories.len(), |c| c);
+        let (kind, decision) = (kind.min(KINDS.len() - 1), decision.min(DECISIONS.len() - 1));
+        let index = ((kind * DECISIONS.len() + decision) * (self.groups.len() + 1) + g)
+            * (self.categories.len() + 1)
+            + c;
+        let Some(cell) = self.cells.get(index) else {
+            return;
+        };
+        cell.get_or_init(|| {
+            self.family
+                .get_or_create(&RequestLabels {
+                    kind: KINDS[kind],
+                    decision: DECISIONS[decision],
+                    group: self
+                        .groups
+                        .get(g)
+                        .map_or("unknown", String::as_str)
+                        .to_string(),
+                    category: self
+                        .categories
+                        .get(c)
+                        .map_or("none", String::as_str)
+                        .to_string(),
+                })
+                .clone()
+        })
+        .inc();
+    }
 }

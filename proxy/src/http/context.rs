@@ -23,6 +23,15 @@ pub enum TrafficKind {
 }
 
 impl TrafficKind {
+    /// Position in the metrics' index.
+    pub const fn index(self) -> usize {
+        match self {
+            TrafficKind::Http => 0,
+            TrafficKind::Connect => 1,
+            TrafficKind::Tls => 2,
+        }
+    }
+
     /// Metric and log label.
     pub const fn label(self) -> &'static str {
         match self {
@@ -45,6 +54,15 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// Position in the metrics' index.
+    pub const fn index(self) -> usize {
+        match self {
+            Outcome::Allow => 0,
+            Outcome::Block => 1,
+            Outcome::Error => 2,
+        }
+    }
+
     /// Metric and log label.
     pub const fn label(self) -> &'static str {
         match self {
@@ -70,6 +88,10 @@ pub struct RequestContext {
     pub identity: Option<ClientIdentity>,
     /// The group's name, once known.
     pub group: Option<Arc<str>>,
+    /// The group's id, once known (for the metrics' index).
+    pub group_id: Option<lychgate_classifier::policy::GroupId>,
+    /// The deciding category's id (for the metrics' index).
+    pub category_id: Option<lychgate_classifier::category::CategoryId>,
     /// HTTP method (`CONNECT` for tunnels, empty for transparent TLS).
     pub method: String,
     /// `http` or `https`.
@@ -114,6 +136,8 @@ impl RequestContext {
             client,
             identity: None,
             group: None,
+            group_id: None,
+            category_id: None,
             method: String::new(),
             scheme: "http",
             host: String::new(),
@@ -156,8 +180,7 @@ impl RequestContext {
             .time
             .to_zoned_datetime(config.policy.timezone().clone());
         let group = self.group.as_deref().unwrap_or("unknown");
-        let mut r = RequestRecord::new(kind, time, self.client, group);
-        r.id = self.reference;
+        let mut r = RequestRecord::with_id(kind, time, self.client, group, self.reference);
         if let Some(id) = &self.identity {
             r.user = id.user.as_deref().map(str::to_string);
             r.device = id.device.as_deref().map(str::to_string);

@@ -8,11 +8,11 @@
 //! that itself contains such a header block also trips the guard, which only ever errs towards
 //! refusing.
 
-use hyper::rt::{Read, ReadBufCursor, Write};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// Shared between the connection's reader and its request handler.
 #[derive(Debug, Clone, Default)]
@@ -108,30 +108,24 @@ impl<T> GuardedIo<T> {
     }
 }
 
-impl<T: Read + Unpin> Read for GuardedIo<T> {
+impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-        mut buf: ReadBufCursor<'_>,
+        buf: &mut ReadBuf<'_>,
     ) -> Poll<std::io::Result<()>> {
         let this = self.get_mut();
-        // Read into a small stack buffer, scan it, then copy it into hyper's buffer.
-        let mut tmp = [std::mem::MaybeUninit::<u8>::uninit(); 8192];
-        let room = buf.remaining().min(tmp.len());
-        let mut tmp_buf = hyper::rt::ReadBuf::uninit(&mut tmp[..room]);
-        match Pin::new(&mut this.inner).poll_read(cx, tmp_buf.unfilled()) {
-            Poll::Ready(Ok(())) => {
-                let filled = tmp_buf.filled();
-                this.scan.feed(filled, &this.alarm.0);
-                buf.put_slice(filled);
-                Poll::Ready(Ok(()))
-            }
-            other => other,
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(())) = polled {
+            // Scanned where hyper will parse it, without copying.
+            this.scan.feed(&buf.filled()[before..], &this.alarm.0);
         }
+        polled
     }
 }
 
-impl<T: Write + Unpin> Write for GuardedIo<T> {
+impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -76,6 +76,11 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), FramingError> {
 
 /// Removes hop-by-hop headers, including any named in `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names (standard names compare as small
+    // integers) is cheaper than hashing every hop-by-hop name to remove it.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()

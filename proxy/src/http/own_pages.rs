@@ -120,7 +120,7 @@ async fn review(
         None => identity,
     };
     let group = identity.group;
-    ctx.group = Some(service::group_name(state, group));
+    state.set_group(&mut ctx, group);
     // Review requests are for staff: a pupil's "unblock this" goes to their teacher in person.
     if service::audience(state, group) != pages::Audience::Staff {
         ctx.outcome = Outcome::Block;

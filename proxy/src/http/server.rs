@@ -124,7 +124,8 @@ async fn serve_http(
 ) {
     let config = state.config.load_full();
     let conn = Connection { client: peer, mode };
-    let (io, alarm) = GuardedIo::new(TokioIo::new(stream));
+    let (io, alarm) = GuardedIo::new(stream);
+    let io = TokioIo::new(io);
     let svc_state = Arc::clone(state);
     let svc = service_fn(move |req| {
         // Each request runs in its own task: it finishes (and is logged) even if the client

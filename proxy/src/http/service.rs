@@ -109,18 +109,18 @@ async fn serve_http(
     };
     ctx.host.clone_from(&target.host);
     ctx.port = target.port;
-    let service_host = state.config.load().proxy.service_host.clone();
+    let config = state.config.load_full();
+    let service_host = &config.proxy.service_host;
     let wpad = matches!(conn.mode, Mode::Transparent { .. })
         && (target.host == "wpad" || target.host.starts_with("wpad."))
         && target.path_and_query.starts_with("/wpad.dat");
-    if wpad || target.host.eq_ignore_ascii_case(&service_host) {
+    if wpad || target.host.eq_ignore_ascii_case(service_host) {
         return own_pages::serve(&state, conn, ctx, req, &target.path_and_query).await;
     }
     if let Err(e) = headers::check_framing(req.headers()) {
         return framing_refused(&state, ctx, e).await;
     }
-    let via = state.config.load().proxy.via.clone();
-    if headers::via_loops(req.headers(), &via) {
+    if headers::via_loops(req.headers(), &config.proxy.via) {
         ctx.flag(Flag::ViaLoop);
         return bad_request(
             &state,
@@ -148,7 +148,7 @@ async fn serve_http(
         Err(e) => return identify_failed(&state, ctx, e).await,
     };
     let group = identity.group;
-    ctx.group = Some(group_name(&state, group));
+    state.set_group(&mut ctx, group);
     ctx.identity = Some(identity);
 
     // Phase 3: decide.
@@ -161,19 +161,16 @@ async fn serve_http(
     };
     let target_view = lychgate_classifier::policy::Target::from_url(normalised);
     let request = target_view.request(RequestKind::Http);
-    ctx.host = request.host.to_string();
+    ctx.host.clear();
+    ctx.host.push_str(request.host);
     ctx.path = request.path.to_string();
     ctx.query = request.query.map(str::to_string);
     let decision = state.decide(&mut ctx, group, &request);
     if state.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         ctx.outcome = Outcome::Error;
-        return page_response(
-            &state,
-            ctx,
-            error_page(&state, &ErrorKind::LoggingUnavailable, ""),
-        )
-        .await;
+        let page = error_page(&state, &ErrorKind::LoggingUnavailable, &ctx.reference);
+        return page_response(&state, ctx, page).await;
     }
     if ctx.outcome == Outcome::Block {
         let page = block_page(&state, &ctx, group, &url_text, decision.category);
@@ -353,11 +350,6 @@ async fn forward(
     ctx.status = parts.status.as_u16();
     let done = finisher(&state, ctx).await;
     Response::from_parts(parts, Counted::new(ResponseBody::Origin(body), done))
-}
-
-/// The name of a group, for logs and metrics.
-pub fn group_name(state: &ProxyState, group: GroupId) -> Arc<str> {
-    Arc::from(state.config.load().policy.group(group).name.as_str())
 }
 
 /// Who a page is for.

@@ -36,6 +36,10 @@ pub struct ProxyState {
     pub log: LogHandle,
     /// Metrics.
     pub metrics: Arc<ProxyMetrics>,
+    /// `lychgate_requests_total`, by index.
+    pub request_counters: crate::metrics::RequestCounters,
+    /// Group names by id, shared by every request's context.
+    pub group_names: Vec<Arc<str>>,
     /// ClientHello peek outcomes.
     pub tls_metrics: crate::tls::TlsPeekMetrics,
     /// Review tickets issued with staff block pages, redeemed by `POST /review`.
@@ -134,6 +138,7 @@ impl ProxyState {
         self.metrics
             .decision_seconds
             .observe(started.elapsed().as_secs_f64());
+        ctx.category_id = decision.category;
         ctx.category = decision
             .category
             .map(|c| policy.categories().name(c).to_string());
@@ -198,10 +203,18 @@ impl ProxyState {
 
     /// Counts a finished request in the metrics.
     pub fn count(&self, ctx: &RequestContext) {
-        let group = ctx.group.as_deref().unwrap_or("unknown");
-        let category = ctx.category.as_deref().unwrap_or("none");
-        self.metrics
-            .count_request(ctx.kind.label(), ctx.outcome.label(), group, category);
+        self.request_counters.count(
+            ctx.kind.index(),
+            ctx.outcome.index(),
+            ctx.group_id.map(|g| usize::from(g.0)),
+            ctx.category_id.map(|c| usize::from(c.0)),
+        );
+    }
+
+    /// Sets who the request is for: the group's id and (shared, never reallocated) name.
+    pub fn set_group(&self, ctx: &mut RequestContext, group: GroupId) {
+        ctx.group_id = Some(group);
+        ctx.group = self.group_names.get(usize::from(group.0)).cloned();
     }
 }
 

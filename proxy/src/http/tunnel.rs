@@ -7,7 +7,7 @@ use super::body::{Counted, ResponseBody};
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::limits::ConnectionSlot;
 use super::safe_search;
-use super::service::{self, Connection, NoRecord, ProxyResponse, group_name};
+use super::service::{self, Connection, NoRecord, ProxyResponse};
 use super::state::{ProxyState, SignIn};
 use super::upstream::UpstreamFailure;
 use crate::log::Flag;
@@ -123,7 +123,7 @@ pub async fn connect(
         Err(e) => return service::identify_failed(&state, ctx, e).await,
     };
     let group = identity.group;
-    ctx.group = Some(group_name(&state, group));
+    state.set_group(&mut ctx, group);
     ctx.identity = Some(identity);
 
     let config = state.config.load_full();
@@ -206,7 +206,7 @@ pub async fn transparent_tls(
     ctx.port = original_dst.map_or(443, |d| d.port());
     let identity = state.identities.by_address(peer.ip());
     let group = identity.group;
-    ctx.group = Some(group_name(&state, group));
+    state.set_group(&mut ctx, group);
     ctx.identity = Some(identity);
     let conn = Connection {
         client: peer,

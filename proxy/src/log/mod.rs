@@ -16,7 +16,8 @@
 //! ```
 
 pub mod error;
-pub mod metrics;
+pub mod line;
+mod metrics;
 pub mod query;
 pub mod record;
 pub mod reference;

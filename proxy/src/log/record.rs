@@ -218,10 +218,21 @@ impl RequestRecord {
     /// A record of a request from `client` in `group` arriving at `time`, with a fresh reference
     /// code, no user, an `allow` decision and every other field empty or zero.
     pub fn new(kind: RecordType, time: ZonedDateTime, client: IpAddr, group: &str) -> Self {
+        Self::with_id(kind, time, client, group, new_reference())
+    }
+
+    /// The same, with the reference code the request already has (shown on its page).
+    pub fn with_id(
+        kind: RecordType,
+        time: ZonedDateTime,
+        client: IpAddr,
+        group: &str,
+        id: String,
+    ) -> Self {
         RequestRecord {
             v: SchemaVersion,
             time,
-            id: new_reference(),
+            id,
             kind,
             client: client.to_canonical(),
             user: None,
@@ -249,8 +260,7 @@ impl RequestRecord {
     /// Appends the record as one JSON line (with its `\n`) to `out`. JSON escapes control
     /// characters, so nothing a client sends can split or forge a line.
     pub fn write_line(&self, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-        serde_json::to_writer(&mut *out, self)?;
-        out.push(b'\n');
+        super::line::write(self, out);
         Ok(())
     }
 }

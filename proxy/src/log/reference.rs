@@ -14,15 +14,32 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub const REFERENCE_LEN: usize = 8;
 
 /// A new random reference code, e.g. `K7QF2M9X`.
+///
+/// One per request, so no system call each time: a per-thread SplitMix64 stream seeded from the
+/// OS. A code is a label, not a secret — what it unlocks (a staff review ticket) is also tied to
+/// the person and device it was issued to.
 pub fn new_reference() -> String {
-    let mut bytes = [0u8; 5];
-    let bits = match getrandom::fill(&mut bytes) {
-        Ok(()) => bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)),
-        // The OS random source failing must not stop a request being served or logged; the
-        // fallback is unpredictable enough for a reference code (it is not a secret).
-        Err(_) => fallback_bits(),
-    };
+    thread_local! {
+        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(seed());
+    }
+    let bits = STATE.with(|s| {
+        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
+        s.set(x);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    });
     encode(bits)
+}
+
+fn seed() -> u64 {
+    let mut bytes = [0u8; 8];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from_le_bytes(bytes),
+        // The OS random source failing must not stop a request being served or logged.
+        Err(_) => fallback_bits(),
+    }
 }
 
 fn encode(bits: u64) -> String {
