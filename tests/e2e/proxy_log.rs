@@ -132,3 +132,52 @@ fn a_failing_disk_closes_pupils_access_and_loses_no_line() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_request_whose_client_leaves_mid_way_is_still_logged() {
+    use std::io::Write as _;
+    // An origin that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || {
+        let conns: Vec<_> = silent.incoming().take(1).flatten().collect();
+        std::thread::sleep(std::time::Duration::from_secs(5));
+        drop(conns);
+    });
+    let daemon = Daemon::start_tuned(
+        "response_timeout_seconds = 2",
+        "[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n",
+    );
+    let mut s = connect_from(local(1), daemon.proxy);
+    s.write_all(
+        format!("GET http://www.bbc.co.uk:{port}/left-early HTTP/1.1\r\nHost: x\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    drop(s);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let record = loop {
+        if let Some(r) = daemon
+            .log_records(0)
+            .into_iter()
+            .find(|r| r["path"] == "/left-early")
+        {
+            break r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the abandoned request was never logged"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_ne!(record["decision"], "allow", "{record}");
+    let flags = record["flags"].as_array().unwrap();
+    assert!(
+        flags
+            .iter()
+            .any(|f| f == "unfinished" || f == "upstream_timeout" || f == "client_closed"),
+        "{record}"
+    );
+    let _ = held.join();
+}

@@ -2,6 +2,7 @@
 //! decide → forward or block → respond), collected in one place so the log record and the
 //! metrics are written once, at the end, from the same facts.
 
+use super::state::ProxyState;
 use crate::config::Config;
 use crate::identity::ClientIdentity;
 use crate::log::{Concern, Flag, LogDecision, RecordType, RequestRecord};
@@ -124,6 +125,8 @@ pub struct RequestContext {
     pub flags: Vec<Flag>,
     /// Wall-clock time it arrived.
     pub time: jiff::Timestamp,
+    /// Set while the request's record is still owed: see [`RequestContext::arm`].
+    recorder: Option<Arc<ProxyState>>,
 }
 
 impl RequestContext {
@@ -154,6 +157,7 @@ impl RequestContext {
             concerns: Vec::new(),
             flags: Vec::new(),
             time: jiff::Timestamp::now(),
+            recorder: None,
         }
     }
 
@@ -170,7 +174,14 @@ impl RequestContext {
     }
 
     /// The log record for this request.
-    pub fn into_record(self, config: &Config) -> RequestRecord {
+    pub fn into_record(mut self, config: &Config) -> RequestRecord {
+        self.take_record(config)
+    }
+
+    /// Builds the record from the context's facts, leaving it empty and disarmed.
+    fn take_record(&mut self, config: &Config) -> RequestRecord {
+        use std::mem::take;
+        self.recorder = None;
         let kind = match self.kind {
             TrafficKind::Http => RecordType::Http,
             TrafficKind::Connect => RecordType::Connect,
@@ -180,24 +191,25 @@ impl RequestContext {
             .time
             .to_zoned_datetime(config.policy.timezone().clone());
         let group = self.group.as_deref().unwrap_or("unknown");
-        let mut r = RequestRecord::with_id(kind, time, self.client, group, self.reference);
+        let mut r =
+            RequestRecord::with_id(kind, time, self.client, group, take(&mut self.reference));
         if let Some(id) = &self.identity {
             r.user = id.user.as_deref().map(str::to_string);
             r.device = id.device.as_deref().map(str::to_string);
             r.account_type = id.account_type;
         }
-        r.method = (!self.method.is_empty()).then_some(self.method);
+        r.method = (!self.method.is_empty()).then(|| take(&mut self.method));
         r.scheme = Some(self.scheme.to_string());
-        r.host = (!self.host.is_empty()).then(|| {
+        if !self.host.is_empty() {
             let default_port = if self.scheme == "https" { 443 } else { 80 };
-            if self.port == 0 || self.port == default_port {
-                self.host
+            r.host = Some(if self.port == 0 || self.port == default_port {
+                take(&mut self.host)
             } else {
                 format!("{}:{}", self.host, self.port)
-            }
-        });
-        r.path = (!self.path.is_empty()).then_some(self.path);
-        r.query = self.query;
+            });
+        }
+        r.path = (!self.path.is_empty()).then(|| take(&mut self.path));
+        r.query = self.query.take();
         r.status = self.status;
         r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
         r.bytes_out = self.bytes_out;
@@ -207,16 +219,37 @@ impl RequestContext {
             Outcome::Block => LogDecision::Block,
             Outcome::Error => LogDecision::Error,
         };
-        r.category = self.category;
-        r.rule = self.rule;
-        r.search = self.search;
-        r.concerns = self
-            .concerns
+        r.category = self.category.take();
+        r.rule = self.rule.take();
+        r.search = self.search.take();
+        r.concerns = take(&mut self.concerns)
             .into_iter()
             .map(|(theme, severity)| Concern { theme, severity })
             .collect();
-        r.flags = self.flags;
+        r.flags = take(&mut self.flags);
         r
+    }
+
+    /// Makes sure this request is logged even if its handling is abandoned (the client's
+    /// connection dropped mid-way, or a panic): on drop, an armed context writes its record,
+    /// flagged `unfinished`.
+    pub fn arm(&mut self, state: &Arc<ProxyState>) {
+        self.recorder = Some(Arc::clone(state));
+    }
+}
+
+impl Drop for RequestContext {
+    fn drop(&mut self) {
+        let Some(state) = self.recorder.take() else {
+            return;
+        };
+        self.flag(Flag::Unfinished);
+        if self.outcome == Outcome::Allow && self.status == 0 {
+            self.outcome = Outcome::Error;
+        }
+        state.count(self);
+        let record = self.take_record(&state.config.load());
+        state.record_detached(record);
     }
 }
 

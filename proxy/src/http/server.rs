@@ -13,8 +13,12 @@ use crate::log::Flag;
 use crate::metrics::ReasonLabel;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
@@ -128,10 +132,10 @@ async fn serve_http(
     let io = TokioIo::new(io);
     let svc_state = Arc::clone(state);
     let svc = service_fn(move |req| {
-        // Each request runs in its own task: it finishes (and is logged) even if the client
-        // goes away mid-way, and a panic in it becomes a 500 for that request only.
+        // A panic while handling a request becomes a 500 for that request only; a request
+        // abandoned mid-way (the client left) is still logged by its armed context.
         let state = Arc::clone(&svc_state);
-        let task = tokio::spawn(service::handle(
+        let task = CatchPanic::new(service::handle(
             Arc::clone(&state),
             conn,
             alarm.clone(),
@@ -141,7 +145,7 @@ async fn serve_http(
         async move {
             match task.await {
                 Ok(response) => response,
-                Err(e) => Ok(internal_error(&state, peer, &e).await),
+                Err(panic) => Ok(internal_error(&state, peer, &panic_message(&*panic)).await),
             }
         }
     });
@@ -169,7 +173,7 @@ async fn serve_http(
 async fn internal_error(
     state: &Arc<ProxyState>,
     peer: SocketAddr,
-    e: &tokio::task::JoinError,
+    e: &str,
 ) -> service::ProxyResponse {
     tracing::error!(client = %peer.ip(), error = %e, "a request handler failed; answered 500");
     let mut ctx = RequestContext::new(
@@ -266,4 +270,40 @@ async fn refuse_outsider(
         .header_read_timeout(Duration::from_secs(5))
         .keep_alive(false);
     let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+}
+
+/// A future that turns a panic while polling it into an error, so one request's bug cannot take
+/// down its connection's other requests (or, with `panic = "abort"`, the daemon — the release
+/// profile keeps unwinding for this reason).
+struct CatchPanic<F: Future> {
+    inner: Pin<Box<F>>,
+}
+
+impl<F: Future> CatchPanic<F> {
+    fn new(inner: F) -> Self {
+        CatchPanic {
+            inner: Box::pin(inner),
+        }
+    }
+}
+
+impl<F: Future> Future for CatchPanic<F> {
+    type Output = Result<F::Output, Box<dyn std::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let inner = self.get_mut().inner.as_mut();
+        match std::panic::catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(panic) => Poll::Ready(Err(panic)),
+        }
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_string())
 }

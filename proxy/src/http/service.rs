@@ -69,6 +69,7 @@ pub async fn handle(
         conn.client.ip(),
         super::context::new_reference(),
     );
+    ctx.arm(&state);
     ctx.method = req.method().as_str().to_string();
     ctx.host = req.uri().host().unwrap_or_default().to_string();
     if framing.raised() {

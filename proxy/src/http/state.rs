@@ -201,6 +201,25 @@ impl ProxyState {
         });
     }
 
+    /// Queues a record from a place that cannot wait (a drop): into the queue if there is room,
+    /// else from a task that waits for room, else (no runtime: the daemon is stopping) stderr.
+    pub fn record_detached(&self, record: crate::log::RequestRecord) {
+        match self.log.try_write(record) {
+            Ok(()) => {}
+            Err(back) => match tokio::runtime::Handle::try_current() {
+                Ok(handle) => {
+                    let log = self.log.clone();
+                    handle.spawn(async move {
+                        if let Err(closed) = log.write(*back.0).await {
+                            write_unlogged(&closed.0);
+                        }
+                    });
+                }
+                Err(_) => write_unlogged(&back.0),
+            },
+        }
+    }
+
     /// Counts a finished request in the metrics.
     pub fn count(&self, ctx: &RequestContext) {
         self.request_counters.count(

@@ -103,6 +103,9 @@ pub enum Flag {
     FailOpen,
     /// The client went away before the response was complete.
     ClientClosed,
+    /// Handling stopped before a response was sent (the client's connection closed mid-way, or
+    /// an internal error); the line records how far it got.
+    Unfinished,
     /// Proxy sign-in refused: too many recent failures from this address.
     AuthRateLimited,
     /// The client's network requires proxy sign-in and none was offered (answered 407).

@@ -27,6 +27,11 @@ use tokio_util::sync::CancellationToken;
 /// them among the daemon's messages.
 pub const STDERR_PREFIX: &str = "lychgate-unlogged: ";
 
+/// How long the writer lets records gather after draining the queue. Short enough that a line
+/// is on disk within a few milliseconds; long enough that a busy proxy wakes the writer a few
+/// hundred times a second, not once per request.
+const LINGER: Duration = Duration::from_millis(4);
+
 /// What travels through the queue.
 #[allow(clippy::large_enum_variant)] // boxing would cost an allocation per request
 pub(crate) enum Item {
@@ -60,6 +65,18 @@ impl LogHandle {
                 self.metrics.queue_full.inc();
                 self.tx.send(item).await.map_err(|e| back(e.0))
             }
+        }
+    }
+
+    /// Queues a record if there is room now; gives it back otherwise (queue full or closed).
+    pub fn try_write(&self, record: RequestRecord) -> Result<(), LogClosed> {
+        match self.tx.try_send(Item::Record(record)) {
+            Ok(()) => Ok(()),
+            Err(e) => match e.into_inner() {
+                Item::Record(r) => Err(LogClosed(Box::new(r))),
+                // Only a record was sent, so only a record comes back.
+                Item::Flush(_) => Ok(()),
+            },
         }
     }
 
@@ -288,6 +305,15 @@ impl<S: Sink> Writer<S> {
                     }
                     self.metrics.queue_depth.set(gauge(self.rx.len()));
                     self.handle(&mut items);
+                    if n < self.config.batch_max && !closing {
+                        // The queue is drained: let records gather for a moment rather than
+                        // being woken for each one (a wake-up per request costs the busy proxy
+                        // more than writing the line). Full batches go round at once.
+                        tokio::select! {
+                            () = tokio::time::sleep(LINGER) => {}
+                            () = self.cancel.cancelled() => {}
+                        }
+                    }
                 }
                 _ = tick.tick() => self.housekeeping(),
             }
