@@ -181,3 +181,88 @@ fn a_request_whose_client_leaves_mid_way_is_still_logged() {
     );
     let _ = held.join();
 }
+
+#[test]
+fn open_tunnels_of_fail_closed_groups_close_when_the_log_fails() {
+    use std::io::{Read as _, Write as _};
+    // A site that answers the hello and then keeps the connection open for a long time.
+    let site = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = site.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in site.incoming().flatten().take(2) {
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf);
+                let _ = s.write_all(b"hello from the site");
+                std::thread::sleep(std::time::Duration::from_secs(20));
+            });
+        }
+    });
+    let mut daemon = Daemon::start_tuned(
+        &format!("connect_ports = [443, {port}]"),
+        "[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n",
+    );
+    let open = |src| {
+        let mut s = connect_from(src, daemon.proxy);
+        s.write_all(format!("CONNECT www.bbc.co.uk:{port} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .unwrap();
+        assert_eq!(read_reply(&mut s).status, 200);
+        s.write_all(&crate::daemon::client_hello(Some("www.bbc.co.uk")))
+            .unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"hello from the site");
+        s
+    };
+    let mut pupil = open(local(2));
+    let mut staff = open(local(1));
+    // The disk fails; a staff request discovers it.
+    let file = std::fs::read_dir(daemon.log_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("today's log file");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
+    let started = std::time::Instant::now();
+    pupil
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    let closed = loop {
+        let _ = crate::daemon::get(daemon.proxy, local(1), "http://pornhub.com/discover");
+        let mut buf = [0u8; 16];
+        match pupil.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => {}
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut => {}
+            Err(_) => break true,
+        }
+        if started.elapsed() > std::time::Duration::from_secs(10) {
+            break false;
+        }
+    };
+    assert!(
+        closed,
+        "the pupil's open tunnel was not closed when logging failed"
+    );
+    // Staff fail open: their tunnel stays up.
+    staff
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(
+        matches!(staff.read(&mut buf), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "the staff tunnel stays open"
+    );
+    daemon.stop();
+    let stderr = daemon.stderr();
+    assert!(
+        stderr.lines().any(|l| l.contains("lychgate-unlogged: ")
+            && l.contains("\"type\":\"connect\"")
+            && l.contains("fail_closed")),
+        "the closed tunnel's record is kept: {stderr}"
+    );
+}
