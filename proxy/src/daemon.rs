@@ -6,7 +6,9 @@ use crate::admin::{self, AdminState};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::limits::ConnectionLimits;
-use crate::http::pages::{DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewStore, ReviewTickets};
+use crate::http::pages::{
+    DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
+};
 use crate::http::server::{self, ListenerKind};
 use crate::http::state::ProxyState;
 use crate::http::upstream::{self, OwnSockets, Resolver};
@@ -126,6 +128,8 @@ pub async fn run(
     .map_err(|e| DaemonError::Identity(e.to_string()))?;
     let reviews =
         ReviewStore::open(&config.state_dir).map_err(|e| DaemonError::Reviews(e.to_string()))?;
+    let review_metrics = ReviewMetrics::new();
+    review_metrics.register(&mut registry);
     let tls_metrics = TlsPeekMetrics::new();
     tls_metrics.register(&mut registry);
     let review_tickets = ReviewTickets::new(
@@ -181,6 +185,7 @@ pub async fn run(
         reviews: Arc::new(reviews),
         pac_proxy: bound.proxy.to_string(),
         review_tickets,
+        review_metrics,
         tls_metrics,
         limits,
         tasks: TaskTracker::new(),

@@ -59,14 +59,10 @@ pub struct ProxyMetrics {
     pub refused: Family<ReasonLabel, Counter>,
     /// Requests answered 400, by reason.
     pub bad_requests: Family<ReasonLabel, Counter>,
-    /// Bytes carried, by direction.
-    pub bytes: Family<KindLabel, Counter>,
     /// How many policies have been loaded (1 at start, +1 per reload).
     pub policy_generation: Gauge,
     /// When the current policy was loaded (Unix seconds).
     pub policy_loaded_seconds: Gauge<f64, AtomicU64>,
-    /// Review requests recorded from block pages.
-    pub review_requests: Counter,
     /// Identity-map bindings by outcome.
     pub identity_bindings: Family<ReasonLabel, Counter>,
 }
@@ -85,10 +81,8 @@ impl Default for ProxyMetrics {
             connections_active: Gauge::default(),
             refused: Family::default(),
             bad_requests: Family::default(),
-            bytes: Family::default(),
             policy_generation: Gauge::default(),
             policy_loaded_seconds: Gauge::default(),
-            review_requests: Counter::default(),
             identity_bindings: Family::default(),
         }
     }
@@ -143,11 +137,6 @@ impl ProxyMetrics {
             self.bad_requests.clone(),
         );
         registry.register(
-            "lychgate_bytes",
-            "Bytes carried, by direction",
-            self.bytes.clone(),
-        );
-        registry.register(
             "lychgate_policy_generation",
             "Policies loaded since start (1 = the start-up policy)",
             self.policy_generation.clone(),
@@ -156,11 +145,6 @@ impl ProxyMetrics {
             "lychgate_policy_loaded_timestamp_seconds",
             "When the current policy was loaded",
             self.policy_loaded_seconds.clone(),
-        );
-        registry.register(
-            "lychgate_review_requests",
-            "Review requests recorded from block pages",
-            self.review_requests.clone(),
         );
         registry.register(
             "lychgate_identity_bindings",

@@ -194,50 +194,41 @@ impl<'t, 'i> Fields<'t, 'i> {
 
     /// An integer value.
     pub fn integer(&mut self, src: &mut Source<'_>, key: &str) -> Option<Located<i64>> {
-        self.scalar(src, key, "a whole number", |v| {
-            v.as_integer()
-                .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
-        })
+        self.scalar(src, key, "a whole number", whole_number)
     }
 
     /// An array of strings (each element located).
     pub fn strings(&mut self, src: &mut Source<'_>, key: &str) -> Option<Vec<Located<String>>> {
-        let field = self.key_path(key);
-        let v = self.raw(key)?;
-        let Some(arr) = v.get_ref().as_array() else {
-            src.error(
-                v.span().start,
-                &field,
-                format!(
-                    "expected a list of strings, found {}",
-                    type_name(v.get_ref())
-                ),
-                Some("write e.g. [\"games\", \"social\"]"),
-            );
-            return None;
-        };
-        let mut out = Vec::new();
-        for (i, item) in arr.iter().enumerate() {
-            match item.get_ref().as_str() {
-                Some(s) => out.push(Located {
-                    value: s.to_string(),
-                    line: src.line_of(item.span().start),
-                    offset: item.span().start,
-                    field: format!("{field}[{i}]"),
-                }),
-                None => src.error(
-                    item.span().start,
-                    &format!("{field}[{i}]"),
-                    format!("expected a string, found {}", type_name(item.get_ref())),
-                    None,
-                ),
-            }
-        }
-        Some(out)
+        self.list(
+            src,
+            key,
+            ("strings", "a string"),
+            "[\"games\", \"social\"]",
+            |v| v.as_str().map(str::to_string),
+        )
     }
 
     /// An array of whole numbers (each element located).
     pub fn integers(&mut self, src: &mut Source<'_>, key: &str) -> Option<Vec<Located<i64>>> {
+        self.list(
+            src,
+            key,
+            ("numbers", "a whole number"),
+            "[443, 8443]",
+            whole_number,
+        )
+    }
+
+    /// An array whose elements `read` accepts; `what` names the list and one element for
+    /// messages, `example` shows a good value.
+    fn list<T>(
+        &mut self,
+        src: &mut Source<'_>,
+        key: &str,
+        what: (&str, &str),
+        example: &str,
+        read: impl Fn(&DeValue<'_>) -> Option<T>,
+    ) -> Option<Vec<Located<T>>> {
         let field = self.key_path(key);
         let v = self.raw(key)?;
         let Some(arr) = v.get_ref().as_array() else {
@@ -245,22 +236,19 @@ impl<'t, 'i> Fields<'t, 'i> {
                 v.span().start,
                 &field,
                 format!(
-                    "expected a list of numbers, found {}",
+                    "expected a list of {}, found {}",
+                    what.0,
                     type_name(v.get_ref())
                 ),
-                Some("write e.g. [443, 8443]"),
+                Some(&format!("write e.g. {example}")),
             );
             return None;
         };
         let mut out = Vec::new();
         for (i, item) in arr.iter().enumerate() {
-            let n = item
-                .get_ref()
-                .as_integer()
-                .and_then(|n| i64::from_str_radix(&n.as_str().replace('_', ""), n.radix()).ok());
-            match n {
-                Some(n) => out.push(Located {
-                    value: n,
+            match read(item.get_ref()) {
+                Some(value) => out.push(Located {
+                    value,
                     line: src.line_of(item.span().start),
                     offset: item.span().start,
                     field: format!("{field}[{i}]"),
@@ -268,10 +256,7 @@ impl<'t, 'i> Fields<'t, 'i> {
                 None => src.error(
                     item.span().start,
                     &format!("{field}[{i}]"),
-                    format!(
-                        "expected a whole number, found {}",
-                        type_name(item.get_ref())
-                    ),
+                    format!("expected {}, found {}", what.1, type_name(item.get_ref())),
                     None,
                 ),
             }
@@ -359,6 +344,12 @@ impl<'t, 'i> Fields<'t, 'i> {
             );
         }
     }
+}
+
+/// A TOML integer in any radix, with `_` separators.
+fn whole_number(v: &DeValue<'_>) -> Option<i64> {
+    v.as_integer()
+        .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
 }
 
 /// The known name closest to a misspelt one (edit distance ≤ 2), for hints.

@@ -226,18 +226,7 @@ pub struct Sections {
 }
 
 fn positive(src: &mut Source<'_>, v: Option<&Located<i64>>, max: i64) -> Option<u64> {
-    let v = v?;
-    if (1..=max).contains(&v.value) {
-        Some(v.value.unsigned_abs())
-    } else {
-        src.error(
-            v.offset,
-            &v.field,
-            format!("{} is out of range: between 1 and {max}", v.value),
-            None,
-        );
-        None
-    }
+    super::serving::in_range(src, v, 1..=max)
 }
 
 fn relative_to(base: &Path, p: &str) -> PathBuf {

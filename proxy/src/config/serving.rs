@@ -185,30 +185,37 @@ impl StaticHosts {
     }
 }
 
+/// A number checked against its range: `None` when absent, or out of range (reported).
+pub(super) fn in_range(
+    src: &mut Source<'_>,
+    v: Option<&Located<i64>>,
+    range: std::ops::RangeInclusive<i64>,
+) -> Option<u64> {
+    let v = v?;
+    if range.contains(&v.value) {
+        return Some(v.value.unsigned_abs());
+    }
+    src.error(
+        v.offset,
+        &v.field,
+        format!(
+            "{} is out of range: between {} and {}",
+            v.value,
+            range.start(),
+            range.end()
+        ),
+        None,
+    );
+    None
+}
+
 fn bounded(
     src: &mut Source<'_>,
     v: Option<&Located<i64>>,
     range: std::ops::RangeInclusive<i64>,
     default: u64,
 ) -> u64 {
-    match v {
-        None => default,
-        Some(v) if range.contains(&v.value) => v.value.unsigned_abs(),
-        Some(v) => {
-            src.error(
-                v.offset,
-                &v.field,
-                format!(
-                    "{} is out of range: between {} and {}",
-                    v.value,
-                    range.start(),
-                    range.end()
-                ),
-                None,
-            );
-            default
-        }
-    }
+    in_range(src, v, range).unwrap_or(default)
 }
 
 fn count(

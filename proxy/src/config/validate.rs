@@ -141,8 +141,6 @@ pub struct Config {
     pub identity: crate::identity::IdentitySettings,
     /// Block page look and review form.
     pub block_page: sections::BlockPage,
-    /// Folder relative config paths are resolved against.
-    pub base_dir: PathBuf,
     /// Time to load and compile.
     pub load_time: Duration,
 }
@@ -407,7 +405,6 @@ pub fn validate(
         log: sections.log,
         identity: sections.identity,
         block_page: sections.block_page,
-        base_dir: base_dir.to_path_buf(),
         load_time: started.elapsed(),
     })
 }

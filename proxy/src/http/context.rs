@@ -24,21 +24,12 @@ pub enum TrafficKind {
 }
 
 impl TrafficKind {
-    /// Position in the metrics' index.
+    /// Position in the metrics' index (`metrics::RequestCounters`: http, connect, tls).
     pub const fn index(self) -> usize {
         match self {
             TrafficKind::Http => 0,
             TrafficKind::Connect => 1,
             TrafficKind::Tls => 2,
-        }
-    }
-
-    /// Metric and log label.
-    pub const fn label(self) -> &'static str {
-        match self {
-            TrafficKind::Http => "http",
-            TrafficKind::Connect => "connect",
-            TrafficKind::Tls => "tls",
         }
     }
 }
@@ -55,21 +46,12 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    /// Position in the metrics' index.
+    /// Position in the metrics' index (`metrics::RequestCounters`: allow, block, error).
     pub const fn index(self) -> usize {
         match self {
             Outcome::Allow => 0,
             Outcome::Block => 1,
             Outcome::Error => 2,
-        }
-    }
-
-    /// Metric and log label.
-    pub const fn label(self) -> &'static str {
-        match self {
-            Outcome::Allow => "allow",
-            Outcome::Block => "block",
-            Outcome::Error => "error",
         }
     }
 }
@@ -91,7 +73,7 @@ pub struct RequestContext {
     pub group: Option<Arc<str>>,
     /// The group's id, once known (for the metrics' index).
     pub group_id: Option<lychgate_classifier::policy::GroupId>,
-    /// The deciding category's id (for the metrics' index).
+    /// The deciding category (its name is looked up when the record is written).
     pub category_id: Option<lychgate_classifier::category::CategoryId>,
     /// HTTP method (`CONNECT` for tunnels, empty for transparent TLS).
     pub method: String,
@@ -113,8 +95,6 @@ pub struct RequestContext {
     pub bytes_out: u64,
     /// The outcome.
     pub outcome: Outcome,
-    /// Deciding category name.
-    pub category: Option<String>,
     /// Rule, in words.
     pub rule: Option<String>,
     /// Search terms, if a search.
@@ -151,7 +131,6 @@ impl RequestContext {
             bytes_in: Arc::default(),
             bytes_out: 0,
             outcome: Outcome::Error,
-            category: None,
             rule: None,
             search: None,
             concerns: Vec::new(),
@@ -219,7 +198,10 @@ impl RequestContext {
             Outcome::Block => LogDecision::Block,
             Outcome::Error => LogDecision::Error,
         };
-        r.category = self.category.take();
+        // The name from the id, only now that a line is written.
+        r.category = self
+            .category_id
+            .map(|c| config.policy.categories().name(c).to_string());
         r.rule = self.rule.take();
         r.search = self.search.take();
         r.concerns = take(&mut self.concerns)

@@ -4,9 +4,9 @@
 
 use super::body::ResponseBody;
 use super::context::{Outcome, RequestContext};
-use super::pages::{self, ReviewRequest};
+use super::pages::{self, ReviewOutcome, ReviewRequest};
 use super::service::{self, Connection, Mode, ProxyResponse, page_response};
-use super::state::ProxyState;
+use super::state::{ProxyState, SignIn};
 use crate::log::Flag;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -106,18 +106,22 @@ async fn review(
     req: Request<Incoming>,
 ) -> ProxyResponse {
     ctx.method = "POST".to_string();
-    let identity = state.identities.by_address(conn.client.ip());
-    let auth = req
-        .headers()
-        .get(header::PROXY_AUTHORIZATION)
-        .map(|v| v.as_bytes().to_vec());
-    let identity = match auth {
-        Some(h) => state
-            .identities
-            .by_proxy_auth(conn.client.ip(), &h)
-            .await
-            .unwrap_or(identity),
-        None => identity,
+    let (auth, sign_in) = match conn.mode {
+        Mode::Explicit => (
+            req.headers()
+                .get(header::PROXY_AUTHORIZATION)
+                .map(|v| v.as_bytes().to_vec()),
+            SignIn::Possible,
+        ),
+        Mode::Transparent { .. } => (None, SignIn::Impossible),
+    };
+    // A failed sign-in still gets an answer: the submitter is then known by address only.
+    let identity = match state
+        .identify(conn.client.ip(), auth.as_deref(), sign_in)
+        .await
+    {
+        Ok(identity) => identity,
+        Err(_) => state.identities.by_address(conn.client.ip()),
     };
     let group = identity.group;
     state.set_group(&mut ctx, group);
@@ -135,6 +139,7 @@ async fn review(
     {
         Ok(b) => b.to_bytes(),
         Err(_) => {
+            state.review_metrics.observe(ReviewOutcome::Invalid);
             ctx.identity = Some(identity);
             let page = service::status_page(state, StatusCode::PAYLOAD_TOO_LARGE, &ctx.reference);
             return page_response(state, ctx, page).await;
@@ -143,6 +148,7 @@ async fn review(
     let form = match pages::parse_review_form(&body) {
         Ok(f) => f,
         Err(e) => {
+            state.review_metrics.observe(ReviewOutcome::Invalid);
             ctx.identity = Some(identity);
             let reason = format!("the review form is incomplete: {e}");
             return service::bad_request(state, ctx, &reason).await;
@@ -155,6 +161,7 @@ async fn review(
     ) {
         Ok(t) => t,
         Err(e) => {
+            state.review_metrics.observe(ReviewOutcome::Invalid);
             ctx.identity = Some(identity);
             let reason = format!("this review request cannot be accepted: {e}");
             return service::bad_request(state, ctx, &reason).await;
@@ -179,12 +186,13 @@ async fn review(
         });
     match appended {
         Ok(()) => {
-            state.metrics.review_requests.inc();
+            state.review_metrics.observe(ReviewOutcome::Recorded);
             let time = wall.to_zoned_datetime(config.policy.timezone().clone());
             let page = pages::render_review_thanks(&state.branding, &reference, &time);
             page_response(state, ctx, page).await
         }
         Err(e) => {
+            state.review_metrics.observe(ReviewOutcome::StoreFailed);
             tracing::error!(error = %e, "cannot record a review request");
             ctx.outcome = Outcome::Error;
             let page =

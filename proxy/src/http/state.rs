@@ -42,6 +42,8 @@ pub struct ProxyState {
     pub group_names: Vec<Arc<str>>,
     /// ClientHello peek outcomes.
     pub tls_metrics: crate::tls::TlsPeekMetrics,
+    /// Review forms submitted, by outcome.
+    pub review_metrics: super::pages::ReviewMetrics,
     /// Review tickets issued with staff block pages, redeemed by `POST /review`.
     pub review_tickets: super::pages::ReviewTickets,
     /// Time.
@@ -139,9 +141,6 @@ impl ProxyState {
             .decision_seconds
             .observe(started.elapsed().as_secs_f64());
         ctx.category_id = decision.category;
-        ctx.category = decision
-            .category
-            .map(|c| policy.categories().name(c).to_string());
         if !matches!(decision.rule, Rule::Default) {
             ctx.rule = Some(policy.describe(group, &decision));
         }

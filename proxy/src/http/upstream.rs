@@ -200,11 +200,6 @@ impl Resolver {
     pub fn port_is_own(&self, port: u16) -> bool {
         self.own.has_port(port)
     }
-
-    /// Whether an address is one of Lychgate's own listeners.
-    pub fn is_own(&self, addr: SocketAddr) -> bool {
-        self.own.contains(addr)
-    }
 }
 
 /// hyper-util's connector asks for names without ports; the port is set by the connector.
