@@ -2,31 +2,13 @@
 //! accounts), a network that requires sign-in, and the identity map's scoped tokens.
 
 use crate::daemon::{Daemon, Origin, config_text, local, send};
-use std::io::Write;
-use std::process::{Command, Stdio};
+use crate::support::{lychgate_with_stdin, stderr, stdout};
 
+/// Runs a `lychgate` command that must succeed; its standard output.
 fn lychgate(dir: &std::path::Path, args: &[&str], stdin: &str) -> String {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lychgate"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lychgate");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().expect("wait");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    let out = lychgate_with_stdin(dir, args, stdin);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
 }
 
 fn basic(user: &str, password: &str) -> String {

@@ -75,15 +75,7 @@ fn a_failing_disk_closes_pupils_access_and_loses_no_line() {
         403
     );
     let _ = daemon.log_records(1);
-    // The disk "fills up": the day's file is replaced by /dev/full, which refuses every write.
-    let file = std::fs::read_dir(daemon.log_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .expect("today's log file");
-    std::fs::remove_file(&file).unwrap();
-    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
+    fill_the_disk(&daemon);
     // The next line written discovers it.
     let _ = crate::daemon::get(daemon.proxy, local(1), "http://pornhub.com/discovers");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -217,14 +209,7 @@ fn open_tunnels_of_fail_closed_groups_close_when_the_log_fails() {
     let mut pupil = open(local(2));
     let mut staff = open(local(1));
     // The disk fails; a staff request discovers it.
-    let file = std::fs::read_dir(daemon.log_dir())
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
-        .expect("today's log file");
-    std::fs::remove_file(&file).unwrap();
-    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
+    fill_the_disk(&daemon);
     let started = std::time::Instant::now();
     pupil
         .set_read_timeout(Some(std::time::Duration::from_millis(200)))
@@ -265,4 +250,17 @@ fn open_tunnels_of_fail_closed_groups_close_when_the_log_fails() {
             && l.contains("fail_closed")),
         "the closed tunnel's record is kept: {stderr}"
     );
+}
+
+/// The disk "fills up": today's log file is replaced by `/dev/full`, which refuses every write
+/// (even root's, unlike a read-only folder). The daemon notices at its next write.
+fn fill_the_disk(daemon: &Daemon) {
+    let file = std::fs::read_dir(daemon.log_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("today's log file");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
 }

@@ -1,30 +1,7 @@
 //! `lychgate user`: the users file made and edited by the real binary, passwords piped on
 //! standard input (never in arguments), hashes never printed by `list`.
 
-use crate::support::{root, stderr, stdout};
-use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-/// Runs `lychgate ARGS` in `dir` with `input` on standard input.
-fn lychgate_with_stdin(dir: &Path, args: &[&str], input: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lychgate"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run lychgate");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(input.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for lychgate")
-}
+use crate::support::{lychgate_with_stdin, root, stderr, stdout};
 
 #[test]
 fn add_list_passwd_remove_round_trip() {
