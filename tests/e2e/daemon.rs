@@ -22,6 +22,8 @@ pub struct Daemon {
     pub transparent_http: Option<SocketAddr>,
     /// Transparent port-443 listener.
     pub transparent_https: Option<SocketAddr>,
+    /// The filtering DNS server (UDP and TCP on the same port).
+    pub dns: Option<SocketAddr>,
     /// The folder holding config, log and state.
     pub dir: tempfile::TempDir,
     stderr: Arc<Mutex<String>>,
@@ -142,6 +144,7 @@ impl Daemon {
             admin: get("admin").expect("admin address"),
             transparent_http: get("transparent_http"),
             transparent_https: get("transparent_https"),
+            dns: get("dns"),
             child,
             dir,
             stderr,
