@@ -134,7 +134,13 @@ impl Daemon {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("lychgate did not become ready: {}", stderr.lock().unwrap());
+                    let status = child.wait();
+                    // The reader thread may still hold the last of stderr (the reason it exited).
+                    std::thread::sleep(Duration::from_millis(200));
+                    panic!(
+                        "lychgate did not become ready ({status:?}): {}",
+                        stderr.lock().unwrap()
+                    );
                 }
             }
         }

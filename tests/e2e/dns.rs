@@ -3,16 +3,17 @@
 //! different group, as for the proxy. Every answer is checked against what the upstream was
 //! asked (blocked names never reach it) and against the request log.
 
-use crate::daemon::{Daemon, config_text, local};
+use crate::daemon::{Daemon, config_text, connect_from, local};
 use crate::dns_upstream::{
-    Ask, FakeUpstream, Transport, a, aaaa, ask_tcp, ask_udp, cname, exchange_tcp, exchange_udp,
-    https, name, query, svcb, txt,
+    Ask, FakeUpstream, Forgery, Transport, UNPROGRAMMED_V4, a, aaaa, ask_tcp, ask_udp, cname,
+    exchange_tcp, exchange_udp, https, https_alias, name, next_id, parse_answer, query, read_frame,
+    svcb, txt, write_frame,
 };
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::svcb::{SvcParamKey, SvcParamValue};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use serde_json::Value;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// A daemon whose `[dns]` forwards to these fake upstreams, with more `[dns]` keys and more
@@ -621,10 +622,37 @@ fn private_addresses_for_public_names_are_refused_but_the_school_s_own_zone_is_n
     );
     let daemon = start(&[&upstream], "internal_domains = [\"school.internal\"]", "");
     let server = dns(&daemon);
+    upstream.answer(
+        "metadata.example.org",
+        RecordType::A,
+        vec![a("metadata.example.org", "169.254.169.254", 60)],
+    );
+    upstream.answer(
+        "mapped.example.org",
+        RecordType::AAAA,
+        vec![aaaa("mapped.example.org", "::ffff:192.168.1.5", 60)],
+    );
+    upstream.answer(
+        "link.example.org",
+        RecordType::AAAA,
+        vec![aaaa("link.example.org", "fe80::1", 60)],
+    );
+    upstream.answer(
+        "hidden.example.org",
+        RecordType::A,
+        vec![
+            cname("hidden.example.org", "lan.example.net", 60),
+            a("lan.example.net", "10.0.0.7", 60),
+        ],
+    );
     for (host, qtype) in [
         ("rebind.example.org", RecordType::A),
         ("home.example.org", RecordType::A),
         ("ula.example.org", RecordType::AAAA),
+        ("metadata.example.org", RecordType::A),
+        ("mapped.example.org", RecordType::AAAA),
+        ("link.example.org", RecordType::AAAA),
+        ("hidden.example.org", RecordType::A),
     ] {
         let answer = query(server, local(STAFF), host, qtype);
         assert_eq!(rcode(&answer), ResponseCode::NXDomain, "{host}: {answer:?}");
@@ -959,7 +987,10 @@ fn malformed_packets_get_an_error_or_nothing_and_the_server_keeps_answering() {
     let reply = Message::from_vec(&reply).expect("BADVERS parses");
     // 16 is both BADVERS and BADSIG (RFC 6891 / RFC 8945); hickory names it BADSIG.
     assert_eq!(u16::from(rcode(&reply)), 16, "BADVERS: {reply:?}");
-    assert!(reply.edns.is_some(), "an extended RCODE needs the OPT record");
+    assert!(
+        reply.edns.is_some(),
+        "an extended RCODE needs the OPT record"
+    );
 
     // Two questions in one packet: refused or dropped, never answered as if one.
     let mut two = Message::new(0x1007, MessageType::Query, OpCode::Query);
@@ -976,7 +1007,7 @@ fn malformed_packets_get_an_error_or_nothing_and_the_server_keeps_answering() {
     // Over TCP: a garbage frame, then a frame that never finishes.
     let _ = exchange_tcp(server, local(STAFF), &[0xff; 7], brief);
     {
-        let mut stream = crate::daemon::connect_from(local(STAFF), server);
+        let mut stream = connect_from(local(STAFF), server);
         use std::io::Write as _;
         let _ = stream.write_all(&[0x01, 0x00, 0x12, 0x34]);
     }
@@ -1222,4 +1253,391 @@ fn names_in_a_time_windowed_category_get_short_ttls() {
         calm.answers.iter().all(|r| r.ttl > 20),
         "other names keep their TTL: {calm:?}"
     );
+}
+
+#[test]
+fn a_client_over_its_rate_gets_no_answer_and_others_are_still_served() {
+    let upstream = FakeUpstream::start();
+    let daemon = start(&[&upstream], "max_qps_per_client = 5", "");
+    let server = dns(&daemon);
+    let socket = UdpSocket::bind(SocketAddr::new(local(KS2), 0)).expect("bind");
+    socket.connect(server).expect("connect");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    let sent = 30;
+    for _ in 0..sent {
+        let packet = Ask::new("pornhub.com", RecordType::A).packet(next_id());
+        socket.send(&packet).expect("send");
+    }
+    let mut buf = [0u8; 4096];
+    let answered = (0..sent)
+        .take_while(|_| socket.recv(&mut buf).is_ok())
+        .count();
+    // 5 a second with 2 s of burst: about 10 of a sudden 30 are answered.
+    assert!(
+        (5..sent).contains(&answered),
+        "{answered} of {sent} answered"
+    );
+    let staff = query(server, local(STAFF), "pornhub.com", RecordType::A);
+    assert_eq!(
+        rcode(&staff),
+        ResponseCode::NXDomain,
+        "other clients are served"
+    );
+
+    // Rate-limited questions are logged before they are read (a flood costs no parse), so
+    // their lines carry the client and the flag but no name.
+    let lines: Vec<Value> = dns_lines(&daemon, sent + 1)
+        .into_iter()
+        .filter(|l| l["client"] == local(KS2).to_string())
+        .collect();
+    assert_eq!(lines.len(), sent, "every question is logged: {lines:#?}");
+    let limited: Vec<&Value> = lines
+        .iter()
+        .filter(|l| has_flag(l, "rate_limited"))
+        .collect();
+    assert_eq!(limited.len(), sent - answered);
+    assert!(
+        limited
+            .iter()
+            .all(|l| l["rcode"].is_null() && l["group"] == "ks2"),
+        "{limited:#?}"
+    );
+    assert_eq!(
+        metric(
+            &daemon,
+            "lychgate_dns_refused_total",
+            &["reason=\"rate_limited\""]
+        ),
+        Some((sent - answered) as f64)
+    );
+}
+
+#[test]
+fn several_questions_on_one_tcp_connection_are_all_answered() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "one.example.org",
+        RecordType::A,
+        vec![a("one.example.org", "203.0.113.101", 300)],
+    );
+    upstream.answer(
+        "two.example.org",
+        RecordType::A,
+        vec![a("two.example.org", "203.0.113.102", 300)],
+    );
+    let daemon = start(&[&upstream], "", "");
+    let mut stream = connect_from(local(STAFF), dns(&daemon));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let asks = [
+        (next_id(), Ask::new("one.example.org", RecordType::A)),
+        (next_id(), Ask::new("two.example.org", RecordType::A)),
+        (next_id(), Ask::new("pornhub.com", RecordType::A)),
+    ];
+    // Sent back to back before reading anything (RFC 7766 pipelining).
+    for (id, ask) in &asks {
+        write_frame(&mut stream, &ask.packet(*id)).expect("send");
+    }
+    let mut answers = std::collections::HashMap::new();
+    for _ in &asks {
+        let packet = read_frame(&mut stream).expect("an answer per question");
+        let message = Message::from_vec(&packet).expect("parse");
+        answers.insert(message.metadata.id, message);
+    }
+    // Answers may come in any order; each is matched by id.
+    let (one, two, blocked) = (
+        &answers[&asks[0].0],
+        &answers[&asks[1].0],
+        &answers[&asks[2].0],
+    );
+    assert_eq!(addresses(one), vec![ip("203.0.113.101")]);
+    assert_eq!(addresses(two), vec![ip("203.0.113.102")]);
+    assert_eq!(rcode(blocked), ResponseCode::NXDomain);
+}
+
+#[test]
+fn tcp_from_outside_every_network_is_refused_too() {
+    let upstream = FakeUpstream::start();
+    let daemon = start(&[&upstream], "", "");
+    let id = next_id();
+    let ask = Ask::new("www.example.org", RecordType::A);
+    let reply = exchange_tcp(
+        dns(&daemon),
+        local(OUTSIDER),
+        &ask.packet(id),
+        Duration::from_secs(2),
+    )
+    .expect("REFUSED over TCP (docs/dns.md, step 1)");
+    assert_eq!(
+        rcode(&parse_answer(&reply, id, &ask)),
+        ResponseCode::Refused
+    );
+    assert_eq!(upstream.total_asked(), 0);
+}
+
+#[test]
+fn tcp_connections_over_the_per_client_limit_are_closed_and_idle_ones_time_out() {
+    let upstream = FakeUpstream::start();
+    let daemon = start(
+        &[&upstream],
+        "max_tcp_connections_per_client = 2\ntcp_idle_timeout_seconds = 1",
+        "",
+    );
+    let server = dns(&daemon);
+    let ask = Ask::new("pornhub.com", RecordType::A);
+    let mut held: Vec<_> = (0..2).map(|_| connect_from(local(KS2), server)).collect();
+    for stream in &mut held {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(3)))
+            .expect("timeout");
+        write_frame(stream, &ask.packet(next_id())).expect("send");
+        assert!(read_frame(stream).is_some(), "within the limit: answered");
+    }
+    let over = exchange_tcp(
+        server,
+        local(KS2),
+        &ask.packet(next_id()),
+        Duration::from_secs(2),
+    );
+    assert_eq!(
+        over, None,
+        "a third connection from the same client is closed"
+    );
+    let other = ask_tcp(server, local(STAFF), ask);
+    assert_eq!(
+        rcode(&other),
+        ResponseCode::NXDomain,
+        "another client is served"
+    );
+    assert!(
+        metric(
+            &daemon,
+            "lychgate_dns_refused_total",
+            &["reason=\"tcp_limit\""]
+        )
+        .is_some_and(|n| n >= 1.0),
+        "{}",
+        daemon.metrics()
+    );
+
+    // Idle connections are closed after tcp_idle_timeout_seconds, freeing the client's slots.
+    let started = Instant::now();
+    assert_eq!(read_frame(&mut held[0]), None, "closed when idle");
+    assert!(
+        started.elapsed() < Duration::from_millis(2900),
+        "closed after about a second: {:?}",
+        started.elapsed()
+    );
+    let _ = read_frame(&mut held[1]);
+    let again = ask_tcp(server, local(KS2), ask);
+    assert_eq!(rcode(&again), ResponseCode::NXDomain);
+}
+
+#[test]
+fn cached_answers_count_their_ttl_down_and_echo_the_question_as_asked() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "cased.example.org",
+        RecordType::A,
+        vec![a("cased.example.org", "203.0.113.103", 300)],
+    );
+    let daemon = start(&[&upstream], "", "");
+    let server = dns(&daemon);
+    // Mixed case, as resolvers using 0x20 randomisation send: the question comes back as sent.
+    let first = query(server, local(STAFF), "CaSeD.ExAmPlE.oRg", RecordType::A);
+    assert_eq!(first.queries[0].name().to_ascii(), "CaSeD.ExAmPlE.oRg.");
+    assert_eq!(first.answers[0].ttl, 300);
+    std::thread::sleep(Duration::from_millis(1100));
+    let later = query(server, local(STAFF), "cased.example.org", RecordType::A);
+    assert_eq!(later.queries[0].name().to_ascii(), "cased.example.org.");
+    assert!(
+        later.answers[0].ttl <= 299,
+        "the TTL counts down from the fetch: {later:?}"
+    );
+    assert_eq!(upstream.asked("cased.example.org", RecordType::A), 1);
+}
+
+#[test]
+fn udp_answers_never_exceed_max_udp_payload_whatever_the_client_offers() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "many.example.org",
+        RecordType::A,
+        forty_addresses("many.example.org"),
+    );
+    let daemon = start(&[&upstream], "max_udp_payload = 600", "");
+    let server = dns(&daemon);
+    let ask = Ask::new("many.example.org", RecordType::A).with_payload(4096);
+    let id = next_id();
+    let packet = exchange_udp(
+        server,
+        local(STAFF),
+        &ask.packet(id),
+        Duration::from_secs(2),
+    )
+    .expect("an answer");
+    assert!(packet.len() <= 600, "{} bytes", packet.len());
+    let answer = parse_answer(&packet, id, &ask);
+    assert!(answer.metadata.truncation, "TC: {answer:?}");
+    assert_eq!(addresses(&ask_tcp(server, local(STAFF), ask)).len(), 40);
+}
+
+#[test]
+fn when_every_upstream_fails_the_client_gets_servfail_and_the_log_says_what_each_did() {
+    let down = FakeUpstream::start();
+    down.silent();
+    let broken = FakeUpstream::start();
+    broken.servfail_everything();
+    let daemon = start(&[&down, &broken], "upstream_timeout_ms = 300", "");
+    let answer = query(
+        dns(&daemon),
+        local(STAFF),
+        "nowhere.example.org",
+        RecordType::A,
+    );
+    assert_eq!(rcode(&answer), ResponseCode::ServFail);
+    let line = line_for(&daemon, local(STAFF), "nowhere.example.org", "A");
+    assert_eq!(line["decision"], "error");
+    assert!(has_flag(&line, "upstream_error"), "{line}");
+    let rule = line["rule"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a rule: {line}"));
+    for upstream in [&down, &broken] {
+        assert!(
+            rule.contains(&upstream.addr.to_string()),
+            "the rule names {}: {rule}",
+            upstream.addr
+        );
+    }
+    for (upstream, reason) in [(&down, "timeout"), (&broken, "servfail")] {
+        assert!(
+            metric(
+                &daemon,
+                "lychgate_dns_upstream_failures_total",
+                &[
+                    &format!("upstream=\"{}\"", upstream.addr),
+                    &format!("reason=\"{reason}\"")
+                ]
+            )
+            .is_some_and(|n| n >= 1.0),
+            "{reason} counted for {}:\n{}",
+            upstream.addr,
+            daemon.metrics()
+        );
+    }
+}
+
+/// An upstream that first sends `forgery` for bank.example.org, then the real answer.
+fn forged_answer_then_real(forgery: Forgery) -> (FakeUpstream, Daemon) {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "bank.example.org",
+        RecordType::A,
+        vec![a("bank.example.org", "203.0.113.104", 300)],
+    );
+    upstream.spoof_first("bank.example.org", forgery);
+    let daemon = start(&[&upstream], "", "");
+    (upstream, daemon)
+}
+
+#[test]
+fn an_upstream_answer_with_the_wrong_id_is_ignored() {
+    let (_upstream, daemon) = forged_answer_then_real(Forgery::WrongId);
+    let answer = query(
+        dns(&daemon),
+        local(STAFF),
+        "bank.example.org",
+        RecordType::A,
+    );
+    assert_eq!(addresses(&answer), vec![ip("203.0.113.104")], "{answer:?}");
+}
+
+#[test]
+fn an_upstream_answer_to_another_question_is_ignored_and_the_real_one_awaited() {
+    // RFC 5452 section 9.1: an answer that does not match the question is discarded, and the
+    // resolver goes on waiting for one that does.
+    let (_upstream, daemon) = forged_answer_then_real(Forgery::WrongQuestion);
+    let server = dns(&daemon);
+    let answer = query(server, local(STAFF), "bank.example.org", RecordType::A);
+    assert_eq!(
+        (rcode(&answer), addresses(&answer)),
+        (ResponseCode::NoError, vec![ip("203.0.113.104")]),
+        "{answer:?}"
+    );
+    // Nor was the forgery kept for the question it did answer.
+    let other = query(
+        server,
+        local(STAFF),
+        "other.bank.example.org",
+        RecordType::A,
+    );
+    assert_eq!(addresses(&other), vec![IpAddr::V4(UNPROGRAMMED_V4)]);
+}
+
+#[test]
+fn records_for_other_names_in_an_answer_are_not_cached_for_those_names() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "lure.example.org",
+        RecordType::A,
+        vec![
+            a("lure.example.org", "203.0.113.105", 300),
+            a("victim.example.net", "198.51.100.99", 86400),
+        ],
+    );
+    upstream.answer(
+        "victim.example.net",
+        RecordType::A,
+        vec![a("victim.example.net", "203.0.113.106", 300)],
+    );
+    let daemon = start(&[&upstream], "", "");
+    let server = dns(&daemon);
+    query(server, local(STAFF), "lure.example.org", RecordType::A);
+    let victim = query(server, local(STAFF), "victim.example.net", RecordType::A);
+    assert_eq!(addresses(&victim), vec![ip("203.0.113.106")]);
+    assert_eq!(upstream.asked("victim.example.net", RecordType::A), 1);
+}
+
+#[test]
+fn an_https_alias_to_a_blocked_name_is_blocked_for_that_group() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "shop.example.org",
+        RecordType::HTTPS,
+        vec![https_alias("shop.example.org", "amazon.co.uk", 300)],
+    );
+    let daemon = start(&[&upstream], "", "");
+    let server = dns(&daemon);
+    let staff = query(server, local(STAFF), "shop.example.org", RecordType::HTTPS);
+    assert_eq!(staff.answers.len(), 1, "{staff:?}");
+    let pupil = query(server, local(KS2), "shop.example.org", RecordType::HTTPS);
+    assert_eq!(rcode(&pupil), ResponseCode::NXDomain, "{pupil:?}");
+    let line = line_for(&daemon, local(KS2), "shop.example.org", "HTTPS");
+    assert!(has_flag(&line, "cname_blocked"), "{line}");
+}
+
+#[test]
+fn with_the_cache_off_every_question_goes_upstream() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "uncached.example.org",
+        RecordType::A,
+        vec![a("uncached.example.org", "203.0.113.107", 300)],
+    );
+    let daemon = start(&[&upstream], "cache_entries = 0", "");
+    for _ in 0..2 {
+        let answer = query(
+            dns(&daemon),
+            local(STAFF),
+            "uncached.example.org",
+            RecordType::A,
+        );
+        assert_eq!(addresses(&answer), vec![ip("203.0.113.107")]);
+    }
+    assert_eq!(upstream.asked("uncached.example.org", RecordType::A), 2);
+    let lines = lines_for(&daemon, local(STAFF), "uncached.example.org", "A", 2);
+    assert!(lines.iter().all(|l| l["cache_hit"] == false), "{lines:#?}");
 }

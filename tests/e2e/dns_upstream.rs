@@ -21,9 +21,21 @@ use std::time::{Duration, Instant};
 pub const UNPROGRAMMED_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The same for AAAA.
 pub const UNPROGRAMMED_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0x5151, 1);
+/// The address in forged answers: a client must never see it.
+pub const SPOOFED_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 66);
 
 /// How long the client waits for Lychgate: every test question is bounded by it.
 pub const CLIENT_WAIT: Duration = Duration::from_secs(2);
+
+/// A forged answer sent ahead of the real one, as an off-path attacker (or a confused server)
+/// would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forgery {
+    /// The right question under a wrong id.
+    WrongId,
+    /// The right id answering another question (`other.<name>`).
+    WrongQuestion,
+}
 
 /// How a question reached the fake upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -58,6 +70,8 @@ struct Programme {
     truncated_over_udp: HashSet<String>,
     /// Names answered only after this long, so concurrent questions overlap.
     delays: HashMap<String, Duration>,
+    /// Names whose real UDP answer is preceded by a forged one.
+    spoofed: HashMap<String, Forgery>,
     /// Questions received, per (name, type, transport).
     asked: HashMap<(String, RecordType, Transport), usize>,
 }
@@ -179,6 +193,15 @@ impl FakeUpstream {
             .insert(key(name), delay);
     }
 
+    /// Sends a forged UDP answer for `name`, pointing at [`SPOOFED_V4`], before the real one.
+    pub fn spoof_first(&self, name: &str, forgery: Forgery) {
+        self.programme
+            .lock()
+            .unwrap()
+            .spoofed
+            .insert(key(name), forgery);
+    }
+
     /// Questions received for (name, type), over both transports.
     pub fn asked(&self, name: &str, qtype: RecordType) -> usize {
         self.asked_over(name, qtype, Transport::Udp) + self.asked_over(name, qtype, Transport::Tcp)
@@ -235,6 +258,9 @@ fn serve_udp(socket: &Arc<UdpSocket>, programme: &Arc<Mutex<Programme>>, stop: &
         let (socket, programme) = (Arc::clone(socket), Arc::clone(programme));
         // One thread per question, so a delayed or silent name holds up no other.
         std::thread::spawn(move || {
+            if let Some(forged) = forgery(&packet, &programme) {
+                let _ = socket.send_to(&forged, peer);
+            }
             if let Some(reply) = respond(&packet, Transport::Udp, &programme) {
                 let _ = socket.send_to(&reply, peer);
             }
@@ -262,6 +288,30 @@ fn serve_tcp(listener: &TcpListener, programme: &Arc<Mutex<Programme>>, stop: &A
             }
         });
     }
+}
+
+/// The forged answer to send ahead of the real one, for names programmed with `spoof_first`.
+fn forgery(packet: &[u8], programme: &Mutex<Programme>) -> Option<Vec<u8>> {
+    let request = Message::from_vec(packet).ok()?;
+    let query = request.queries.first()?.clone();
+    let owner = key(&query.name().to_ascii());
+    let kind = *programme.lock().unwrap().spoofed.get(&owner)?;
+    let (id, question) = match kind {
+        Forgery::WrongId => (request.metadata.id.wrapping_add(1), query),
+        Forgery::WrongQuestion => (
+            request.metadata.id,
+            Query::query(name(&format!("other.{owner}")), query.query_type()),
+        ),
+    };
+    let mut forged = Message::response(id, OpCode::Query);
+    forged.metadata.recursion_available = true;
+    forged.add_query(question.clone());
+    forged.add_answer(Record::from_rdata(
+        question.name().clone(),
+        86400,
+        RData::A(A(SPOOFED_V4)),
+    ));
+    forged.to_vec().ok()
 }
 
 /// Builds the fake upstream's answer to one packet; `None` means stay silent.
@@ -402,6 +452,15 @@ pub fn https(owner: &str, alpn: &[&str], ech: Option<&[u8]>, ttl: u32) -> Record
     record(owner, ttl, RData::HTTPS(HTTPS(service_binding(alpn, ech))))
 }
 
+/// `owner HTTPS 0 target`: alias mode, "ask for target instead".
+pub fn https_alias(owner: &str, target: &str, ttl: u32) -> Record {
+    record(
+        owner,
+        ttl,
+        RData::HTTPS(HTTPS(SVCB::new(0, name(target), Vec::new()))),
+    )
+}
+
 /// `owner SVCB 1 . alpn=… [ech=…]`.
 pub fn svcb(owner: &str, alpn: &[&str], ech: Option<&[u8]>, ttl: u32) -> Record {
     record(owner, ttl, RData::SVCB(service_binding(alpn, ech)))
@@ -430,9 +489,11 @@ pub struct Ask<'a> {
     pub name: &'a str,
     /// The type asked.
     pub qtype: RecordType,
-    /// Whether an OPT record (EDNS, 1232-byte payload) goes with it; without one an answer
-    /// over UDP is limited to 512 bytes.
+    /// Whether an OPT record (EDNS) goes with it; without one an answer over UDP is limited
+    /// to 512 bytes.
     pub edns: bool,
+    /// The UDP payload size the OPT record offers.
+    pub payload: u16,
 }
 
 impl<'a> Ask<'a> {
@@ -442,7 +503,13 @@ impl<'a> Ask<'a> {
             name,
             qtype,
             edns: true,
+            payload: 1232,
         }
+    }
+
+    /// The same question offering a different EDNS payload size.
+    pub fn with_payload(self, payload: u16) -> Self {
+        Ask { payload, ..self }
     }
 
     /// The same question without EDNS, as an old client sends.
@@ -462,7 +529,7 @@ impl<'a> Ask<'a> {
         message.add_query(query);
         if self.edns {
             let mut edns = Edns::new();
-            edns.set_max_payload(1232);
+            edns.set_max_payload(self.payload);
             message.set_edns(edns);
         }
         message.to_vec().expect("encode question")
@@ -502,7 +569,7 @@ pub fn exchange_tcp(
 }
 
 /// Parses an answer to the question with `id` (panics if it is not one).
-fn parse_answer(packet: &[u8], id: u16, ask: &Ask<'_>) -> Message {
+pub fn parse_answer(packet: &[u8], id: u16, ask: &Ask<'_>) -> Message {
     let message = Message::from_vec(packet)
         .unwrap_or_else(|e| panic!("answer to {ask:?} does not parse ({e}): {packet:02x?}"));
     assert_eq!(message.metadata.id, id, "answer id for {ask:?}");
@@ -515,7 +582,7 @@ fn parse_answer(packet: &[u8], id: u16, ask: &Ask<'_>) -> Message {
 }
 
 /// A fresh id per question, so a stray answer is never taken for another's.
-fn next_id() -> u16 {
+pub fn next_id() -> u16 {
     static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0x4c47);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
