@@ -22,8 +22,8 @@ pub struct Daemon {
     pub transparent_http: Option<SocketAddr>,
     /// Transparent port-443 listener.
     pub transparent_https: Option<SocketAddr>,
-    /// The filtering DNS server (UDP and TCP on the same port).
-    pub dns: Option<SocketAddr>,
+    /// The filtering DNS server's listeners, in the order printed (UDP and TCP on each).
+    pub dns: Vec<SocketAddr>,
     /// The folder holding config, log and state.
     pub dir: tempfile::TempDir,
     stderr: Arc<Mutex<String>>,
@@ -150,7 +150,11 @@ impl Daemon {
             admin: get("admin").expect("admin address"),
             transparent_http: get("transparent_http"),
             transparent_https: get("transparent_https"),
-            dns: get("dns"),
+            dns: found
+                .iter()
+                .filter(|(what, _)| what == "dns")
+                .map(|(_, addr)| *addr)
+                .collect(),
             child,
             dir,
             stderr,

@@ -14,32 +14,39 @@ use hickory_proto::rr::rdata::svcb::{SvcParamKey, SvcParamValue};
 use hickory_proto::rr::{DNSClass, RData, Record, RecordType};
 use serde_json::Value;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// A daemon whose `[dns]` forwards to these fake upstreams, with more `[dns]` keys and more
-/// config after it.
-fn start(upstreams: &[&FakeUpstream], dns_keys: &str, extra: &str) -> Daemon {
+/// The test config: the default one with `[dns]` forwarding to these fake upstreams, more
+/// `[dns]` keys, and more config after it.
+fn dns_config(dir: &Path, upstreams: &[&FakeUpstream], dns_keys: &str, extra: &str) -> String {
     let list = upstreams
         .iter()
         .map(|u| format!("\"{}\"", u.addr))
         .collect::<Vec<_>>()
         .join(", ");
     let dns = format!("upstreams = [{list}]\n{dns_keys}\n");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let text = config_text(dir.path(), extra);
+    let text = config_text(dir, extra);
     // The default config may gain a [dns] table of its own; TOML allows it only once.
-    let text = if text.lines().any(|l| l.trim() == "[dns]") {
+    if text.lines().any(|l| l.trim() == "[dns]") {
         text.replacen("\n[dns]\n", &format!("\n[dns]\n{dns}"), 1)
     } else {
         format!("{text}\n[dns]\n{dns}")
-    };
+    }
+}
+
+/// A daemon on [`dns_config`].
+fn start(upstreams: &[&FakeUpstream], dns_keys: &str, extra: &str) -> Daemon {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = dns_config(dir.path(), upstreams, dns_keys, extra);
     Daemon::start_with(dir, &text)
 }
 
 /// The DNS listener's address.
 fn dns(daemon: &Daemon) -> SocketAddr {
-    daemon
+    *daemon
         .dns
+        .first()
         .expect("`lychgate run` prints `listening dns ADDRESS`")
 }
 
@@ -959,6 +966,9 @@ fn malformed_packets_get_an_error_or_nothing_and_the_server_keeps_answering() {
     let reply = send(&header_only).expect("FORMERR for a missing question");
     assert_eq!(raw_rcode(&reply), 1, "FORMERR");
     assert_eq!(reply[..2], [0x10, 0x02], "the id is echoed");
+    let no_question = [0x10, 0x08, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0];
+    let reply = send(&no_question).expect("FORMERR for no question at all");
+    assert_eq!(raw_rcode(&reply), 1, "FORMERR");
     let cut = edited(good, 0x1003, |p| p.truncate(20));
     assert_eq!(
         raw_rcode(&send(&cut).expect("FORMERR for a cut question")),
@@ -1640,4 +1650,199 @@ fn with_the_cache_off_every_question_goes_upstream() {
     assert_eq!(upstream.asked("uncached.example.org", RecordType::A), 2);
     let lines = lines_for(&daemon, local(STAFF), "uncached.example.org", "A", 2);
     assert!(lines.iter().all(|l| l["cache_hit"] == false), "{lines:#?}");
+}
+
+#[test]
+fn in_block_page_mode_alias_and_rebinding_blocks_answer_the_block_address_too() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "deals.example.org",
+        RecordType::A,
+        vec![
+            cname("deals.example.org", "amazon.co.uk", 300),
+            a("amazon.co.uk", "203.0.113.12", 300),
+        ],
+    );
+    upstream.answer(
+        "rebind.example.org",
+        RecordType::A,
+        vec![a("rebind.example.org", "192.168.1.5", 60)],
+    );
+    let daemon = start(
+        &[&upstream],
+        "blocked_answer = \"block-page\"\nblock_address = [\"192.0.2.80\"]",
+        "",
+    );
+    let server = dns(&daemon);
+    for host in ["deals.example.org", "rebind.example.org"] {
+        let answer = query(server, local(KS2), host, RecordType::A);
+        assert_eq!(rcode(&answer), ResponseCode::NoError, "{host}");
+        assert_eq!(
+            addresses(&answer),
+            vec![ip("192.0.2.80")],
+            "{host}: {answer:?}"
+        );
+    }
+    // Only an IPv4 block address: AAAA questions for a blocked name get no address at all.
+    let v6 = query(server, local(KS2), "amazon.co.uk", RecordType::AAAA);
+    assert_eq!(rcode(&v6), ResponseCode::NoError);
+    assert!(v6.answers.is_empty(), "{v6:?}");
+}
+
+#[test]
+fn with_rebinding_allowed_private_answers_pass() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "rebind.example.org",
+        RecordType::A,
+        vec![a("rebind.example.org", "192.168.1.5", 60)],
+    );
+    let daemon = start(&[&upstream], "rebinding = \"allow\"", "");
+    let answer = query(
+        dns(&daemon),
+        local(STAFF),
+        "rebind.example.org",
+        RecordType::A,
+    );
+    assert_eq!(addresses(&answer), vec![ip("192.168.1.5")]);
+}
+
+#[test]
+fn cache_lifetimes_are_capped_by_the_config() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "long.example.org",
+        RecordType::A,
+        vec![a("long.example.org", "203.0.113.110", 86400)],
+    );
+    upstream.nxdomain("never.example.org", 3600);
+    upstream.answer(
+        "zero.example.org",
+        RecordType::A,
+        vec![a("zero.example.org", "203.0.113.111", 0)],
+    );
+    let daemon = start(
+        &[&upstream],
+        "max_cache_ttl_seconds = 1\nmax_negative_ttl_seconds = 1",
+        "",
+    );
+    let server = dns(&daemon);
+    let ask_all = || {
+        let long = query(server, local(STAFF), "long.example.org", RecordType::A);
+        assert_eq!(addresses(&long), vec![ip("203.0.113.110")]);
+        let never = query(server, local(STAFF), "never.example.org", RecordType::A);
+        assert_eq!(rcode(&never), ResponseCode::NXDomain);
+        query(server, local(STAFF), "zero.example.org", RecordType::A);
+    };
+    ask_all();
+    ask_all();
+    assert_eq!(
+        upstream.asked("zero.example.org", RecordType::A),
+        2,
+        "TTL 0 is not cached"
+    );
+    assert_eq!(upstream.asked("long.example.org", RecordType::A), 1);
+    std::thread::sleep(Duration::from_millis(1500));
+    ask_all();
+    assert_eq!(upstream.asked("long.example.org", RecordType::A), 2);
+    assert_eq!(upstream.asked("never.example.org", RecordType::A), 2);
+}
+
+#[test]
+fn safe_search_https_questions_get_the_cname_and_the_front_end_s_records() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "forcesafesearch.google.com",
+        RecordType::HTTPS,
+        vec![https(
+            "forcesafesearch.google.com",
+            &["h2", "h3"],
+            Some(&[0x00, 0x04, 0xfe, 0x0d, 0x00, 0x00]),
+            300,
+        )],
+    );
+    let daemon = start(&[&upstream], "", "");
+    let answer = query(
+        dns(&daemon),
+        local(KS2),
+        "www.google.co.uk",
+        RecordType::HTTPS,
+    );
+    assert_eq!(
+        aliases(&answer),
+        vec![(
+            "www.google.co.uk".to_string(),
+            "forcesafesearch.google.com".to_string()
+        )]
+    );
+    let binding = answer
+        .answers
+        .iter()
+        .find_map(|r| match &r.data {
+            RData::HTTPS(h) => Some(h.0.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("the front end's HTTPS record: {answer:?}"));
+    assert!(
+        !binding
+            .svc_params
+            .iter()
+            .any(|(k, _)| *k == SvcParamKey::EchConfigList),
+        "ech stripped from the SafeSearch records too: {binding:?}"
+    );
+}
+
+#[test]
+fn outsiders_are_refused_before_anything_else_is_answered() {
+    let upstream = FakeUpstream::start();
+    let daemon = start(&[&upstream], "", "");
+    let server = dns(&daemon);
+    for host in [
+        "use-application-dns.net",
+        "lychgate.internal",
+        "pornhub.com",
+    ] {
+        let answer = query(server, local(OUTSIDER), host, RecordType::A);
+        assert_eq!(rcode(&answer), ResponseCode::Refused, "{host}");
+        assert!(answer.answers.is_empty(), "{host}");
+    }
+}
+
+#[test]
+fn the_log_counts_the_bytes_of_both_packets() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "sized.example.org",
+        RecordType::A,
+        vec![a("sized.example.org", "203.0.113.112", 300)],
+    );
+    let daemon = start(&[&upstream], "", "");
+    let packet = Ask::new("sized.example.org", RecordType::A).packet(next_id());
+    let reply = exchange_udp(dns(&daemon), local(STAFF), &packet, Duration::from_secs(2))
+        .expect("an answer");
+    let line = line_for(&daemon, local(STAFF), "sized.example.org", "A");
+    assert_eq!(line["bytes_in"], packet.len(), "{line}");
+    assert_eq!(line["bytes_out"], reply.len(), "{line}");
+    assert!(line["duration_ms"].is_number(), "{line}");
+}
+
+#[test]
+fn lychgate_s_own_name_is_the_address_of_the_listener_asked() {
+    let upstream = FakeUpstream::start();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = dns_config(dir.path(), &[&upstream], "", "").replacen(
+        "dns = \"127.0.0.1:0\"",
+        "dns = [\"127.0.0.1:0\", \"127.0.0.20:0\"]",
+        1,
+    );
+    let daemon = Daemon::start_with(dir, &text);
+    assert_eq!(daemon.dns.len(), 2, "{:?}", daemon.dns);
+    for listener in &daemon.dns {
+        let answer = query(*listener, local(KS2), "lychgate.internal", RecordType::A);
+        assert_eq!(
+            addresses(&answer),
+            vec![listener.ip()],
+            "asked at {listener}"
+        );
+    }
 }
