@@ -179,6 +179,12 @@ fn each_group_gets_its_own_answer_and_blocked_names_never_reach_the_upstream() {
     let pupil = query(server, local(KS2), "amazon.co.uk", RecordType::A);
     assert_eq!(rcode(&pupil), ResponseCode::NXDomain);
     assert!(pupil.answers.is_empty(), "{pupil:?}");
+    assert!(pupil.metadata.recursion_available, "RA set on blocks too");
+    assert_eq!(
+        pupil.queries.len(),
+        1,
+        "the question is echoed on blocks too"
+    );
     let soa = pupil
         .authorities
         .iter()
@@ -1250,6 +1256,14 @@ fn names_in_a_time_windowed_category_get_short_ttls() {
         RecordType::A,
         vec![a("calm.example.org", "203.0.113.90", 3600)],
     );
+    upstream.answer(
+        "deals.example.org",
+        RecordType::A,
+        vec![
+            cname("deals.example.org", "amazon.co.uk", 3600),
+            a("amazon.co.uk", "203.0.113.10", 3600),
+        ],
+    );
     let daemon = start(&[&upstream], "window_ttl_seconds = 20", WINDOWED_CLASS);
     let server = dns(&daemon);
     let windowed = query(server, local(12), "amazon.co.uk", RecordType::A);
@@ -1257,6 +1271,13 @@ fn names_in_a_time_windowed_category_get_short_ttls() {
     assert!(
         windowed.answers.iter().all(|r| r.ttl <= 20),
         "TTL capped at window_ttl_seconds: {windowed:?}"
+    );
+    // The cap follows an alias into the windowed category too.
+    let aliased = query(server, local(12), "deals.example.org", RecordType::A);
+    assert_eq!(addresses(&aliased), vec![ip("203.0.113.10")]);
+    assert!(
+        aliased.answers.iter().all(|r| r.ttl <= 20),
+        "TTL capped through the CNAME: {aliased:?}"
     );
     let calm = query(server, local(12), "calm.example.org", RecordType::A);
     assert!(
@@ -1845,4 +1866,100 @@ fn lychgate_s_own_name_is_the_address_of_the_listener_asked() {
             "asked at {listener}"
         );
     }
+}
+
+#[test]
+fn one_coalesced_upstream_answer_is_still_decided_per_group() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "deals.example.org",
+        RecordType::A,
+        vec![
+            cname("deals.example.org", "amazon.co.uk", 300),
+            a("amazon.co.uk", "203.0.113.12", 300),
+        ],
+    );
+    upstream.delay("deals.example.org", Duration::from_millis(700));
+    let daemon = start(&[&upstream], "", "");
+    let server = dns(&daemon);
+    let answers: Vec<(u8, Message)> = std::thread::scope(|scope| {
+        let askers: Vec<_> = [STAFF, KS2]
+            .iter()
+            .cycle()
+            .take(12)
+            .map(|&group| {
+                scope.spawn(move || {
+                    (
+                        group,
+                        query(server, local(group), "deals.example.org", RecordType::A),
+                    )
+                })
+            })
+            .collect();
+        askers
+            .into_iter()
+            .map(|h| h.join().expect("asker"))
+            .collect()
+    });
+    for (group, answer) in &answers {
+        if *group == STAFF {
+            assert_eq!(addresses(answer), vec![ip("203.0.113.12")], "{answer:?}");
+        } else {
+            assert_eq!(rcode(answer), ResponseCode::NXDomain, "{answer:?}");
+        }
+    }
+    assert_eq!(upstream.asked("deals.example.org", RecordType::A), 1);
+}
+
+#[test]
+fn an_edns_payload_below_512_counts_as_512() {
+    let upstream = FakeUpstream::start();
+    // About 300 bytes: over the 100 the client claims, under the 512 every client can take.
+    let addresses_16: Vec<Record> = (1..=16)
+        .map(|n| a("sixteen.example.org", &format!("203.0.113.{n}"), 300))
+        .collect();
+    upstream.answer("sixteen.example.org", RecordType::A, addresses_16);
+    let daemon = start(&[&upstream], "", "");
+    let answer = ask_udp(
+        dns(&daemon),
+        local(STAFF),
+        Ask::new("sixteen.example.org", RecordType::A).with_payload(100),
+    );
+    assert!(!answer.metadata.truncation, "{answer:?}");
+    assert_eq!(addresses(&answer).len(), 16);
+}
+
+#[test]
+fn a_thousand_different_questions_at_once_are_each_answered_and_logged_once() {
+    let upstream = FakeUpstream::start();
+    let daemon = start(&[&upstream], "", "");
+    let server = dns(&daemon);
+    let (threads, per_thread) = (8, 125);
+    // Two staff addresses, so no one client goes over its rate.
+    let unanswered: usize = std::thread::scope(|scope| {
+        let askers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let from = local(if t % 2 == 0 { STAFF } else { 7 });
+                    (0..per_thread)
+                        .filter(|n| {
+                            let host = format!("load-{t}-{n}.example.org");
+                            let answer = query(server, from, &host, RecordType::A);
+                            addresses(&answer) != vec![IpAddr::V4(UNPROGRAMMED_V4)]
+                        })
+                        .count()
+                })
+            })
+            .collect();
+        askers.into_iter().map(|h| h.join().expect("asker")).sum()
+    });
+    assert_eq!(unanswered, 0, "every question got the upstream's answer");
+    let total = threads * per_thread;
+    assert_eq!(
+        upstream.total_asked(),
+        total,
+        "each asked upstream exactly once"
+    );
+    let lines = dns_lines(&daemon, total);
+    assert_eq!(lines.len(), total);
 }
