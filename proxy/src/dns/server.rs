@@ -194,9 +194,14 @@ impl DnsServer {
         };
         let in_network = config.networks.iter().any(|n| n.cidr.contains(ip));
 
-        // Rate first: a flood costs a token-bucket check, not a parse.
-        if in_network && !self.rate.allow(ip, log.started) {
+        // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions
+        // from the school's devices are logged (without reading them); from outside, only
+        // counted — the WAN side must not be able to fill the log disk.
+        if !self.rate.allow(ip, log.started) {
             self.metrics.refuse("rate_limited");
+            if !in_network {
+                return Step::Done(None, None);
+            }
             log.decision = LogDecision::Error;
             log.flag(Flag::RateLimited);
             log.identity = Some(self.shared.identities.by_address(ip));
@@ -503,10 +508,11 @@ impl DnsServer {
                 .windows
                 .iter()
                 .any(|w| !w.categories.intersection(all).is_empty());
+            // Clients are never told to keep an answer longer than Lychgate itself would.
             if windowed {
-                self.settings.window_ttl
+                self.settings.window_ttl.min(self.settings.max_cache_ttl)
             } else {
-                u32::MAX
+                self.settings.max_cache_ttl
             }
         };
         let checked = answer_check::check(
@@ -562,6 +568,12 @@ impl DnsServer {
         }
         m.answers.extend(checked.answers);
         m.authorities = checked.authorities;
+        if m.answers.is_empty() {
+            // A negative answer's SOA sets how long clients cache the absence (RFC 2308).
+            for r in &mut m.authorities {
+                r.ttl = r.ttl.min(self.settings.max_negative_ttl);
+            }
+        }
         self.respond_record(log, config, &m, limit)
     }
 

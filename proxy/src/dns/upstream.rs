@@ -111,7 +111,44 @@ struct Upstream {
 #[derive(Debug)]
 struct UdpChannel {
     socket: UdpSocket,
-    waiting: Mutex<HashMap<u16, oneshot::Sender<Vec<u8>>>>,
+    waiting: Mutex<HashMap<u16, Waiter>>,
+}
+
+/// A question waiting on a channel: its question section as sent, and where its answer goes.
+#[derive(Debug)]
+struct Waiter {
+    question: Vec<u8>,
+    answer: oneshot::Sender<Vec<u8>>,
+}
+
+/// Whether `packet` answers the question whose section (name, type, class) is `question`: the
+/// name compared without case, type and class exactly. A packet with the right id but another
+/// question (forged, or a confused upstream) is not an answer: the question keeps waiting for
+/// the real one (RFC 5452 §9.1).
+fn answers_question(packet: &[u8], question: &[u8]) -> bool {
+    let Some(section) = packet.get(12..12 + question.len()) else {
+        return false;
+    };
+    let qdcount = u16::from_be_bytes([packet[4], packet[5]]);
+    let name_len = question.len().saturating_sub(4);
+    qdcount == 1
+        && packet[2] & 0x80 != 0
+        && section[..name_len].eq_ignore_ascii_case(&question[..name_len])
+        && section[name_len..] == question[name_len..]
+}
+
+/// The question section of a message Lychgate encoded (one question, no compression in it):
+/// from the end of the header through the name's root label, type and class.
+fn question_section(message: &[u8]) -> Option<&[u8]> {
+    let mut i = 12;
+    loop {
+        let len = usize::from(*message.get(i)?);
+        if len == 0 {
+            break;
+        }
+        i += 1 + len;
+    }
+    message.get(12..i + 1 + 4)
 }
 
 impl Upstreams {
@@ -249,11 +286,14 @@ impl Upstream {
         let deadline = tokio::time::Instant::now() + timeout;
         let channels = self.channels().await?;
         let channel = &channels[usize::from(random_u16()) % channels.len()];
-        let (id, rx) = channel.register();
-        let Some(bytes) = question_bytes(id, query, checking_disabled) else {
-            channel.forget(id);
+        let Some(mut bytes) = question_bytes(0, query, checking_disabled) else {
             return Err(UpstreamFault::Error);
         };
+        let Some(section) = question_section(&bytes).map(<[u8]>::to_vec) else {
+            return Err(UpstreamFault::Error);
+        };
+        let (id, rx) = channel.register(section);
+        bytes[..2].copy_from_slice(&id.to_be_bytes());
         if channel.socket.send(&bytes).await.is_err() {
             channel.forget(id);
             return Err(UpstreamFault::Error);
@@ -314,8 +354,8 @@ impl Upstream {
 }
 
 impl UdpChannel {
-    /// A fresh id not in use on this socket, and where its answer will arrive.
-    fn register(&self) -> (u16, oneshot::Receiver<Vec<u8>>) {
+    /// A fresh id not in use on this socket for `question`, and where its answer will arrive.
+    fn register(&self, question: Vec<u8>) -> (u16, oneshot::Receiver<Vec<u8>>) {
         let (tx, rx) = oneshot::channel();
         let mut waiting = self
             .waiting
@@ -330,7 +370,13 @@ impl UdpChannel {
             id = random_u16();
         }
         // Still taken (an absurd load): the older waiter loses its slot and times out.
-        waiting.insert(id, tx);
+        waiting.insert(
+            id,
+            Waiter {
+                question,
+                answer: tx,
+            },
+        );
         (id, rx)
     }
 
@@ -360,13 +406,60 @@ async fn read_answers(channel: std::sync::Weak<UdpChannel>) {
             continue;
         }
         let id = u16::from_be_bytes([buf[0], buf[1]]);
-        let waiter = ch
-            .waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
-        if let Some(tx) = waiter {
-            let _ = tx.send(buf[..n].to_vec());
+        let waiter = {
+            let mut waiting = ch
+                .waiting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match waiting.get(&id) {
+                Some(w) if answers_question(&buf[..n], &w.question) => waiting.remove(&id),
+                _ => None,
+            }
+        };
+        if let Some(w) = waiter {
+            let _ = w.answer.send(buf[..n].to_vec());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::Name;
+
+    #[test]
+    fn only_an_answer_to_the_same_question_counts() {
+        let query = Query::query(
+            Name::from_ascii("bank.example.org.").unwrap(),
+            RecordType::A,
+        );
+        let asked = question_bytes(7, &query, false).unwrap();
+        let section = question_section(&asked).unwrap().to_vec();
+        assert_eq!(section.len(), "bank.example.org".len() + 2 + 4);
+        let answer_to = |name: &str, t: RecordType| {
+            let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+            m.queries
+                .push(Query::query(Name::from_ascii(name).unwrap(), t));
+            m.to_vec().unwrap()
+        };
+        assert!(answers_question(
+            &answer_to("bank.example.org.", RecordType::A),
+            &section
+        ));
+        assert!(answers_question(
+            &answer_to("BANK.Example.ORG.", RecordType::A),
+            &section
+        ));
+        assert!(!answers_question(
+            &answer_to("other.bank.example.org.", RecordType::A),
+            &section
+        ));
+        assert!(!answers_question(
+            &answer_to("bank.example.org.", RecordType::AAAA),
+            &section
+        ));
+        // A question, not an answer, and packets too short to hold one.
+        assert!(!answers_question(&asked, &section));
+        assert!(!answers_question(&asked[..20], &section));
     }
 }
