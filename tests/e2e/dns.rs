@@ -1751,8 +1751,11 @@ fn cache_lifetimes_are_capped_by_the_config() {
     let ask_all = || {
         let long = query(server, local(STAFF), "long.example.org", RecordType::A);
         assert_eq!(addresses(&long), vec![ip("203.0.113.110")]);
+        // Clients are not told to keep an answer longer than Lychgate keeps it.
+        assert!(long.answers.iter().all(|r| r.ttl <= 1), "{long:?}");
         let never = query(server, local(STAFF), "never.example.org", RecordType::A);
         assert_eq!(rcode(&never), ResponseCode::NXDomain);
+        assert!(never.authorities.iter().all(|r| r.ttl <= 1), "{never:?}");
         query(server, local(STAFF), "zero.example.org", RecordType::A);
     };
     ask_all();
