@@ -1966,3 +1966,89 @@ fn a_thousand_different_questions_at_once_are_each_answered_and_logged_once() {
     let lines = dns_lines(&daemon, total);
     assert_eq!(lines.len(), total);
 }
+
+/// A daemon forwarding over DNS over TLS to `upstream` (started with
+/// [`FakeUpstream::start_tls`]), trusting the CA in `ca_file`, expecting `server_name`.
+fn start_dot(upstream: &FakeUpstream, server_name: &str, ca_file: &Path) -> Daemon {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = format!(
+        "{}\n[dns]\nupstreams = [\"tls://{}#{server_name}\"]\nupstream_ca_file = \"{}\"\nupstream_timeout_ms = 1500\n",
+        config_text(dir.path(), ""),
+        upstream.addr,
+        ca_file.display()
+    );
+    Daemon::start_with(dir, &text)
+}
+
+#[test]
+fn a_dns_over_tls_upstream_is_used_over_one_verified_connection() {
+    let certs = tempfile::tempdir().expect("temp dir");
+    let ca = certs.path().join("ca.pem");
+    let upstream = FakeUpstream::start_tls("dot.test", &ca);
+    upstream.answer(
+        "tls-one.example.org",
+        RecordType::A,
+        vec![a("tls-one.example.org", "203.0.113.120", 300)],
+    );
+    upstream.answer(
+        "tls-two.example.org",
+        RecordType::AAAA,
+        vec![aaaa("tls-two.example.org", "2001:db8::120", 300)],
+    );
+    let daemon = start_dot(&upstream, "dot.test", &ca);
+    let server = dns(&daemon);
+    let one = query(server, local(STAFF), "tls-one.example.org", RecordType::A);
+    assert_eq!(addresses(&one), vec![ip("203.0.113.120")]);
+    // Questions in a row and at once share the kept-alive connection.
+    let two = query(server, local(KS2), "tls-two.example.org", RecordType::AAAA);
+    assert_eq!(addresses(&two), vec![ip("2001:db8::120")]);
+    std::thread::scope(|s| {
+        for i in 0..8 {
+            s.spawn(move || {
+                let answer = query(
+                    server,
+                    local(STAFF),
+                    &format!("many{i}.tls.example.org"),
+                    RecordType::A,
+                );
+                assert_eq!(rcode(&answer), ResponseCode::NoError, "{answer:?}");
+            });
+        }
+    });
+    assert_eq!(
+        upstream.asked_over("tls-one.example.org", RecordType::A, Transport::Tls),
+        1
+    );
+    assert_eq!(
+        upstream.asked_over("tls-one.example.org", RecordType::A, Transport::Udp),
+        0,
+        "nothing goes upstream in the clear"
+    );
+    let line = line_for(&daemon, local(STAFF), "tls-one.example.org", "A");
+    assert_eq!(line["rcode"], "NOERROR");
+    assert_eq!(line["cache_hit"], false);
+}
+
+#[test]
+fn a_dns_over_tls_upstream_whose_certificate_names_another_server_is_not_used() {
+    let certs = tempfile::tempdir().expect("temp dir");
+    let ca = certs.path().join("ca.pem");
+    let upstream = FakeUpstream::start_tls("dot.test", &ca);
+    let daemon = start_dot(&upstream, "someone-else.test", &ca);
+    let answer = query(
+        dns(&daemon),
+        local(STAFF),
+        "tls-refused.example.org",
+        RecordType::A,
+    );
+    assert_eq!(rcode(&answer), ResponseCode::ServFail);
+    assert_eq!(upstream.asked("tls-refused.example.org", RecordType::A), 0);
+    let line = line_for(&daemon, local(STAFF), "tls-refused.example.org", "A");
+    assert_eq!(line["decision"], "error");
+    assert!(
+        line["rule"]
+            .as_str()
+            .is_some_and(|r| r.contains("tls://") && r.contains("error")),
+        "{line}"
+    );
+}

@@ -44,6 +44,8 @@ pub enum Transport {
     Udp,
     /// A length-prefixed message on a TCP connection.
     Tcp,
+    /// The same inside TLS (DNS over TLS, RFC 7858).
+    Tls,
 }
 
 /// What the fake upstream does with a question.
@@ -106,6 +108,10 @@ fn key(name: &str) -> String {
 impl FakeUpstream {
     /// Starts one on a port free for both UDP and TCP.
     pub fn start() -> FakeUpstream {
+        Self::start_with(None)
+    }
+
+    fn start_with(tls: Option<Arc<rustls::ServerConfig>>) -> FakeUpstream {
         let (udp, tcp) = (0..50)
             .find_map(|_| {
                 let udp = UdpSocket::bind("127.0.0.1:0").ok()?;
@@ -127,7 +133,7 @@ impl FakeUpstream {
         };
         let tcp_thread = {
             let (programme, stop) = (Arc::clone(&programme), Arc::clone(&stop));
-            std::thread::spawn(move || serve_tcp(&tcp, &programme, &stop))
+            std::thread::spawn(move || serve_tcp(&tcp, &programme, &stop, tls.as_ref()))
         };
         FakeUpstream {
             addr,
@@ -135,6 +141,35 @@ impl FakeUpstream {
             stop,
             threads: vec![udp_thread, tcp_thread],
         }
+    }
+
+    /// Starts one that speaks DNS over TLS on its TCP port (UDP stays plain), with a certificate
+    /// for `server_name` from a CA of its own; the CA's PEM is written to `ca_file`.
+    pub fn start_tls(server_name: &str, ca_file: &std::path::Path) -> FakeUpstream {
+        let ca_key = rcgen::KeyPair::generate().expect("CA key");
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA");
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Lychgate test CA");
+        let ca = ca_params.self_signed(&ca_key).expect("CA certificate");
+        std::fs::write(ca_file, ca.pem()).expect("write the CA file");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let cert = rcgen::CertificateParams::new(vec![server_name.to_string()])
+            .expect("server params")
+            .signed_by(&key, &rcgen::Issuer::from_params(&ca_params, &ca_key))
+            .expect("server certificate");
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("TLS versions")
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .expect("server TLS config");
+        Self::start_with(Some(Arc::new(config)))
     }
 
     fn set(&self, name: &str, qtype: Option<RecordType>, behaviour: Behaviour) {
@@ -204,7 +239,9 @@ impl FakeUpstream {
 
     /// Questions received for (name, type), over both transports.
     pub fn asked(&self, name: &str, qtype: RecordType) -> usize {
-        self.asked_over(name, qtype, Transport::Udp) + self.asked_over(name, qtype, Transport::Tcp)
+        self.asked_over(name, qtype, Transport::Udp)
+            + self.asked_over(name, qtype, Transport::Tcp)
+            + self.asked_over(name, qtype, Transport::Tls)
     }
 
     /// Questions received for (name, type) over one transport.
@@ -268,25 +305,52 @@ fn serve_udp(socket: &Arc<UdpSocket>, programme: &Arc<Mutex<Programme>>, stop: &
     }
 }
 
-fn serve_tcp(listener: &TcpListener, programme: &Arc<Mutex<Programme>>, stop: &AtomicBool) {
+fn serve_tcp(
+    listener: &TcpListener,
+    programme: &Arc<Mutex<Programme>>,
+    stop: &AtomicBool,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+) {
     for stream in listener.incoming() {
         if stop.load(Ordering::SeqCst) {
             return;
         }
-        let Ok(mut stream) = stream else { continue };
+        let Ok(stream) = stream else { continue };
         let programme = Arc::clone(programme);
+        let tls = tls.cloned();
         std::thread::spawn(move || {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            // Several questions may share a connection (RFC 7766); silent ones get no frame.
-            while let Some(packet) = read_frame(&mut stream) {
-                let Some(reply) = respond(&packet, Transport::Tcp, &programme) else {
-                    continue;
-                };
-                if write_frame(&mut stream, &reply).is_err() {
-                    return;
+            match tls {
+                None => answer_frames(stream, Transport::Tcp, &programme),
+                Some(config) => {
+                    let Ok(conn) = rustls::ServerConnection::new(config) else {
+                        return;
+                    };
+                    answer_frames(
+                        rustls::StreamOwned::new(conn, stream),
+                        Transport::Tls,
+                        &programme,
+                    );
                 }
             }
         });
+    }
+}
+
+/// Answers length-prefixed questions on one connection until it ends. Several questions may
+/// share a connection (RFC 7766); silent ones get no frame.
+fn answer_frames(
+    mut stream: impl Read + Write,
+    transport: Transport,
+    programme: &Mutex<Programme>,
+) {
+    while let Some(packet) = read_frame(&mut stream) {
+        let Some(reply) = respond(&packet, transport, programme) else {
+            continue;
+        };
+        if write_frame(&mut stream, &reply).is_err() {
+            return;
+        }
     }
 }
 
@@ -376,7 +440,7 @@ fn respond(packet: &[u8], transport: Transport, programme: &Mutex<Programme>) ->
 }
 
 /// Reads one length-prefixed DNS message; `None` at end of stream, timeout or error.
-pub fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
+pub fn read_frame(stream: &mut impl Read) -> Option<Vec<u8>> {
     let mut len = [0u8; 2];
     stream.read_exact(&mut len).ok()?;
     let mut packet = vec![0u8; usize::from(u16::from_be_bytes(len))];
@@ -385,11 +449,13 @@ pub fn read_frame(stream: &mut TcpStream) -> Option<Vec<u8>> {
 }
 
 /// Writes one length-prefixed DNS message.
-pub fn write_frame(stream: &mut TcpStream, packet: &[u8]) -> std::io::Result<()> {
+pub fn write_frame(stream: &mut impl Write, packet: &[u8]) -> std::io::Result<()> {
     let len = u16::try_from(packet.len()).expect("a DNS message fits 64 KiB");
     let mut framed = len.to_be_bytes().to_vec();
     framed.extend_from_slice(packet);
-    stream.write_all(&framed)
+    stream.write_all(&framed)?;
+    // TLS streams send on flush.
+    stream.flush()
 }
 
 // ---- records, for programming answers and reading them back ----

@@ -7,6 +7,7 @@
 //! - `answer_check`: an upstream answer checked for a group (aliases, rebinding, ECH, TTLs)
 //! - `cache`: upstream answers (never per-group responses), TTL-bound and size-bound
 //! - `upstream`: forwarding over UDP with TCP for truncated answers, failover, timeouts
+//! - `upstream_tls`: DNS over TLS to an upstream, one pipelined connection
 //! - `resolv_conf`: the system's resolvers as the default upstreams, without Lychgate itself
 //! - `rate_limit`: questions per second per client
 //! - `listen`: the `SO_REUSEPORT` UDP sockets, the TCP listener and their loops
@@ -21,6 +22,7 @@ mod rate_limit;
 pub mod resolv_conf;
 pub mod server;
 pub mod upstream;
+mod upstream_tls;
 
 pub use metrics::DnsMetrics;
 pub use server::DnsServer;
