@@ -3,6 +3,7 @@
 //! `docs/dns.md` says what it answers; one file per concern:
 //!
 //! - `message`: questions read and answers written with `hickory-proto`, UDP size and truncation
+//! - `wire`: the common question and Lychgate's own simple answers, read and written by hand
 //! - `server`: one question in named phases, and the log line it leaves
 //! - `answer_check`: an upstream answer checked for a group (aliases, rebinding, ECH, TTLs)
 //! - `cache`: upstream answers (never per-group responses), TTL-bound and size-bound
@@ -23,6 +24,7 @@ pub mod resolv_conf;
 pub mod server;
 pub mod upstream;
 mod upstream_tls;
+mod wire;
 
 pub use metrics::DnsMetrics;
 pub use server::DnsServer;
