@@ -129,7 +129,7 @@ pub fn check(
 
 /// Removes the `ech` parameter; true if there was one. Without it the browser sends its real
 /// server name in the clear, which the transparent proxy and the CONNECT check read.
-fn strip_ech(svcb: &mut SVCB) -> bool {
+pub(super) fn strip_ech(svcb: &mut SVCB) -> bool {
     let before = svcb.svc_params.len();
     svcb.svc_params
         .retain(|(key, _)| *key != SvcParamKey::EchConfigList);

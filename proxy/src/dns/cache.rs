@@ -28,6 +28,8 @@ pub struct UpstreamAnswer {
     pub ttl: u32,
     /// How long the upstream took.
     pub latency: std::time::Duration,
+    /// The answer pre-written as bytes for cache hits (`None`: served through hickory).
+    pub wire: Option<super::template::WireTemplate>,
 }
 
 impl UpstreamAnswer {
@@ -224,6 +226,7 @@ mod tests {
             fetched: Instant::now(),
             ttl,
             latency: Duration::from_millis(1),
+            wire: None,
         })
     }
 

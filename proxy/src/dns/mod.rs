@@ -7,6 +7,7 @@
 //! - `server`: one question in named phases, and the log line it leaves
 //! - `answer_check`: an upstream answer checked for a group (aliases, rebinding, ECH, TTLs)
 //! - `cache`: upstream answers (never per-group responses), TTL-bound and size-bound
+//! - `template`: a cached answer pre-written as bytes, so a cache hit is a copy and patches
 //! - `upstream`: forwarding over UDP with TCP for truncated answers, failover, timeouts
 //! - `upstream_tls`: DNS over TLS to an upstream, one pipelined connection
 //! - `resolv_conf`: the system's resolvers as the default upstreams, without Lychgate itself
@@ -22,6 +23,7 @@ pub mod metrics;
 mod rate_limit;
 pub mod resolv_conf;
 pub mod server;
+mod template;
 pub mod upstream;
 mod upstream_tls;
 mod wire;

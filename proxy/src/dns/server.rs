@@ -14,6 +14,7 @@ use super::message::{
 };
 use super::metrics::DnsMetrics;
 use super::rate_limit::ClientRateLimit;
+use super::template::WireTemplate;
 use super::upstream::{AllFailed, Upstreams};
 use super::wire::Answer;
 use crate::config::{BlockedAnswer, Config, DnsSettings};
@@ -330,6 +331,10 @@ impl DnsServer {
                 .cache
                 .get_or_create(&super::metrics::ResultLabel { result: "hit" })
                 .inc();
+            let mut pending = pending;
+            if let Some(bytes) = self.serve_template(&mut pending, &hit, &config) {
+                return self.respond_bytes(pending.log, &config, bytes);
+            }
             let (bytes, record) = self.finish_forward(pending, Ok((hit, true)), &config);
             return Step::Done(bytes, Some(Box::new(record)));
         }
@@ -454,7 +459,11 @@ impl DnsServer {
             self.settings.max_cache_ttl,
             self.settings.max_negative_ttl,
         );
+        let wire = (ttl > 0)
+            .then(|| WireTemplate::new(host, qtype, &m.answers, &m.authorities))
+            .flatten();
         let answer = Arc::new(UpstreamAnswer {
+            wire,
             rcode: m.metadata.response_code,
             answers: m.answers,
             authorities: m.authorities,
@@ -506,20 +515,7 @@ impl DnsServer {
             log.upstream = Some(answer.latency);
         }
         let at = config.policy.local_time(log.time);
-        let policy_group = config.policy.group(group);
-        let window_cap = |extra: CategorySet| {
-            let all = categories.union(extra);
-            let windowed = policy_group
-                .windows
-                .iter()
-                .any(|w| !w.categories.intersection(all).is_empty());
-            // Clients are never told to keep an answer longer than Lychgate itself would.
-            if windowed {
-                self.settings.window_ttl.min(self.settings.max_cache_ttl)
-            } else {
-                self.settings.max_cache_ttl
-            }
-        };
+        let window_cap = |extra: CategorySet| self.ttl_cap(config, group, categories.union(extra));
         let checked = answer_check::check(
             &answer.answers,
             &answer.authorities,
@@ -595,6 +591,88 @@ impl DnsServer {
         };
         let (bytes, record) = self.respond_record(log, config, m, limit);
         Step::Done(bytes, Some(Box::new(record)))
+    }
+
+    /// The largest TTL to hand out: `max_cache_ttl`, or `window_ttl` when one of the group's
+    /// time windows covers any of `categories` (so the window's end reaches devices promptly).
+    fn ttl_cap(&self, config: &Config, group: GroupId, categories: CategorySet) -> u32 {
+        let windowed = config
+            .policy
+            .group(group)
+            .windows
+            .iter()
+            .any(|w| !w.categories.intersection(categories).is_empty());
+        if windowed {
+            self.settings.window_ttl.min(self.settings.max_cache_ttl)
+        } else {
+            self.settings.max_cache_ttl
+        }
+    }
+
+    /// A cache hit served from its pre-written bytes, when nothing about it needs more than
+    /// TTL patches for this group; `None` sends it through the full check (an alias that is
+    /// blocked, a private address, a SafeSearch CNAME, an answer too big for the client's UDP).
+    fn serve_template(
+        &self,
+        p: &mut Pending,
+        hit: &UpstreamAnswer,
+        config: &Config,
+    ) -> Option<Vec<u8>> {
+        let t = hit.wire.as_ref()?;
+        if p.alias.is_some() {
+            return None;
+        }
+        if !p.private_ok
+            && t.private
+                .iter()
+                .any(|ip| !self.exempt_addresses.contains(ip))
+        {
+            return None;
+        }
+        let mut categories = p.categories;
+        if !t.aliases.is_empty() {
+            let at = config.policy.local_time(p.log.time);
+            for name in &t.aliases {
+                let d = decide(config, p.group, at, name);
+                if d.action == Action::Block {
+                    return None;
+                }
+                categories = categories.union(d.categories);
+            }
+        }
+        let mut cap = self.ttl_cap(config, p.group, categories);
+        if t.is_negative() {
+            cap = cap.min(self.settings.max_negative_ttl);
+        }
+        let q = &p.question;
+        let mut flags: u16 = 0x8000 | 0x0080 | u16::from(hit.rcode.low());
+        if q.recursion_desired {
+            flags |= 0x0100;
+        }
+        if q.checking_disabled {
+            flags |= 0x0010;
+        }
+        let mut header = [0u8; 12];
+        header[..2].copy_from_slice(&q.id.to_be_bytes());
+        header[2..4].copy_from_slice(&flags.to_be_bytes());
+        let opt = q.edns.map(|_| self.settings.max_udp_payload);
+        let bytes = t.write(
+            header,
+            &q.wire,
+            hit.age(tokio::time::Instant::now()),
+            cap,
+            opt,
+        );
+        if p.transport == Transport::Udp
+            && bytes.len() > udp_limit(q.edns, self.settings.max_udp_payload)
+        {
+            return None;
+        }
+        if t.ech_stripped {
+            p.log.flag(Flag::EchStripped);
+        }
+        p.log.cache_hit = Some(true);
+        Some(bytes)
     }
 
     /// An answer written by [`Answer`] (small enough for any transport) and its log line.
