@@ -182,34 +182,66 @@ fn opt_string(s: Option<&str>, out: &mut Vec<u8>) {
 }
 
 /// A JSON string, escaped as serde_json does: quotes, backslashes and control characters, so
-/// nothing a client sends can end a line or forge a field.
+/// nothing a client sends can end a line or forge a field. Eight bytes at a time are checked
+/// for anything to escape (most strings have nothing), then copied whole.
 fn string(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                let _ = write!(out, "\\u{b:04x}");
-                start = i + 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if let Some(chunk) = bytes.get(i..i + 8) {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(chunk);
+            if !may_need_escape(u64::from_ne_bytes(word)) {
+                i += 8;
                 continue;
             }
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
-        start = i + 1;
+        }
+        let end = (i + 8).min(bytes.len());
+        while i < end {
+            let b = bytes[i];
+            let escape: &[u8] = match b {
+                b'"' => b"\\\"",
+                b'\\' => b"\\\\",
+                b'\n' => b"\\n",
+                b'\r' => b"\\r",
+                b'\t' => b"\\t",
+                0x08 => b"\\b",
+                0x0c => b"\\f",
+                0..=0x1f => {
+                    out.extend_from_slice(&bytes[start..i]);
+                    let _ = write!(out, "\\u{b:04x}");
+                    i += 1;
+                    start = i;
+                    continue;
+                }
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            out.extend_from_slice(&bytes[start..i]);
+            out.extend_from_slice(escape);
+            i += 1;
+            start = i;
+        }
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// Whether any of the eight bytes in `w` is a control character, `"` or `\\` (the classic
+/// "has zero byte" tests, exact as a yes/no).
+const fn may_need_escape(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let q = w ^ (ONES * b'"' as u64);
+    let quote = q.wrapping_sub(ONES) & !q & HIGH;
+    let b = w ^ (ONES * b'\\' as u64);
+    let backslash = b.wrapping_sub(ONES) & !b & HIGH;
+    (below_space | quote | backslash) != 0
 }
 
 #[cfg(test)]
@@ -222,6 +254,34 @@ mod tests {
         let mut out = serde_json::to_vec(r).unwrap();
         out.push(b'\n');
         out
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn strings_are_escaped_exactly_as_serde_escapes_them(text in "(?s).{0,40}") {
+            let mut mine = Vec::new();
+            string(&text, &mut mine);
+            proptest::prop_assert_eq!(
+                String::from_utf8(mine).unwrap(),
+                serde_json::to_string(&text).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn escapes_are_found_in_every_position_of_a_word() {
+        for at in 0..20 {
+            for special in ['"', '\\', '\n', '\u{1}', '\u{1f}'] {
+                let mut text: String = "abcdefghijklmnopqrst".into();
+                text.replace_range(at..=at, &special.to_string());
+                let mut mine = Vec::new();
+                string(&text, &mut mine);
+                assert_eq!(
+                    String::from_utf8(mine).unwrap(),
+                    serde_json::to_string(&text).unwrap()
+                );
+            }
+        }
     }
 
     #[test]
