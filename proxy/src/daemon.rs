@@ -51,10 +51,18 @@ pub enum DaemonError {
     /// The review store could not be opened.
     #[error("review requests: {0}")]
     Reviews(String),
+    /// A DNS address could not be bound.
+    #[error("cannot listen for DNS on {addrs}: {source}")]
+    BindDns {
+        /// The configured addresses.
+        addrs: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 /// The addresses actually bound (port 0 in config becomes a real port here).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Bound {
     /// Explicit proxy.
     pub proxy: SocketAddr,
@@ -64,6 +72,8 @@ pub struct Bound {
     pub transparent_http: Option<SocketAddr>,
     /// Transparent port-443 listener.
     pub transparent_https: Option<SocketAddr>,
+    /// DNS server addresses (UDP and TCP on each).
+    pub dns: Vec<SocketAddr>,
 }
 
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DaemonError> {
@@ -74,6 +84,40 @@ async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, Daemo
 
 fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
     l.local_addr().unwrap_or(fallback)
+}
+
+/// Where allowed DNS questions go: the configured upstreams, else the system's resolvers
+/// without any that are Lychgate's own DNS addresses (a gateway whose resolv.conf names itself).
+fn dns_upstreams(
+    settings: &crate::config::DnsSettings,
+    own: &[SocketAddr],
+) -> crate::dns::upstream::Upstreams {
+    use crate::config::UpstreamSpec;
+    let addrs: Vec<SocketAddr> = match &settings.upstreams {
+        Some(list) => list
+            .iter()
+            .map(|u| match u {
+                UpstreamSpec::Plain(a) => *a,
+            })
+            .collect(),
+        None => {
+            let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "cannot read /etc/resolv.conf: DNS questions that need an upstream will get SERVFAIL until [dns] upstreams is set");
+                String::new()
+            });
+            let (usable, own_listeners) = crate::dns::resolv_conf::upstreams_from(&text, own);
+            for a in own_listeners {
+                tracing::warn!(nameserver = %a, "/etc/resolv.conf names Lychgate's own DNS address; it is not used as an upstream (that would be a loop)");
+            }
+            if usable.is_empty() {
+                tracing::warn!(
+                    "no usable nameserver in /etc/resolv.conf: set [dns] upstreams, or allowed DNS questions get SERVFAIL"
+                );
+            }
+            usable
+        }
+    };
+    crate::dns::upstream::Upstreams::new(&addrs, settings.upstream_timeout)
 }
 
 /// Serves until `shutdown` is cancelled. `on_ready` is called once every listener is bound.
@@ -93,6 +137,17 @@ pub async fn run(
         Some(a) => Some(bind("transparent_https", a).await?),
         None => None,
     };
+    let dns_sockets = crate::dns::listen::bind(&config.listen.dns, config.dns.udp_sockets)
+        .map_err(|source| DaemonError::BindDns {
+            addrs: config
+                .listen
+                .dns
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
+            source,
+        })?;
     let bound = Bound {
         proxy: local(&proxy_listener, config.listen.proxy),
         admin: local(&admin_listener, config.listen.admin),
@@ -100,6 +155,7 @@ pub async fn run(
             .as_ref()
             .map(|l| local(l, config.listen.proxy)),
         transparent_https: tls_listener.as_ref().map(|l| local(l, config.listen.proxy)),
+        dns: dns_sockets.addresses(),
     };
     let own = OwnSockets::default();
     own.add(bound.proxy);
@@ -168,6 +224,12 @@ pub async fn run(
             .map(|c| categories.name(c).to_string())
             .collect(),
     );
+    let dns_metrics = Arc::new(crate::dns::DnsMetrics::new(
+        group_names.iter().map(|g| g.to_string()).collect(),
+    ));
+    dns_metrics.register(&mut registry);
+    let dns_settings = config.dns.clone();
+    let dns_upstreams = dns_upstreams(&config.dns, &bound.dns);
     let branding = config.block_page.branding.clone();
     let review_url = config.block_page.review_url.clone();
     let state = Arc::new(ProxyState {
@@ -191,6 +253,12 @@ pub async fn run(
         tasks: TaskTracker::new(),
         shutdown: shutdown.clone(),
     });
+    let dns = Arc::new(crate::dns::DnsServer::new(
+        Arc::clone(&state),
+        dns_settings,
+        dns_upstreams,
+        dns_metrics,
+    ));
     let admin_state = Arc::new(AdminState {
         registry,
         proxy: Arc::clone(&state),
@@ -220,6 +288,7 @@ pub async fn run(
             tracker.clone(),
         ));
     }
+    crate::dns::listen::serve(dns, dns_sockets, &listeners, &tracker, &shutdown);
     listeners.spawn(admin::serve(admin_state, admin_listener, tracker.clone()));
     on_ready(&bound);
 

@@ -57,7 +57,15 @@ pub(super) fn summary(config: &Config) -> String {
     let _ = writeln!(
         out,
         "listen: proxy {}, dns {}, admin {}",
-        config.listen.proxy, config.listen.dns, config.listen.admin
+        config.listen.proxy,
+        config
+            .listen
+            .dns
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(" "),
+        config.listen.admin
     );
     let _ = writeln!(out, "lists:");
     out.push_str(&list_rows(config, "  "));

@@ -54,6 +54,9 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
             if let Some(a) = bound.transparent_https {
                 let _ = writeln!(out, "listening transparent_https {a}");
             }
+            for a in &bound.dns {
+                let _ = writeln!(out, "listening dns {a}");
+            }
             let _ = writeln!(out, "listening admin {}", bound.admin);
             let _ = writeln!(out, "ready");
             let _ = out.flush();

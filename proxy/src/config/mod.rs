@@ -3,6 +3,7 @@
 //! problem is reported at once with its file and line; the CLI exits 64 when there are any.
 
 pub mod builtin;
+pub mod dns;
 pub mod error;
 mod phrases;
 pub mod raw;
@@ -11,6 +12,7 @@ pub mod sections;
 pub mod serving;
 pub mod validate;
 
+pub use dns::{BlockedAnswer, DnsSettings, UpstreamSpec};
 pub use error::{ConfigError, ConfigErrors};
 pub use serving::{ProxySettings, StaticHosts};
 pub use validate::{AccountType, Config, GroupMeta, ListSummary, Listen, Network};

@@ -10,7 +10,7 @@ pub struct RawListen {
     /// Explicit proxy address.
     pub proxy: Option<Located<String>>,
     /// DNS address.
-    pub dns: Option<Located<String>>,
+    pub dns: Option<Vec<Located<String>>>,
     /// Admin listener address.
     pub admin: Option<Located<String>>,
     /// Transparent port-80 listener address.
@@ -154,6 +154,8 @@ pub struct RawConfig {
     pub serving: super::serving::RawServing,
     /// `state_dir`, `[log]`, `[identity]`, `[block_page]`.
     pub sections: super::sections::RawSections,
+    /// `[dns]`.
+    pub dns: super::dns::RawDns,
 }
 
 const TOP_KEYS: &[&str] = &[
@@ -171,6 +173,7 @@ const TOP_KEYS: &[&str] = &[
     "log",
     "identity",
     "block_page",
+    "dns",
 ];
 const LISTEN_KEYS: &[&str] = &[
     "proxy",
@@ -219,7 +222,7 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
     if let Some(mut t) = top.table(src, "listen") {
         raw.listen = RawListen {
             proxy: t.string(src, "proxy"),
-            dns: t.string(src, "dns"),
+            dns: t.one_or_more_strings(src, "dns"),
             admin: t.string(src, "admin"),
             transparent_http: t.string(src, "transparent_http"),
             transparent_https: t.string(src, "transparent_https"),
@@ -273,6 +276,7 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
     }
     raw.serving = super::serving::read(src, &mut top);
     raw.sections = super::sections::read(src, &mut top);
+    raw.dns = super::dns::read(src, &mut top);
     top.finish(src, TOP_KEYS);
     raw
 }

@@ -208,6 +208,22 @@ impl<'t, 'i> Fields<'t, 'i> {
         )
     }
 
+    /// One string or an array of them (`dns = "a"` or `dns = ["a", "b"]`).
+    pub fn one_or_more_strings(
+        &mut self,
+        src: &mut Source<'_>,
+        key: &str,
+    ) -> Option<Vec<Located<String>>> {
+        if self
+            .table
+            .get(key)
+            .is_some_and(|v| v.get_ref().as_str().is_some())
+        {
+            return self.string(src, key).map(|s| vec![s]);
+        }
+        self.strings(src, key)
+    }
+
     /// An array of whole numbers (each element located).
     pub fn integers(&mut self, src: &mut Source<'_>, key: &str) -> Option<Vec<Located<i64>>> {
         self.list(

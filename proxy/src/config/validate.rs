@@ -47,12 +47,12 @@ impl AccountType {
 }
 
 /// Listener addresses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Listen {
     /// Explicit web proxy.
     pub proxy: SocketAddr,
-    /// Filtering DNS server.
-    pub dns: SocketAddr,
+    /// Filtering DNS server (UDP and TCP on each).
+    pub dns: Vec<SocketAddr>,
     /// Metrics, health and admin API.
     pub admin: SocketAddr,
     /// Transparent port-80 listener (nftables redirects the LAN's port 80 here).
@@ -133,6 +133,8 @@ pub struct Config {
     pub proxy: ProxySettings,
     /// Names answered from config.
     pub static_hosts: StaticHosts,
+    /// How the DNS server answers.
+    pub dns: super::dns::DnsSettings,
     /// Where review requests are kept.
     pub state_dir: PathBuf,
     /// The request log's settings.
@@ -335,12 +337,13 @@ pub fn validate(
 
     let listen = Listen {
         proxy: socket(src, raw.listen.proxy.as_ref(), "127.0.0.1:3128"),
-        dns: socket(src, raw.listen.dns.as_ref(), "127.0.0.1:5300"),
+        dns: dns_sockets(src, raw.listen.dns.as_deref()),
         admin: socket(src, raw.listen.admin.as_ref(), "127.0.0.1:9090"),
         transparent_http: serving::optional_socket(src, raw.listen.transparent_http.as_ref()),
         transparent_https: serving::optional_socket(src, raw.listen.transparent_https.as_ref()),
     };
     let (proxy, static_hosts) = serving::validate(src, &raw.serving);
+    let dns = super::dns::validate(src, &raw.dns);
     let mut sections = sections::validate(
         src,
         &raw.sections,
@@ -401,12 +404,32 @@ pub fn validate(
         warnings,
         proxy,
         static_hosts,
+        dns,
         state_dir: sections.state_dir,
         log: sections.log,
         identity: sections.identity,
         block_page: sections.block_page,
         load_time: started.elapsed(),
     })
+}
+
+/// `listen.dns`: one address or several; `127.0.0.1:5300` when absent.
+fn dns_sockets(src: &mut Source<'_>, values: Option<&[Located<String>]>) -> Vec<SocketAddr> {
+    let Some(values) = values else {
+        return vec![SocketAddr::from(([127, 0, 0, 1], 5300))];
+    };
+    if values.is_empty() {
+        src.error(
+            0,
+            "listen.dns",
+            "lists no address",
+            Some("write e.g. dns = \"10.0.0.1:53\""),
+        );
+    }
+    values
+        .iter()
+        .filter_map(|v| serving::optional_socket(src, Some(v)))
+        .collect()
 }
 
 fn socket(src: &mut Source<'_>, value: Option<&Located<String>>, default: &str) -> SocketAddr {

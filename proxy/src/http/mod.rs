@@ -8,7 +8,6 @@ pub mod headers;
 pub mod limits;
 pub mod own_pages;
 pub mod pages;
-pub mod safe_search;
 pub mod server;
 pub mod service;
 pub mod state;

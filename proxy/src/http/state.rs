@@ -25,6 +25,11 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
 }
 
+/// Runs `f` with this worker thread's decision scratch (the DNS server decides with it too).
+pub fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|s| f(&mut s.borrow_mut()))
+}
+
 /// Shared by every connection.
 #[derive(Debug)]
 pub struct ProxyState {

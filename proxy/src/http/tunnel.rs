@@ -6,11 +6,11 @@
 use super::body::{Counted, ResponseBody};
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::limits::ConnectionSlot;
-use super::safe_search;
 use super::service::{self, Connection, NoRecord, ProxyResponse};
 use super::state::{ProxyState, SignIn};
 use super::upstream::UpstreamFailure;
 use crate::log::Flag;
+use crate::safe_search;
 use crate::tls::alert::{AlertDescription, alert_record};
 use crate::tls::{HelloError, read_client_hello};
 use http::{Request, Response, StatusCode, header};

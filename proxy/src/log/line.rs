@@ -79,7 +79,22 @@ pub fn write(record: &RequestRecord, out: &mut Vec<u8>) {
         // Flags are a closed set of snake_case names: serde's rename gives the spelling.
         let _ = serde_json::to_writer(&mut *out, f);
     }
-    out.extend_from_slice(b"]}\n");
+    out.extend_from_slice(b"],\"qtype\":");
+    opt_string(record.qtype.as_deref(), out);
+    out.extend_from_slice(b",\"rcode\":");
+    opt_string(record.rcode, out);
+    out.extend_from_slice(b",\"cache_hit\":");
+    out.extend_from_slice(match record.cache_hit {
+        None => b"null",
+        Some(true) => b"true",
+        Some(false) => b"false",
+    });
+    out.extend_from_slice(b",\"upstream_ms\":");
+    match record.upstream_ms {
+        Some(d) => milliseconds(d, out),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b"}\n");
 }
 
 /// RFC 3339 with milliseconds and a numeric offset: `2026-11-30T09:15:02.123+00:00`.
@@ -219,6 +234,13 @@ mod tests {
             r.duration = Duration::from_micros(duration);
             r.query = Some(format!("q=\"x\"\\y\n\u{1}\u{7f}é{i}"));
             r.user = (i % 2 == 0).then(|| "ava.b".to_string());
+            // Every other line a DNS question, so the DNS-only fields are compared filled too.
+            if i % 2 == 1 {
+                r.qtype = Some("HTTPS".into());
+                r.rcode = Some("NXDOMAIN");
+                r.cache_hit = Some(i % 4 == 1);
+                r.upstream_ms = Some(Duration::from_micros(duration / 3));
+            }
             let mut mine = Vec::new();
             write(&r, &mut mine);
             assert_eq!(

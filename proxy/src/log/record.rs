@@ -9,6 +9,7 @@ use lychgate_classifier::concern::{Severity, Theme};
 use lychgate_classifier::phrases::ConcernHit;
 use lychgate_classifier::policy::Action;
 use serde::{Serialize, Serializer};
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -154,6 +155,20 @@ pub enum Flag {
     HeaderTooLarge,
     /// The request could not be parsed as HTTP/1.
     Unparseable,
+    /// DNS: a canary name (Firefox's DoH switch, iCloud Private Relay) answered NXDOMAIN.
+    Canary,
+    /// DNS: an allowed name whose answer aliases (CNAME) a blocked one.
+    CnameBlocked,
+    /// DNS: `ech` parameters removed from an HTTPS/SVCB answer, so the SNI stays readable.
+    EchStripped,
+    /// DNS: a private address in the answer for a public name (DNS rebinding), refused.
+    Rebinding,
+    /// DNS: the client asked faster than `max_qps_per_client`; not answered.
+    RateLimited,
+    /// DNS: the answer did not fit the client's UDP size and was sent truncated (TC).
+    Truncated,
+    /// DNS: the question could not be read (answered FORMERR, NOTIMP or BADVERS).
+    Malformed,
 }
 
 /// One request, as written to the log. Build it with [`RequestRecord::new`] and fill in what the
@@ -215,6 +230,15 @@ pub struct RequestRecord {
     pub concerns: Vec<Concern>,
     /// Notable facts; empty when none.
     pub flags: Vec<Flag>,
+    /// DNS: the question's type (`A`, `AAAA`, `HTTPS` …); `None` for web requests.
+    pub qtype: Option<Cow<'static, str>>,
+    /// DNS: the answer's response code (`NOERROR`, `NXDOMAIN` …); `None` when nothing was sent.
+    pub rcode: Option<&'static str>,
+    /// DNS: whether the answer came from the cache; `None` when no upstream was involved.
+    pub cache_hit: Option<bool>,
+    /// DNS: how long the upstream took to answer; written as milliseconds like `duration_ms`.
+    #[serde(serialize_with = "ser_opt_duration_ms")]
+    pub upstream_ms: Option<Duration>,
 }
 
 impl RequestRecord {
@@ -257,6 +281,10 @@ impl RequestRecord {
             search: None,
             concerns: Vec::new(),
             flags: Vec::new(),
+            qtype: None,
+            rcode: None,
+            cache_hit: None,
+            upstream_ms: None,
         }
     }
 
@@ -280,6 +308,13 @@ fn ser_duration_ms<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error>
     let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
     #[allow(clippy::cast_precision_loss)] // exact below 2^53 µs (285 years)
     s.serialize_f64(micros as f64 / 1000.0)
+}
+
+fn ser_opt_duration_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration_ms(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 fn ser_account_type<S: Serializer>(a: &AccountType, s: S) -> Result<S::Ok, S::Error> {
@@ -323,7 +358,7 @@ pub(crate) mod tests {
         r
     }
 
-    const FIELDS: [&str; 24] = [
+    const FIELDS: [&str; 28] = [
         "v",
         "time",
         "id",
@@ -348,6 +383,10 @@ pub(crate) mod tests {
         "search",
         "concerns",
         "flags",
+        "qtype",
+        "rcode",
+        "cache_hit",
+        "upstream_ms",
     ];
 
     fn line(r: &RequestRecord) -> String {

@@ -1,7 +1,7 @@
-//! SafeSearch by address for proxied traffic: a group with SafeSearch on is sent to the
-//! providers' SafeSearch front ends whatever name the browser asked for, just as the DNS filter
-//! answers those names with the SafeSearch addresses. Without this an explicit proxy, which
-//! resolves names itself, would bypass the DNS-level SafeSearch.
+//! SafeSearch by name, shared by the web proxy and the DNS server. A group with SafeSearch on is
+//! sent to the providers' SafeSearch front ends whatever name the browser asked for: the DNS
+//! server answers those names with a CNAME to the front end, and the proxy (which resolves names
+//! itself, so would otherwise bypass the DNS answer) connects to the front end's address.
 
 use lychgate_classifier::policy::{GroupPolicy, YoutubeRestrict};
 

@@ -1,0 +1,328 @@
+//! An upstream answer checked for one client's group before it is sent: the names it aliases to
+//! (CNAME chains, HTTPS/SVCB alias targets) decided like the question's name, private addresses
+//! for public names refused (DNS rebinding), `ech` parameters removed, and TTLs counted down from
+//! when it was fetched — capped for names in a time-windowed category, so the window's end takes
+//! effect promptly. Pure: the caller supplies the decision function.
+
+use super::message::normalised_host;
+use hickory_proto::rr::rdata::HTTPS;
+use hickory_proto::rr::rdata::svcb::{SVCB, SvcParamKey};
+use hickory_proto::rr::{RData, Record};
+use lychgate_classifier::category::CategorySet;
+use lychgate_classifier::policy::{Action, Decision};
+use std::net::IpAddr;
+
+/// What the check found.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Send it.
+    Pass,
+    /// A name in the answer is blocked for the group.
+    AliasBlocked {
+        /// The blocked name.
+        name: String,
+        /// Its decision.
+        decision: Decision,
+    },
+    /// A private address for a public name.
+    Rebinding {
+        /// The address.
+        address: IpAddr,
+    },
+}
+
+/// An answer ready to send, or the reason it may not be.
+#[derive(Debug)]
+pub struct Checked {
+    /// The answer section, TTLs adjusted, `ech` removed.
+    pub answers: Vec<Record>,
+    /// The authority section, TTLs adjusted.
+    pub authorities: Vec<Record>,
+    /// Whether it may be sent.
+    pub verdict: Verdict,
+    /// Whether `ech` parameters were removed.
+    pub ech_stripped: bool,
+}
+
+/// What the check needs to know besides the records.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckRules<'a> {
+    /// Seconds since the answer was fetched.
+    pub age: u32,
+    /// Refuse private addresses (false when rebinding is allowed or the name is internal).
+    pub refuse_private: bool,
+    /// Addresses never counted as rebinding (the block page's).
+    pub exempt_addresses: &'a [IpAddr],
+}
+
+/// Checks `answers`/`authorities` with `decide` (the group's decision for a name) and `cap`
+/// (the largest TTL to hand out, given the categories involved).
+pub fn check(
+    answers: &[Record],
+    authorities: &[Record],
+    rules: CheckRules<'_>,
+    mut decide: impl FnMut(&str) -> Decision,
+    cap: impl Fn(CategorySet) -> u32,
+) -> Checked {
+    let mut verdict = Verdict::Pass;
+    let mut alias_categories = CategorySet::EMPTY;
+    for r in answers {
+        let target = match &r.data {
+            RData::CNAME(c) => Some(&c.0),
+            RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb) if !svcb.target_name.is_root() => {
+                Some(&svcb.target_name)
+            }
+            _ => None,
+        };
+        if let Some(target) = target {
+            let name = normalised_host(target);
+            let d = decide(&name);
+            alias_categories = alias_categories.union(d.categories);
+            if d.action == Action::Block && matches!(verdict, Verdict::Pass) {
+                verdict = Verdict::AliasBlocked { name, decision: d };
+            }
+        }
+        if rules.refuse_private && matches!(verdict, Verdict::Pass) {
+            let address = match &r.data {
+                RData::A(a) => Some(IpAddr::V4(a.0)),
+                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+                _ => None,
+            };
+            if let Some(address) = address {
+                if is_private(address) && !rules.exempt_addresses.contains(&address) {
+                    verdict = Verdict::Rebinding { address };
+                }
+            }
+        }
+    }
+    let ttl_cap = cap(alias_categories);
+    let mut ech_stripped = false;
+    let answers = answers
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.ttl = r.ttl.saturating_sub(rules.age).min(ttl_cap);
+            match &mut r.data {
+                RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb) => {
+                    ech_stripped |= strip_ech(svcb);
+                }
+                _ => {}
+            }
+            r
+        })
+        .collect();
+    let authorities = authorities
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.ttl = r.ttl.saturating_sub(rules.age).min(ttl_cap);
+            r
+        })
+        .collect();
+    Checked {
+        answers,
+        authorities,
+        verdict,
+        ech_stripped,
+    }
+}
+
+/// Removes the `ech` parameter; true if there was one. Without it the browser sends its real
+/// server name in the clear, which the transparent proxy and the CONNECT check read.
+fn strip_ech(svcb: &mut SVCB) -> bool {
+    let before = svcb.svc_params.len();
+    svcb.svc_params
+        .retain(|(key, _)| *key != SvcParamKey::EchConfigList);
+    svcb.svc_params.len() != before
+}
+
+/// Addresses that belong on a private network, never in a public name's answer: RFC 1918,
+/// loopback, link-local, CGNAT shared space, "this network", unique-local and IPv4-mapped forms.
+pub fn is_private(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let o = v4.octets();
+            v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || o[0] == 0
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        }
+        IpAddr::V6(v6) => {
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_private(IpAddr::V4(v4));
+            }
+            let first = v6.segments()[0];
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::Name;
+    use hickory_proto::rr::rdata::svcb::{Alpn, EchConfigList, SvcParamValue};
+    use hickory_proto::rr::rdata::{A, CNAME};
+    use lychgate_classifier::policy::Rule;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    fn decision(action: Action) -> Decision {
+        Decision {
+            action,
+            category: None,
+            categories: CategorySet::EMPTY,
+            rule: Rule::Default,
+            search: None,
+            concerns: [None; lychgate_classifier::policy::MAX_CONCERNS],
+            concern_len: 0,
+        }
+    }
+
+    fn rules(refuse_private: bool) -> CheckRules<'static> {
+        CheckRules {
+            age: 10,
+            refuse_private,
+            exempt_addresses: &[],
+        }
+    }
+
+    #[test]
+    fn an_alias_of_a_blocked_name_is_blocked() {
+        let answers = vec![
+            Record::from_rdata(
+                name("cdn.allowed.example."),
+                300,
+                RData::CNAME(CNAME(name("bets.blocked.example."))),
+            ),
+            Record::from_rdata(
+                name("bets.blocked.example."),
+                300,
+                RData::A(A::new(192, 0, 2, 7)),
+            ),
+        ];
+        let checked = check(
+            &answers,
+            &[],
+            rules(true),
+            |n| {
+                decision(if n.ends_with("blocked.example") {
+                    Action::Block
+                } else {
+                    Action::Allow
+                })
+            },
+            |_| u32::MAX,
+        );
+        match checked.verdict {
+            Verdict::AliasBlocked { name, .. } => assert_eq!(name, "bets.blocked.example"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ttls_count_down_and_are_capped() {
+        let answers = vec![Record::from_rdata(
+            name("a.example."),
+            300,
+            RData::A(A::new(192, 0, 2, 7)),
+        )];
+        let checked = check(
+            &answers,
+            &[],
+            rules(true),
+            |_| decision(Action::Allow),
+            |_| 60,
+        );
+        assert!(matches!(checked.verdict, Verdict::Pass));
+        assert_eq!(checked.answers[0].ttl, 60);
+        let checked = check(
+            &answers,
+            &[],
+            rules(true),
+            |_| decision(Action::Allow),
+            |_| u32::MAX,
+        );
+        assert_eq!(checked.answers[0].ttl, 290);
+    }
+
+    #[test]
+    fn private_addresses_for_public_names_are_refused_unless_exempt() {
+        let answers = vec![Record::from_rdata(
+            name("evil.example."),
+            300,
+            RData::A(A::new(192, 168, 1, 5)),
+        )];
+        let allow = |_: &str| decision(Action::Allow);
+        let checked = check(&answers, &[], rules(true), allow, |_| u32::MAX);
+        assert!(matches!(checked.verdict, Verdict::Rebinding { .. }));
+        let checked = check(&answers, &[], rules(false), allow, |_| u32::MAX);
+        assert!(matches!(checked.verdict, Verdict::Pass));
+        let exempt = ["192.168.1.5".parse().unwrap()];
+        let r = CheckRules {
+            exempt_addresses: &exempt,
+            ..rules(true)
+        };
+        assert!(matches!(
+            check(&answers, &[], r, allow, |_| u32::MAX).verdict,
+            Verdict::Pass
+        ));
+        for ip in [
+            "10.1.2.3",
+            "127.0.0.1",
+            "169.254.1.1",
+            "100.64.0.1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:192.168.0.1",
+        ] {
+            assert!(is_private(ip.parse().unwrap()), "{ip}");
+        }
+        for ip in ["192.0.2.1", "8.8.8.8", "2001:db8::1", "100.128.0.1"] {
+            assert!(!is_private(ip.parse().unwrap()), "{ip}");
+        }
+    }
+
+    #[test]
+    fn ech_is_removed_and_the_rest_kept() {
+        let svcb = SVCB::new(
+            1,
+            Name::root(),
+            vec![
+                (
+                    SvcParamKey::Alpn,
+                    SvcParamValue::Alpn(Alpn(vec!["h2".into()])),
+                ),
+                (
+                    SvcParamKey::EchConfigList,
+                    SvcParamValue::EchConfigList(EchConfigList(vec![1, 2, 3])),
+                ),
+            ],
+        );
+        let answers = vec![Record::from_rdata(
+            name("www.example."),
+            300,
+            RData::HTTPS(HTTPS(svcb)),
+        )];
+        let checked = check(
+            &answers,
+            &[],
+            rules(true),
+            |_| decision(Action::Allow),
+            |_| u32::MAX,
+        );
+        assert!(checked.ech_stripped);
+        let RData::HTTPS(HTTPS(svcb)) = &checked.answers[0].data else {
+            panic!()
+        };
+        assert_eq!(svcb.svc_params.len(), 1);
+        assert_eq!(svcb.svc_params[0].0, SvcParamKey::Alpn);
+    }
+}

@@ -1,0 +1,744 @@
+//! One DNS question in named phases: read → school network → rate → identify → fail-closed →
+//! canaries → decide → Lychgate's own names and static hosts → SafeSearch → cache or upstream →
+//! the answer checked for the group → encoded for the transport → one log line.
+//!
+//! Everything up to the cache is synchronous ([`DnsServer::prepare`]), so blocked names and
+//! cache hits are answered by the UDP loop itself without a task; only a question that needs an
+//! upstream becomes a task ([`DnsServer::resolve`]).
+
+use super::answer_check::{self, CheckRules, Verdict};
+use super::cache::{AnswerCache, UpstreamAnswer, cache_key, cache_ttl};
+use super::message::{
+    self, Question, Unreadable, encode, fqdn, qtype_name, rcode_name, reply, reply_unreadable,
+    synthetic_soa, udp_limit,
+};
+use super::metrics::DnsMetrics;
+use super::rate_limit::ClientRateLimit;
+use super::upstream::{AllFailed, Upstreams};
+use crate::config::{BlockedAnswer, Config, DnsSettings};
+use crate::http::state::{ProxyState, with_scratch, write_unlogged};
+use crate::identity::ClientIdentity;
+use crate::log::{Flag, LogDecision, RecordType, RequestRecord};
+use hickory_proto::op::{Message, ResponseCode};
+use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::{Name, RData, Record, RecordType as Rtype};
+use lychgate_classifier::category::{CategoryId, CategorySet};
+use lychgate_classifier::policy::{Action, Decision, GroupId, Request, RequestKind, Rule};
+use lychgate_classifier::time::LocalTime;
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Names answered NXDOMAIN for everyone: only NXDOMAIN switches these features off.
+/// Firefox turns DNS over HTTPS off on a network that answers its canary domain NXDOMAIN;
+/// Apple devices do not use iCloud Private Relay where its names do not resolve.
+const CANARIES: [&str; 3] = [
+    "use-application-dns.net",
+    "mask.icloud.com",
+    "mask-h2.icloud.com",
+];
+/// TTL of answers Lychgate makes from its own config (service host, static hosts).
+const LOCAL_TTL: u32 = 60;
+/// Zones whose answers are private addresses by design, never rebinding: `home.arpa` (RFC
+/// 8375) and the `.internal` top-level domain ICANN reserved for private networks.
+const PRIVATE_ZONES: [&str; 2] = ["home.arpa", "internal"];
+
+/// Which transport a question came by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// UDP: answers are limited to the client's size and may be truncated.
+    Udp,
+    /// TCP: answers go whole.
+    Tcp,
+}
+
+/// What to do with a packet after the synchronous phases.
+#[derive(Debug)]
+pub enum Step {
+    /// Send this (nothing, for a dropped or rate-limited packet) and log this.
+    Done(Option<Vec<u8>>, Option<Box<RequestRecord>>),
+    /// It needs an upstream: pass it to [`DnsServer::resolve`].
+    Forward(Box<Pending>),
+}
+
+/// A question waiting for an upstream answer, with everything decided so far.
+#[derive(Debug)]
+pub struct Pending {
+    question: Question,
+    log: QueryLog,
+    group: GroupId,
+    /// The name asked upstream: the question's, or the SafeSearch front end's.
+    ask: String,
+    /// The SafeSearch alias to put before the answer.
+    alias: Option<Name>,
+    /// The question's own categories (for the TTL cap).
+    categories: CategorySet,
+    transport: Transport,
+    /// Answers for this name may hold private addresses.
+    private_ok: bool,
+}
+
+/// One question's facts as the phases find them, turned into one log line at the end.
+#[derive(Debug)]
+struct QueryLog {
+    started: Instant,
+    time: jiff::Timestamp,
+    client: IpAddr,
+    identity: Option<ClientIdentity>,
+    host: Option<String>,
+    qtype: Option<Cow<'static, str>>,
+    rcode: Option<ResponseCode>,
+    decision: LogDecision,
+    category: Option<CategoryId>,
+    rule: Option<String>,
+    flags: Vec<Flag>,
+    cache_hit: Option<bool>,
+    upstream: Option<Duration>,
+    bytes_in: usize,
+    bytes_out: usize,
+}
+
+impl QueryLog {
+    fn flag(&mut self, f: Flag) {
+        if !self.flags.contains(&f) {
+            self.flags.push(f);
+        }
+    }
+}
+
+type FetchResult = Result<(Arc<UpstreamAnswer>, bool), Arc<AllFailed>>;
+
+/// The filtering DNS server's shared state.
+#[derive(Debug)]
+pub struct DnsServer {
+    shared: Arc<ProxyState>,
+    settings: DnsSettings,
+    upstreams: Upstreams,
+    cache: AnswerCache,
+    /// Questions upstream now, by cache key: later askers wait for the same answer.
+    inflight: Mutex<HashMap<u64, Vec<oneshot::Sender<FetchResult>>>>,
+    metrics: Arc<DnsMetrics>,
+    rate: ClientRateLimit,
+    /// Addresses never counted as rebinding: the block page's.
+    exempt_addresses: Vec<IpAddr>,
+}
+
+impl DnsServer {
+    /// A server answering with `shared`'s policy and identities, forwarding to `upstreams`.
+    pub fn new(
+        shared: Arc<ProxyState>,
+        settings: DnsSettings,
+        upstreams: Upstreams,
+        metrics: Arc<DnsMetrics>,
+    ) -> Self {
+        let exempt_addresses = match settings.blocked_answer {
+            BlockedAnswer::BlockPage { v4, v6 } => v4
+                .map(IpAddr::V4)
+                .into_iter()
+                .chain(v6.map(IpAddr::V6))
+                .collect(),
+            BlockedAnswer::Nxdomain => Vec::new(),
+        };
+        DnsServer {
+            cache: AnswerCache::new(settings.cache_entries),
+            rate: ClientRateLimit::new(settings.max_qps_per_client),
+            inflight: Mutex::new(HashMap::new()),
+            shared,
+            settings,
+            upstreams,
+            metrics,
+            exempt_addresses,
+        }
+    }
+
+    /// The settings it runs with.
+    pub fn settings(&self) -> &DnsSettings {
+        &self.settings
+    }
+
+    /// Its metrics.
+    pub fn metrics(&self) -> &DnsMetrics {
+        &self.metrics
+    }
+
+    /// The synchronous phases: everything that needs no upstream is answered here.
+    /// `local` is the address the question arrived on.
+    pub fn prepare(
+        &self,
+        packet: &[u8],
+        client: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+    ) -> Step {
+        let config = self.shared.config.load();
+        let ip = client.ip().to_canonical();
+        let mut log = QueryLog {
+            started: Instant::now(),
+            time: self.shared.clock.wall(),
+            client: ip,
+            identity: None,
+            host: None,
+            qtype: None,
+            rcode: None,
+            decision: LogDecision::Allow,
+            category: None,
+            rule: None,
+            flags: Vec::new(),
+            cache_hit: None,
+            upstream: None,
+            bytes_in: packet.len(),
+            bytes_out: 0,
+        };
+        let in_network = config.networks.iter().any(|n| n.cidr.contains(ip));
+
+        // Rate first: a flood costs a token-bucket check, not a parse.
+        if in_network && !self.rate.allow(ip, log.started) {
+            self.metrics.refuse("rate_limited");
+            log.decision = LogDecision::Error;
+            log.flag(Flag::RateLimited);
+            log.identity = Some(self.shared.identities.by_address(ip));
+            return Step::Done(None, Some(Box::new(self.finish(log, &config))));
+        }
+
+        let q = match message::read_question(packet) {
+            Ok(q) => q,
+            Err(Unreadable::Drop(_)) => {
+                self.metrics.refuse("malformed");
+                return Step::Done(None, None);
+            }
+            Err(Unreadable::Answer {
+                id,
+                rcode,
+                reason,
+                query,
+                edns,
+            }) => {
+                self.metrics.refuse("malformed");
+                if let Some(q) = &query {
+                    log.host = Some(message::normalised_host(&q.name));
+                    log.qtype = Some(qtype_name(q.query_type));
+                }
+                let rcode = if in_network {
+                    log.identity = Some(self.shared.identities.by_address(ip));
+                    log.flag(Flag::Malformed);
+                    log.rule = Some(format!("unreadable question: {reason}"));
+                    log.decision = LogDecision::Error;
+                    rcode
+                } else {
+                    self.refuse_outsider(&mut log);
+                    ResponseCode::Refused
+                };
+                let m = reply_unreadable(id, rcode, query, edns, self.settings.max_udp_payload);
+                return self.respond(log, &config, &m, transport, None);
+            }
+        };
+        log.host = Some(q.host.clone());
+        log.qtype = Some(qtype_name(q.qtype()));
+        let limit =
+            (transport == Transport::Udp).then(|| udp_limit(q.edns, self.settings.max_udp_payload));
+
+        if !in_network {
+            self.refuse_outsider(&mut log);
+            let m = reply(&q, ResponseCode::Refused, self.settings.max_udp_payload);
+            return self.respond(log, &config, &m, transport, limit);
+        }
+        let who = self.shared.identities.by_address(ip);
+        let group = who.group;
+        log.identity = Some(who);
+
+        // The request log is failing: a fail-closed group gets no answers (SERVFAIL, so the
+        // device retries later rather than caching a refusal); a fail-open one is flagged.
+        if !self.shared.log.is_healthy() {
+            let fail_closed = config
+                .groups
+                .get(usize::from(group.0))
+                .is_none_or(|g| g.fail_closed);
+            if fail_closed {
+                log.flag(Flag::FailClosed);
+                log.decision = LogDecision::Error;
+                let m = reply(&q, ResponseCode::ServFail, self.settings.max_udp_payload);
+                return self.respond(log, &config, &m, transport, limit);
+            }
+            log.flag(Flag::FailOpen);
+        }
+
+        if CANARIES.contains(&q.host.as_str()) {
+            log.flag(Flag::Canary);
+            log.decision = LogDecision::Block;
+            log.rule = Some("canary: answered NXDOMAIN for every group".to_string());
+            let m = self.nxdomain(&q);
+            return self.respond(log, &config, &m, transport, limit);
+        }
+
+        let at = config.policy.local_time(log.time);
+        let decision = decide(&config, group, at, &q.host);
+        self.note_decision(&mut log, &config, group, &decision);
+        if decision.action == Action::Block {
+            let m = self.blocked_reply(&q);
+            return self.respond(log, &config, &m, transport, limit);
+        }
+
+        if let Some(m) = self.local_answer(&q, &config, local) {
+            return self.respond(log, &config, &m, transport, limit);
+        }
+
+        let mut ask = q.host.clone();
+        let mut alias = None;
+        if matches!(q.qtype(), Rtype::A | Rtype::AAAA | Rtype::HTTPS) {
+            if let Some(front) = crate::safe_search::redirect(config.policy.group(group), &q.host) {
+                log.flag(if front.contains("youtube") {
+                    Flag::YoutubeRestrict
+                } else {
+                    Flag::SafeSearch
+                });
+                ask = front.to_string();
+                alias = fqdn(front);
+            }
+        }
+        let private_ok = !self.settings.block_rebinding || self.is_internal(&q.host, &config);
+        let pending = Pending {
+            log,
+            group,
+            categories: decision.categories,
+            transport,
+            private_ok,
+            question: q,
+            ask,
+            alias,
+        };
+        let key = cache_key(&pending.ask, pending.question.qtype());
+        if let Some(hit) = self.cache.get(
+            key,
+            &pending.ask,
+            pending.question.qtype(),
+            tokio::time::Instant::now(),
+        ) {
+            self.metrics
+                .cache
+                .get_or_create(&super::metrics::ResultLabel { result: "hit" })
+                .inc();
+            let (bytes, record) = self.finish_forward(pending, Ok((hit, true)), &config);
+            return Step::Done(bytes, Some(Box::new(record)));
+        }
+        Step::Forward(Box::new(pending))
+    }
+
+    /// The asynchronous phase: asks upstream (or waits for the same question already asked),
+    /// then checks and encodes the answer.
+    pub async fn resolve(&self, pending: Box<Pending>) -> (Option<Vec<u8>>, RequestRecord) {
+        let qtype = pending.question.qtype();
+        let key = cache_key(&pending.ask, qtype);
+        let result = self
+            .fetch(key, &pending.ask, qtype, pending.question.checking_disabled)
+            .await;
+        let config = self.shared.config.load();
+        self.finish_forward(*pending, result, &config)
+    }
+
+    /// Writes a finished question's log line: the queue slot is taken before the answer is
+    /// sent (`send`), so a full queue slows answers down rather than losing lines.
+    pub async fn log_and_send<F: std::future::Future<Output = ()>>(
+        &self,
+        record: Option<Box<RequestRecord>>,
+        send: F,
+    ) {
+        let Some(record) = record else {
+            send.await;
+            return;
+        };
+        match self.shared.log.reserve().await {
+            Some(permit) => {
+                send.await;
+                permit.send(*record);
+            }
+            None => {
+                send.await;
+                write_unlogged(&record);
+            }
+        }
+    }
+
+    async fn fetch(
+        &self,
+        key: u64,
+        host: &str,
+        qtype: Rtype,
+        checking_disabled: bool,
+    ) -> FetchResult {
+        let (tx, rx) = oneshot::channel();
+        let first = {
+            let mut inflight = self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match inflight.get_mut(&key) {
+                Some(waiters) => {
+                    waiters.push(tx);
+                    false
+                }
+                None => {
+                    inflight.insert(key, vec![tx]);
+                    true
+                }
+            }
+        };
+        self.metrics
+            .cache
+            .get_or_create(&super::metrics::ResultLabel { result: "miss" })
+            .inc();
+        if first {
+            self.metrics.in_flight.inc();
+            let result = self
+                .ask_upstreams(key, host, qtype, checking_disabled)
+                .await;
+            self.metrics.in_flight.dec();
+            let waiters = self
+                .inflight
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .remove(&key)
+                .unwrap_or_default();
+            for w in waiters {
+                let _ = w.send(result.clone());
+            }
+        }
+        match rx.await {
+            Ok(r) => r,
+            // The asker was cancelled (its task dropped mid-way): ask again, alone.
+            Err(_) => {
+                self.ask_upstreams(key, host, qtype, checking_disabled)
+                    .await
+            }
+        }
+    }
+
+    async fn ask_upstreams(
+        &self,
+        key: u64,
+        host: &str,
+        qtype: Rtype,
+        checking_disabled: bool,
+    ) -> FetchResult {
+        let result = self.upstreams.ask(host, qtype, checking_disabled).await;
+        let faults = match &result {
+            Ok(f) => &f.faults,
+            Err(e) => &e.attempts,
+        };
+        for (upstream, fault) in faults {
+            self.metrics
+                .upstream_failures
+                .get_or_create(&super::metrics::UpstreamFailureLabels {
+                    upstream: upstream.to_string(),
+                    reason: fault.name(),
+                })
+                .inc();
+        }
+        let fetched = result.map_err(Arc::new)?;
+        self.metrics
+            .upstream_seconds
+            .observe(fetched.latency.as_secs_f64());
+        let m = fetched.message;
+        let ttl = cache_ttl(
+            m.metadata.response_code,
+            &m.answers,
+            &m.authorities,
+            self.settings.max_cache_ttl,
+            self.settings.max_negative_ttl,
+        );
+        let answer = Arc::new(UpstreamAnswer {
+            rcode: m.metadata.response_code,
+            answers: m.answers,
+            authorities: m.authorities,
+            fetched: tokio::time::Instant::now(),
+            ttl,
+            latency: fetched.latency,
+        });
+        self.cache.insert(key, host, qtype, Arc::clone(&answer));
+        self.metrics
+            .cache_entries
+            .set(i64::try_from(self.cache.len()).unwrap_or(i64::MAX));
+        Ok((answer, false))
+    }
+
+    fn finish_forward(
+        &self,
+        p: Pending,
+        result: FetchResult,
+        config: &Config,
+    ) -> (Option<Vec<u8>>, RequestRecord) {
+        let Pending {
+            question: q,
+            mut log,
+            group,
+            alias,
+            categories,
+            transport,
+            private_ok,
+            ..
+        } = p;
+        let limit =
+            (transport == Transport::Udp).then(|| udp_limit(q.edns, self.settings.max_udp_payload));
+        let (answer, cache_hit) = match result {
+            Ok(r) => r,
+            Err(failed) => {
+                log.decision = LogDecision::Error;
+                log.flag(if failed.all_timed_out() {
+                    Flag::UpstreamTimeout
+                } else {
+                    Flag::UpstreamError
+                });
+                log.rule = Some(failed.describe());
+                let m = reply(&q, ResponseCode::ServFail, self.settings.max_udp_payload);
+                return self.respond_record(log, config, &m, limit);
+            }
+        };
+        log.cache_hit = Some(cache_hit);
+        if !cache_hit {
+            log.upstream = Some(answer.latency);
+        }
+        let at = config.policy.local_time(log.time);
+        let policy_group = config.policy.group(group);
+        let window_cap = |extra: CategorySet| {
+            let all = categories.union(extra);
+            let windowed = policy_group
+                .windows
+                .iter()
+                .any(|w| !w.categories.intersection(all).is_empty());
+            if windowed {
+                self.settings.window_ttl
+            } else {
+                u32::MAX
+            }
+        };
+        let checked = answer_check::check(
+            &answer.answers,
+            &answer.authorities,
+            CheckRules {
+                age: answer.age(tokio::time::Instant::now()),
+                refuse_private: !private_ok,
+                exempt_addresses: &self.exempt_addresses,
+            },
+            |name| decide(config, group, at, name),
+            window_cap,
+        );
+        match checked.verdict {
+            Verdict::Pass => {}
+            Verdict::AliasBlocked { name, decision } => {
+                log.flag(Flag::CnameBlocked);
+                self.note_decision(&mut log, config, group, &decision);
+                if let Some(rule) = log.rule.take() {
+                    log.rule = Some(format!("{rule} (via alias {name})"));
+                } else {
+                    log.rule = Some(format!("alias {name} is blocked"));
+                }
+                let m = self.blocked_reply(&q);
+                return self.respond_record(log, config, &m, limit);
+            }
+            Verdict::Rebinding { address } => {
+                log.flag(Flag::Rebinding);
+                log.decision = LogDecision::Block;
+                log.rule = Some(format!(
+                    "private address {address} in the answer for a public name (DNS rebinding)"
+                ));
+                let m = self.blocked_reply(&q);
+                return self.respond_record(log, config, &m, limit);
+            }
+        }
+        if checked.ech_stripped {
+            log.flag(Flag::EchStripped);
+        }
+        let mut m = reply(&q, answer.rcode, self.settings.max_udp_payload);
+        if let Some(front) = alias {
+            let ttl = checked
+                .answers
+                .iter()
+                .map(|r| r.ttl)
+                .min()
+                .unwrap_or(LOCAL_TTL);
+            m.answers.push(Record::from_rdata(
+                q.query.name.clone(),
+                ttl,
+                RData::CNAME(CNAME(front)),
+            ));
+        }
+        m.answers.extend(checked.answers);
+        m.authorities = checked.authorities;
+        self.respond_record(log, config, &m, limit)
+    }
+
+    fn respond(
+        &self,
+        log: QueryLog,
+        config: &Config,
+        m: &Message,
+        transport: Transport,
+        limit: Option<usize>,
+    ) -> Step {
+        let limit = if transport == Transport::Udp {
+            limit.or(Some(message::CLASSIC_UDP_LIMIT))
+        } else {
+            None
+        };
+        let (bytes, record) = self.respond_record(log, config, m, limit);
+        Step::Done(bytes, Some(Box::new(record)))
+    }
+
+    fn respond_record(
+        &self,
+        mut log: QueryLog,
+        config: &Config,
+        m: &Message,
+        limit: Option<usize>,
+    ) -> (Option<Vec<u8>>, RequestRecord) {
+        let encoded = encode(m, limit);
+        if encoded.truncated {
+            log.flag(Flag::Truncated);
+        }
+        log.rcode = Some(m.metadata.response_code);
+        log.bytes_out = encoded.bytes.len();
+        (Some(encoded.bytes), self.finish(log, config))
+    }
+
+    /// The log record of a finished question; counts it.
+    fn finish(&self, log: QueryLog, config: &Config) -> RequestRecord {
+        let group = log.identity.as_ref().map(|i| i.group);
+        let group_name = group.map_or("unknown", |g| config.policy.group(g).name.as_str());
+        let time = log.time.to_zoned_datetime(config.policy.timezone().clone());
+        let mut r = RequestRecord::new(RecordType::Dns, time, log.client, group_name);
+        if let Some(id) = &log.identity {
+            r.user = id.user.as_deref().map(str::to_string);
+            r.device = id.device.as_deref().map(str::to_string);
+            r.account_type = id.account_type;
+        }
+        r.host = log.host;
+        r.bytes_in = log.bytes_in as u64;
+        r.bytes_out = log.bytes_out as u64;
+        r.duration = log.started.elapsed();
+        r.decision = log.decision;
+        r.category = log
+            .category
+            .map(|c| config.policy.categories().name(c).to_string());
+        r.rule = log.rule;
+        r.flags = log.flags;
+        r.qtype = log.qtype;
+        r.rcode = log.rcode.map(rcode_name);
+        r.cache_hit = log.cache_hit;
+        r.upstream_ms = log.upstream;
+        let decision = match r.decision {
+            LogDecision::Allow => 0,
+            LogDecision::Block => 1,
+            LogDecision::Error => 2,
+        };
+        self.metrics.count(
+            decision,
+            group.map(|g| usize::from(g.0)),
+            r.qtype.as_deref().unwrap_or("other"),
+        );
+        r
+    }
+
+    fn refuse_outsider(&self, log: &mut QueryLog) {
+        self.metrics.refuse("not_in_network");
+        log.flag(Flag::NotInNetwork);
+        log.decision = LogDecision::Block;
+        log.rule = Some("client is not in a configured network".to_string());
+    }
+
+    fn note_decision(&self, log: &mut QueryLog, config: &Config, group: GroupId, d: &Decision) {
+        log.decision = d.action.into();
+        log.category = d.category;
+        if !matches!(d.rule, Rule::Default) {
+            log.rule = Some(config.policy.describe(group, d));
+        }
+    }
+
+    fn nxdomain(&self, q: &Question) -> Message {
+        let mut m = reply(q, ResponseCode::NXDomain, self.settings.max_udp_payload);
+        m.authorities.push(synthetic_soa(
+            q.query.name.clone(),
+            self.settings.blocked_ttl,
+        ));
+        m
+    }
+
+    /// The configured answer for a blocked name, for every question type.
+    fn blocked_reply(&self, q: &Question) -> Message {
+        let BlockedAnswer::BlockPage { v4, v6 } = self.settings.blocked_answer else {
+            return self.nxdomain(q);
+        };
+        let ttl = self.settings.blocked_ttl;
+        let mut m = reply(q, ResponseCode::NoError, self.settings.max_udp_payload);
+        let record = match (q.qtype(), v4, v6) {
+            (Rtype::A, Some(v4), _) => Some(RData::A(A(v4))),
+            (Rtype::AAAA, _, Some(v6)) => Some(RData::AAAA(AAAA(v6))),
+            _ => None,
+        };
+        match record {
+            Some(data) => m
+                .answers
+                .push(Record::from_rdata(q.query.name.clone(), ttl, data)),
+            None => m.authorities.push(synthetic_soa(q.query.name.clone(), ttl)),
+        }
+        m
+    }
+
+    /// Lychgate's own name and `[[static_host]]` names, answered from the config.
+    fn local_answer(&self, q: &Question, config: &Config, local: SocketAddr) -> Option<Message> {
+        let own;
+        let addresses: &[IpAddr] = if q.host == config.proxy.service_host {
+            own = if local.ip().is_unspecified() {
+                self.exempt_addresses.clone()
+            } else {
+                vec![local.ip().to_canonical()]
+            };
+            &own
+        } else {
+            config.static_hosts.get(&q.host)?
+        };
+        let mut m = reply(q, ResponseCode::NoError, self.settings.max_udp_payload);
+        for ip in addresses {
+            let data = match (q.qtype(), ip) {
+                (Rtype::A, IpAddr::V4(v4)) => RData::A(A(*v4)),
+                (Rtype::AAAA, IpAddr::V6(v6)) => RData::AAAA(AAAA(*v6)),
+                _ => continue,
+            };
+            m.answers
+                .push(Record::from_rdata(q.query.name.clone(), LOCAL_TTL, data));
+        }
+        if m.answers.is_empty() {
+            m.authorities
+                .push(synthetic_soa(q.query.name.clone(), LOCAL_TTL));
+        }
+        Some(m)
+    }
+
+    /// Names whose answers may hold private addresses: the school's `internal_domains`,
+    /// `home.arpa`, `.internal`, and `[[static_host]]` names.
+    fn is_internal(&self, host: &str, config: &Config) -> bool {
+        let under = |zone: &str| {
+            host == zone
+                || (host.len() > zone.len()
+                    && host.ends_with(zone)
+                    && host.as_bytes()[host.len() - zone.len() - 1] == b'.')
+        };
+        self.settings.internal_domains.iter().any(|z| under(z))
+            || PRIVATE_ZONES.iter().any(|z| under(z))
+            || config.static_hosts.get(host).is_some()
+    }
+}
+
+/// A name decided for a group as a DNS question: host only, so a URL entry never blocks the
+/// whole domain.
+fn decide(config: &Config, group: GroupId, at: LocalTime, host: &str) -> Decision {
+    let request = Request {
+        host,
+        ip: None,
+        path: "/",
+        query: None,
+        kind: RequestKind::HostOnly,
+    };
+    with_scratch(|s| config.policy.decide(group, at, &request, s))
+}
