@@ -181,6 +181,7 @@ if ! timeout 15 bash -c "until [[ \$(${RL[*]} count '$WORK/log' type=dns) -ge $D
   fail "$("${RL[@]}" count "$WORK/log" type=dns) request log lines of type dns within 15 s, expected $DIGS"
 fi
 sleep 0.5 # a line too many would come now
+"${RL[@]}" check "$WORK/log" >/dev/null || fail "the request log does not follow schema v1 (with the DNS fields)"
 lines=$("${RL[@]}" count "$WORK/log" type=dns)
 all=$("${RL[@]}" count "$WORK/log")
 log "request log: $lines lines of type dns ($all in all) for $DIGS digs"
