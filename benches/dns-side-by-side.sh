@@ -243,10 +243,12 @@ QPS_L=$(field lychgate)
 UNBOUND_LABEL=$(awk -F'|' -v q="$QPS_U" '/^\| server \|/ { n++ } n == 1 && /^\| unbound/ {
   l = $2; v = $3; gsub(/^ +| +$/, "", l); gsub(/ /, "", v); if (v == q) { print l; exit } }' "$WORK_DIR/shared.md")
 HWM_L=$(cell Lychgate 2 3)
+START_L=$(cell Lychgate 1 6)
+# Lychgate's figures count only when it was measured (the shared script fills 0.0/NA otherwise).
+if ! [[ $QPS_L =~ ^[0-9]+$ ]]; then HWM_L=NA START_L=NA; fi
 HWM_D=$(cell dnsmasq 2 3)
 HWM_U=NA
 [[ -n $UNBOUND_LABEL ]] && HWM_U=$(cell "$UNBOUND_LABEL" 2 3)
-START_L=$(cell Lychgate 1 6)
 LOGGED_L=$(cell Lychgate 2 6)
 
 # The request log: lines of type dns, and the bench's blocked probes logged as blocked adult.
@@ -277,6 +279,12 @@ fi
     echo "Ratios (qps): lychgate/unbound $(ratio "$QPS_L" "$QPS_U") (best variant: ${UNBOUND_LABEL:-none}), lychgate/dnsmasq $(ratio "$QPS_L" "$QPS_D")."
     echo "${LOG_CHECK^}; logged % (shared count over the measured runs): ${LOGGED_L:-NA}."
     echo
+    if [[ $HWM_L == NA && -r $DNS_WORK/lychgate.out ]]; then
+      echo "Lychgate was not measured; the last lines of its output ($DNS_WORK/lychgate.out):"
+      echo
+      tail -n 5 "$DNS_WORK/lychgate.out" | sed 's/^/    /'
+      echo
+    fi
     echo "| target | measured | verdict |"
     echo "|---|---|---|"
     r_u=$(ratio "$QPS_L" "$QPS_U")
