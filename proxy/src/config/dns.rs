@@ -175,7 +175,7 @@ impl Default for DnsSettings {
             max_cache_ttl: 86_400,
             max_negative_ttl: 3600,
             max_udp_payload: 1232,
-            max_qps_per_client: 500,
+            max_qps_per_client: 1000,
             max_tcp_connections: 1024,
             max_tcp_connections_per_client: 32,
             tcp_idle_timeout: Duration::from_secs(10),

@@ -147,10 +147,13 @@ async fn serve_udp(
     shutdown: CancellationToken,
 ) {
     let mut buf = vec![0u8; MAX_UDP_QUESTION];
+    // One shutdown future for the loop's life, not one per packet.
+    let stopping = shutdown.cancelled();
+    tokio::pin!(stopping);
     loop {
         let (n, peer) = tokio::select! {
             biased;
-            () = shutdown.cancelled() => return,
+            () = &mut stopping => return,
             r = socket.recv_from(&mut buf) => match r {
                 Ok(r) => r,
                 // ICMP errors from earlier sends surface here on Linux; nothing to do.

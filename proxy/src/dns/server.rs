@@ -390,18 +390,14 @@ impl DnsServer {
             .get_or_create(&super::metrics::ResultLabel { result: "miss" })
             .inc();
         if first {
+            // If this asker is dropped mid-way, the guard still clears the entry, so later
+            // askers start afresh instead of waiting on an answer no one is fetching.
+            let guard = InflightGuard { server: self, key };
             self.metrics.in_flight.inc();
             let result = self
                 .ask_upstreams(key, host, qtype, checking_disabled)
                 .await;
-            self.metrics.in_flight.dec();
-            let waiters = self
-                .inflight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .remove(&key)
-                .unwrap_or_default();
-            for w in waiters {
+            for w in guard.take_waiters() {
                 let _ = w.send(result.clone());
             }
         }
@@ -727,6 +723,32 @@ impl DnsServer {
         self.settings.internal_domains.iter().any(|z| under(z))
             || PRIVATE_ZONES.iter().any(|z| under(z))
             || config.static_hosts.get(host).is_some()
+    }
+}
+
+/// The question a first asker is fetching: on drop (answered or abandoned) its entry leaves the
+/// in-flight table and the gauge goes down; waiters it did not answer see their channel close
+/// and ask again themselves.
+struct InflightGuard<'a> {
+    server: &'a DnsServer,
+    key: u64,
+}
+
+impl InflightGuard<'_> {
+    fn take_waiters(&self) -> Vec<oneshot::Sender<FetchResult>> {
+        self.server
+            .inflight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.key)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        drop(self.take_waiters());
+        self.server.metrics.in_flight.dec();
     }
 }
 
