@@ -42,6 +42,8 @@
 #   MAX_QPS_PER_CLIENT  Lychgate's [dns] max_qps_per_client here (default 1000000)
 #   LYCHGATE_START_TIMEOUT  seconds Lychgate may take to block the last entry (default 60)
 #   SHARED_BENCH    folder of the shared scripts (default <repo>/../shared/bench)
+#   BENCH_LOCK      the shared script's lock file ('' = none; default /tmp/lychgate-bench.lock):
+#                   other benchmarks on the box wait for each other through it
 #   NO_LYCHGATE=1   run the peers only (checks the harness; no build)
 #   STRICT=1        exit 3 when a DESIGN target is missed (default: targets are only reported)
 #
@@ -88,7 +90,14 @@ cleanup() {
   # The shared script stops its own servers on TERM: give it time, then insist.
   if [[ -n $SHARED_PID ]] && kill -0 "$SHARED_PID" 2>/dev/null; then
     kill -TERM "$SHARED_PID" 2>/dev/null || true
-    for ((i = 0; i < 600; i++)); do kill -0 "$SHARED_PID" 2>/dev/null || break; sleep 0.1; done
+    for ((i = 0; i < 600; i++)); do
+      kill -0 "$SHARED_PID" 2>/dev/null || break
+      # bash runs its TERM trap only when the command it waits for ends (e.g. flock on the
+      # bench lock): after 5 s, TERM the shared script's direct children too.
+      # shellcheck disable=SC2046 # word-split the PID list
+      ((i == 50)) && kill -TERM $(ps -o pid= --ppid "$SHARED_PID") 2>/dev/null
+      sleep 0.1
+    done
     kill -0 "$SHARED_PID" 2>/dev/null && kill -KILL "$SHARED_PID" 2>/dev/null
     wait "$SHARED_PID" 2>/dev/null || true
   fi
