@@ -51,6 +51,9 @@ pub enum DaemonError {
     /// The review store could not be opened.
     #[error("review requests: {0}")]
     Reviews(String),
+    /// The DNS upstreams could not be set up (DNS-over-TLS certificates).
+    #[error("DNS upstreams: {0}")]
+    DnsUpstream(String),
     /// A DNS address could not be bound.
     #[error("cannot listen for DNS on {addrs}: {source}")]
     BindDns {
@@ -91,15 +94,10 @@ fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
 fn dns_upstreams(
     settings: &crate::config::DnsSettings,
     own: &[SocketAddr],
-) -> crate::dns::upstream::Upstreams {
+) -> Result<crate::dns::upstream::Upstreams, DaemonError> {
     use crate::config::UpstreamSpec;
-    let addrs: Vec<SocketAddr> = match &settings.upstreams {
-        Some(list) => list
-            .iter()
-            .map(|u| match u {
-                UpstreamSpec::Plain(a) => *a,
-            })
-            .collect(),
+    let specs: Vec<UpstreamSpec> = match &settings.upstreams {
+        Some(list) => list.clone(),
         None => {
             let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot read /etc/resolv.conf: DNS questions that need an upstream will get SERVFAIL until [dns] upstreams is set");
@@ -114,10 +112,15 @@ fn dns_upstreams(
                     "no usable nameserver in /etc/resolv.conf: set [dns] upstreams, or allowed DNS questions get SERVFAIL"
                 );
             }
-            usable
+            usable.into_iter().map(UpstreamSpec::Plain).collect()
         }
     };
-    crate::dns::upstream::Upstreams::new(&addrs, settings.upstream_timeout)
+    crate::dns::upstream::Upstreams::new(
+        &specs,
+        settings.upstream_timeout,
+        settings.upstream_ca_file.as_deref(),
+    )
+    .map_err(DaemonError::DnsUpstream)
 }
 
 /// Serves until `shutdown` is cancelled. `on_ready` is called once every listener is bound.
@@ -229,7 +232,7 @@ pub async fn run(
     ));
     dns_metrics.register(&mut registry);
     let dns_settings = config.dns.clone();
-    let dns_upstreams = dns_upstreams(&config.dns, &bound.dns);
+    let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
     let branding = config.block_page.branding.clone();
     let review_url = config.block_page.review_url.clone();
     let state = Arc::new(ProxyState {

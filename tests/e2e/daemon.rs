@@ -22,6 +22,8 @@ pub struct Daemon {
     pub transparent_http: Option<SocketAddr>,
     /// Transparent port-443 listener.
     pub transparent_https: Option<SocketAddr>,
+    /// The filtering DNS server's listeners, in the order printed (UDP and TCP on each).
+    pub dns: Vec<SocketAddr>,
     /// The folder holding config, log and state.
     pub dir: tempfile::TempDir,
     stderr: Arc<Mutex<String>>,
@@ -132,7 +134,13 @@ impl Daemon {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    panic!("lychgate did not become ready: {}", stderr.lock().unwrap());
+                    let status = child.wait();
+                    // The reader thread may still hold the last of stderr (the reason it exited).
+                    std::thread::sleep(Duration::from_millis(200));
+                    panic!(
+                        "lychgate did not become ready ({status:?}): {}",
+                        stderr.lock().unwrap()
+                    );
                 }
             }
         }
@@ -142,6 +150,11 @@ impl Daemon {
             admin: get("admin").expect("admin address"),
             transparent_http: get("transparent_http"),
             transparent_https: get("transparent_https"),
+            dns: found
+                .iter()
+                .filter(|(what, _)| what == "dns")
+                .map(|(_, addr)| *addr)
+                .collect(),
             child,
             dir,
             stderr,

@@ -4,6 +4,8 @@
 mod check_config;
 mod daemon;
 mod decisions;
+mod dns;
+mod dns_upstream;
 mod examples;
 mod explain;
 mod proxy_http;

@@ -13,6 +13,8 @@ use std::time::Duration;
 pub struct RawDns {
     /// Upstream resolvers.
     pub upstreams: Option<Vec<Located<String>>>,
+    /// Extra CA certificates for DNS-over-TLS upstreams.
+    pub upstream_ca_file: Option<Located<String>>,
     /// Milliseconds per upstream attempt.
     pub upstream_timeout_ms: Option<Located<i64>>,
     /// `nxdomain` or `block-page`.
@@ -49,6 +51,7 @@ pub struct RawDns {
 
 const DNS_KEYS: &[&str] = &[
     "upstreams",
+    "upstream_ca_file",
     "upstream_timeout_ms",
     "blocked_answer",
     "block_address",
@@ -74,6 +77,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawDns {
     };
     let raw = RawDns {
         upstreams: t.strings(src, "upstreams"),
+        upstream_ca_file: t.string(src, "upstream_ca_file"),
         upstream_timeout_ms: t.integer(src, "upstream_timeout_ms"),
         blocked_answer: t.string(src, "blocked_answer"),
         block_address: t.strings(src, "block_address"),
@@ -114,12 +118,27 @@ pub enum BlockedAnswer {
 pub enum UpstreamSpec {
     /// Plain DNS: UDP, with TCP when an answer is truncated.
     Plain(SocketAddr),
+    /// DNS over TLS (RFC 7858): one kept-alive connection, questions pipelined.
+    Tls {
+        /// Address and port (853 unless given).
+        addr: SocketAddr,
+        /// The name the server's certificate must carry (its address when not given).
+        server_name: Option<String>,
+    },
 }
 
 impl std::fmt::Display for UpstreamSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             UpstreamSpec::Plain(a) => write!(f, "{a}"),
+            UpstreamSpec::Tls {
+                addr,
+                server_name: Some(n),
+            } => write!(f, "tls://{addr}#{n}"),
+            UpstreamSpec::Tls {
+                addr,
+                server_name: None,
+            } => write!(f, "tls://{addr}"),
         }
     }
 }
@@ -129,6 +148,8 @@ impl std::fmt::Display for UpstreamSpec {
 pub struct DnsSettings {
     /// Configured upstreams; `None` means the system's (`/etc/resolv.conf`).
     pub upstreams: Option<Vec<UpstreamSpec>>,
+    /// A PEM file of CA certificates trusted for DNS-over-TLS upstreams besides the system's.
+    pub upstream_ca_file: Option<std::path::PathBuf>,
     /// Time allowed per upstream attempt.
     pub upstream_timeout: Duration,
     /// The blocked answer.
@@ -165,6 +186,7 @@ impl Default for DnsSettings {
     fn default() -> Self {
         DnsSettings {
             upstreams: None,
+            upstream_ca_file: None,
             upstream_timeout: Duration::from_millis(2000),
             blocked_answer: BlockedAnswer::Nxdomain,
             blocked_ttl: 60,
@@ -195,8 +217,8 @@ fn number<T: TryFrom<u64>>(
         .unwrap_or(default)
 }
 
-/// Stage two: checks `[dns]`.
-pub fn validate(src: &mut Source<'_>, raw: &RawDns) -> DnsSettings {
+/// Stage two: checks `[dns]`. `base_dir` is the config file's folder (relative CA paths).
+pub fn validate(src: &mut Source<'_>, raw: &RawDns, base_dir: &std::path::Path) -> DnsSettings {
     let d = DnsSettings::default();
     let upstreams = raw.upstreams.as_ref().map(|list| {
         if list.is_empty() {
@@ -240,8 +262,21 @@ pub fn validate(src: &mut Source<'_>, raw: &RawDns) -> DnsSettings {
             ),
         }
     }
+    let upstream_ca_file = raw.upstream_ca_file.as_ref().map(|v| {
+        let path = base_dir.join(&v.value);
+        if !path.is_file() {
+            src.error(
+                v.offset,
+                &v.field,
+                format!("`{}` is not a readable file", path.display()),
+                Some("a PEM file of CA certificates for DNS-over-TLS upstreams"),
+            );
+        }
+        path
+    });
     DnsSettings {
         upstreams,
+        upstream_ca_file,
         upstream_timeout: Duration::from_millis(number(
             src,
             raw.upstream_timeout_ms.as_ref(),
@@ -317,12 +352,40 @@ pub fn validate(src: &mut Source<'_>, raw: &RawDns) -> DnsSettings {
 
 fn upstream(src: &mut Source<'_>, v: &Located<String>) -> Option<UpstreamSpec> {
     let text = v.value.trim();
-    if text.starts_with("tls://") || text.starts_with("https://") {
+    if let Some(rest) = text.strip_prefix("tls://") {
+        let (addr, name) = match rest.split_once('#') {
+            Some((a, n)) => (a, Some(n)),
+            None => (rest, None),
+        };
+        let addr = addr.parse::<SocketAddr>().ok().or_else(|| {
+            addr.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 853))
+        });
+        let name_ok = name.is_none_or(|n| {
+            matches!(normalize_host(n), Ok(Host::Name(_)))
+                && rustls_pki_types::ServerName::try_from(n).is_ok()
+        });
+        if let (Some(addr), true) = (addr, name_ok) {
+            return Some(UpstreamSpec::Tls {
+                addr,
+                server_name: name.map(str::to_string),
+            });
+        }
         src.error(
             v.offset,
             &v.field,
-            format!("`{text}`: encrypted upstreams (DNS over TLS or HTTPS) are not supported yet"),
-            Some("use a plain resolver on the school's side of the link, e.g. \"10.0.0.2:53\""),
+            format!("`{text}` is not a DNS-over-TLS upstream"),
+            Some("write tls://ADDRESS[:PORT][#CERTIFICATE-NAME], e.g. \"tls://9.9.9.9#dns.quad9.net\" (port 853 unless given)"),
+        );
+        return None;
+    }
+    if text.starts_with("https://") {
+        src.error(
+            v.offset,
+            &v.field,
+            format!("`{text}`: DNS-over-HTTPS upstreams are not supported"),
+            Some("use DNS over TLS, e.g. \"tls://9.9.9.9#dns.quad9.net\", or a plain resolver"),
         );
         return None;
     }
@@ -402,7 +465,7 @@ mod tests {
         let (doc, _) = DeTable::parse_recoverable(text);
         let mut top = Fields::new(doc.get_ref(), "", 0);
         let raw = read(&mut src, &mut top);
-        let settings = validate(&mut src, &raw);
+        let settings = validate(&mut src, &raw, Path::new("."));
         let errors = src.errors.0.iter().map(|e| e.to_string()).collect();
         (settings, errors)
     }
@@ -419,14 +482,22 @@ mod tests {
     #[test]
     fn upstreams_and_block_page() {
         let (s, errors) = check(
-            "[dns]\nupstreams = [\"127.0.0.1:5353\", \"10.0.0.2\"]\nblocked_answer = \"block-page\"\nblock_address = [\"10.0.0.1\", \"fd00::1\"]\ninternal_domains = [\"School.Internal.\"]\n",
+            "[dns]\nupstreams = [\"127.0.0.1:5353\", \"10.0.0.2\", \"tls://9.9.9.9#dns.quad9.net\", \"tls://[2001:db8::53]:8853\"]\nblocked_answer = \"block-page\"\nblock_address = [\"10.0.0.1\", \"fd00::1\"]\ninternal_domains = [\"School.Internal.\"]\n",
         );
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(
             s.upstreams.unwrap(),
             vec![
                 UpstreamSpec::Plain("127.0.0.1:5353".parse().unwrap()),
-                UpstreamSpec::Plain("10.0.0.2:53".parse().unwrap())
+                UpstreamSpec::Plain("10.0.0.2:53".parse().unwrap()),
+                UpstreamSpec::Tls {
+                    addr: "9.9.9.9:853".parse().unwrap(),
+                    server_name: Some("dns.quad9.net".into())
+                },
+                UpstreamSpec::Tls {
+                    addr: "[2001:db8::53]:8853".parse().unwrap(),
+                    server_name: None
+                },
             ]
         );
         assert_eq!(
@@ -442,14 +513,21 @@ mod tests {
     #[test]
     fn every_mistake_is_reported_with_its_line() {
         let (_, errors) = check(
-            "[dns]\nupstreams = [\"nonsense\", \"tls://9.9.9.9:853#dns.quad9.net\"]\nblocked_answer = \"block-page\"\nrebinding = \"maybe\"\nmax_udp_payload = 100\ncolour = \"red\"\n",
+            "[dns]\nupstreams = [\"nonsense\", \"https://dns.google/dns-query\", \"tls://nowhere#x\"]\nblocked_answer = \"block-page\"\nrebinding = \"maybe\"\nmax_udp_payload = 100\ncolour = \"red\"\n",
         );
         let all = errors.join("\n");
         assert!(
             all.contains("test.toml:2") && all.contains("nonsense"),
             "{all}"
         );
-        assert!(all.contains("not supported yet"), "{all}");
+        assert!(
+            all.contains("DNS-over-HTTPS upstreams are not supported"),
+            "{all}"
+        );
+        assert!(
+            all.contains("`tls://nowhere#x` is not a DNS-over-TLS upstream"),
+            "{all}"
+        );
         assert!(all.contains("needs `block_address`"), "{all}");
         assert!(
             all.contains("test.toml:4") && all.contains("maybe"),

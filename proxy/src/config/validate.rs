@@ -343,7 +343,7 @@ pub fn validate(
         transparent_https: serving::optional_socket(src, raw.listen.transparent_https.as_ref()),
     };
     let (proxy, static_hosts) = serving::validate(src, &raw.serving);
-    let dns = super::dns::validate(src, &raw.dns);
+    let dns = super::dns::validate(src, &raw.dns, base_dir);
     let mut sections = sections::validate(
         src,
         &raw.sections,

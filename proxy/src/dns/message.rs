@@ -5,7 +5,7 @@
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::rdata::SOA;
 use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
-use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
+use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use std::borrow::Cow;
 
 /// Size of the fixed DNS header.
@@ -18,16 +18,19 @@ pub const CLASSIC_UDP_LIMIT: usize = 512;
 pub struct Question {
     /// Message id, echoed in the answer.
     pub id: u16,
-    /// The question as the client wrote it (case kept: some clients check it, DNS 0x20).
-    pub query: Query,
     /// The name normalised for deciding and caching: lower case, no trailing dot.
     pub host: String,
+    /// The question's type.
+    pub qtype: RecordType,
     /// Recursion desired, echoed.
     pub recursion_desired: bool,
     /// Checking disabled, echoed and passed on.
     pub checking_disabled: bool,
     /// The client's EDNS, if it sent an OPT record.
     pub edns: Option<ClientEdns>,
+    /// The question section as the client wrote it (name, type, class): echoed byte for byte,
+    /// case included (some clients check it, DNS 0x20).
+    pub wire: Vec<u8>,
 }
 
 /// What the client's OPT record said.
@@ -42,7 +45,18 @@ pub struct ClientEdns {
 impl Question {
     /// The question's type.
     pub fn qtype(&self) -> RecordType {
-        self.query.query_type
+        self.qtype
+    }
+
+    /// The question as hickory's type, for answers built with hickory.
+    pub fn query(&self) -> Query {
+        Query::read(&mut BinDecoder::new(&self.wire))
+            .unwrap_or_else(|_| Query::query(Name::root(), self.qtype))
+    }
+
+    /// The question's name as the client wrote it.
+    pub fn name(&self) -> Name {
+        self.query().name
     }
 }
 
@@ -136,16 +150,20 @@ pub fn read_question(packet: &[u8]) -> Result<Question, Unreadable> {
         ));
     }
     let host = normalised_host(&query.name);
+    let Ok(wire) = query.to_bytes() else {
+        return Err(answer(ResponseCode::FormErr, "unreadable", None, has_edns));
+    };
     Ok(Question {
         id,
         host,
+        qtype: query.query_type,
         recursion_desired: message.metadata.recursion_desired,
         checking_disabled: message.metadata.checking_disabled,
         edns: message.edns.as_ref().map(|e| ClientEdns {
             max_payload: e.max_payload(),
             dnssec_ok: e.flags().dnssec_ok,
         }),
-        query,
+        wire,
     })
 }
 
@@ -176,7 +194,7 @@ pub fn reply(q: &Question, rcode: ResponseCode, our_payload: u16) -> Message {
     m.metadata.recursion_desired = q.recursion_desired;
     m.metadata.recursion_available = true;
     m.metadata.checking_disabled = q.checking_disabled;
-    m.queries.push(q.query.clone());
+    m.queries.push(q.query());
     if q.edns.is_some() {
         let mut edns = Edns::new();
         edns.set_max_payload(our_payload);
@@ -355,6 +373,7 @@ mod tests {
         // The answer echoes the question as the client wrote it.
         let r = reply(&q, ResponseCode::NoError, 1232);
         assert_eq!(r.queries[0].name.to_ascii(), "WwW.Example.COM.");
+        assert_eq!(q.name().to_ascii(), "WwW.Example.COM.");
         assert_eq!(udp_limit(q.edns, 1232), 1232);
         assert_eq!(udp_limit(None, 1232), 512);
     }

@@ -15,6 +15,7 @@ use super::message::{
 use super::metrics::DnsMetrics;
 use super::rate_limit::ClientRateLimit;
 use super::upstream::{AllFailed, Upstreams};
+use super::wire::Answer;
 use crate::config::{BlockedAnswer, Config, DnsSettings};
 use crate::http::state::{ProxyState, with_scratch, write_unlogged};
 use crate::identity::ClientIdentity;
@@ -194,16 +195,25 @@ impl DnsServer {
         };
         let in_network = config.networks.iter().any(|n| n.cidr.contains(ip));
 
-        // Rate first: a flood costs a token-bucket check, not a parse.
-        if in_network && !self.rate.allow(ip, log.started) {
+        // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions
+        // from the school's devices are logged (without reading them); from outside, only
+        // counted — the WAN side must not be able to fill the log disk.
+        if !self.rate.allow(ip, log.started) {
             self.metrics.refuse("rate_limited");
+            if !in_network {
+                return Step::Done(None, None);
+            }
             log.decision = LogDecision::Error;
             log.flag(Flag::RateLimited);
             log.identity = Some(self.shared.identities.by_address(ip));
             return Step::Done(None, Some(Box::new(self.finish(log, &config))));
         }
 
-        let q = match message::read_question(packet) {
+        let read = match super::wire::read_question(packet) {
+            Some(q) => Ok(q),
+            None => message::read_question(packet),
+        };
+        let q = match read {
             Ok(q) => q,
             Err(Unreadable::Drop(_)) => {
                 self.metrics.refuse("malformed");
@@ -242,8 +252,8 @@ impl DnsServer {
 
         if !in_network {
             self.refuse_outsider(&mut log);
-            let m = reply(&q, ResponseCode::Refused, self.settings.max_udp_payload);
-            return self.respond(log, &config, &m, transport, limit);
+            let bytes = Answer::new(&q, 5, self.settings.max_udp_payload).finish();
+            return self.respond_bytes(log, &config, bytes);
         }
         let who = self.shared.identities.by_address(ip);
         let group = who.group;
@@ -269,16 +279,16 @@ impl DnsServer {
             log.flag(Flag::Canary);
             log.decision = LogDecision::Block;
             log.rule = Some("canary: answered NXDOMAIN for every group".to_string());
-            let m = self.nxdomain(&q);
-            return self.respond(log, &config, &m, transport, limit);
+            let bytes = self.nxdomain(&q);
+            return self.respond_bytes(log, &config, bytes);
         }
 
         let at = config.policy.local_time(log.time);
         let decision = decide(&config, group, at, &q.host);
         self.note_decision(&mut log, &config, group, &decision);
         if decision.action == Action::Block {
-            let m = self.blocked_reply(&q);
-            return self.respond(log, &config, &m, transport, limit);
+            let bytes = self.blocked_answer(&q);
+            return self.respond_bytes(log, &config, bytes);
         }
 
         if let Some(m) = self.local_answer(&q, &config, local) {
@@ -503,10 +513,11 @@ impl DnsServer {
                 .windows
                 .iter()
                 .any(|w| !w.categories.intersection(all).is_empty());
+            // Clients are never told to keep an answer longer than Lychgate itself would.
             if windowed {
-                self.settings.window_ttl
+                self.settings.window_ttl.min(self.settings.max_cache_ttl)
             } else {
-                u32::MAX
+                self.settings.max_cache_ttl
             }
         };
         let checked = answer_check::check(
@@ -530,8 +541,7 @@ impl DnsServer {
                 } else {
                     log.rule = Some(format!("alias {name} is blocked"));
                 }
-                let m = self.blocked_reply(&q);
-                return self.respond_record(log, config, &m, limit);
+                return self.finish_bytes(log, config, self.blocked_answer(&q));
             }
             Verdict::Rebinding { address } => {
                 log.flag(Flag::Rebinding);
@@ -539,8 +549,7 @@ impl DnsServer {
                 log.rule = Some(format!(
                     "private address {address} in the answer for a public name (DNS rebinding)"
                 ));
-                let m = self.blocked_reply(&q);
-                return self.respond_record(log, config, &m, limit);
+                return self.finish_bytes(log, config, self.blocked_answer(&q));
             }
         }
         if checked.ech_stripped {
@@ -555,13 +564,19 @@ impl DnsServer {
                 .min()
                 .unwrap_or(LOCAL_TTL);
             m.answers.push(Record::from_rdata(
-                q.query.name.clone(),
+                q.name(),
                 ttl,
                 RData::CNAME(CNAME(front)),
             ));
         }
         m.answers.extend(checked.answers);
         m.authorities = checked.authorities;
+        if m.answers.is_empty() {
+            // A negative answer's SOA sets how long clients cache the absence (RFC 2308).
+            for r in &mut m.authorities {
+                r.ttl = r.ttl.min(self.settings.max_negative_ttl);
+            }
+        }
         self.respond_record(log, config, &m, limit)
     }
 
@@ -580,6 +595,23 @@ impl DnsServer {
         };
         let (bytes, record) = self.respond_record(log, config, m, limit);
         Step::Done(bytes, Some(Box::new(record)))
+    }
+
+    /// An answer written by [`Answer`] (small enough for any transport) and its log line.
+    fn respond_bytes(&self, log: QueryLog, config: &Config, bytes: Vec<u8>) -> Step {
+        let (bytes, record) = self.finish_bytes(log, config, bytes);
+        Step::Done(bytes, Some(Box::new(record)))
+    }
+
+    fn finish_bytes(
+        &self,
+        mut log: QueryLog,
+        config: &Config,
+        bytes: Vec<u8>,
+    ) -> (Option<Vec<u8>>, RequestRecord) {
+        log.rcode = Some(ResponseCode::from(0, bytes[3] & 0x0f));
+        log.bytes_out = bytes.len();
+        (Some(bytes), self.finish(log, config))
     }
 
     fn respond_record(
@@ -651,34 +683,27 @@ impl DnsServer {
         }
     }
 
-    fn nxdomain(&self, q: &Question) -> Message {
-        let mut m = reply(q, ResponseCode::NXDomain, self.settings.max_udp_payload);
-        m.authorities.push(synthetic_soa(
-            q.query.name.clone(),
-            self.settings.blocked_ttl,
-        ));
-        m
+    /// NXDOMAIN with Lychgate's SOA, so it is cached for `blocked_ttl` at most.
+    fn nxdomain(&self, q: &Question) -> Vec<u8> {
+        Answer::new(q, 3, self.settings.max_udp_payload)
+            .soa(self.settings.blocked_ttl)
+            .finish()
     }
 
-    /// The configured answer for a blocked name, for every question type.
-    fn blocked_reply(&self, q: &Question) -> Message {
+    /// The configured answer for a blocked name, for every question type. Always small: it
+    /// fits any UDP size.
+    fn blocked_answer(&self, q: &Question) -> Vec<u8> {
         let BlockedAnswer::BlockPage { v4, v6 } = self.settings.blocked_answer else {
             return self.nxdomain(q);
         };
         let ttl = self.settings.blocked_ttl;
-        let mut m = reply(q, ResponseCode::NoError, self.settings.max_udp_payload);
-        let record = match (q.qtype(), v4, v6) {
-            (Rtype::A, Some(v4), _) => Some(RData::A(A(v4))),
-            (Rtype::AAAA, _, Some(v6)) => Some(RData::AAAA(AAAA(v6))),
-            _ => None,
-        };
-        match record {
-            Some(data) => m
-                .answers
-                .push(Record::from_rdata(q.query.name.clone(), ttl, data)),
-            None => m.authorities.push(synthetic_soa(q.query.name.clone(), ttl)),
+        let answer = Answer::new(q, 0, self.settings.max_udp_payload);
+        match (q.qtype(), v4, v6) {
+            (Rtype::A, Some(v4), _) => answer.a(v4, ttl),
+            (Rtype::AAAA, _, Some(v6)) => answer.aaaa(v6, ttl),
+            _ => answer.soa(ttl),
         }
-        m
+        .finish()
     }
 
     /// Lychgate's own name and `[[static_host]]` names, answered from the config.
@@ -702,11 +727,10 @@ impl DnsServer {
                 _ => continue,
             };
             m.answers
-                .push(Record::from_rdata(q.query.name.clone(), LOCAL_TTL, data));
+                .push(Record::from_rdata(q.name(), LOCAL_TTL, data));
         }
         if m.answers.is_empty() {
-            m.authorities
-                .push(synthetic_soa(q.query.name.clone(), LOCAL_TTL));
+            m.authorities.push(synthetic_soa(q.name(), LOCAL_TTL));
         }
         Some(m)
     }

@@ -1,18 +1,22 @@
-//! Forwarding allowed questions to the upstream resolvers: UDP first (with a random id on one of
+//! Forwarding allowed questions to the upstream resolvers. Plain upstreams: UDP first (with a random id on one of
 //! a few sockets, each with its own random source port, and the answer's question checked
 //! against the one asked), TCP when the answer comes back truncated; each upstream in order for
 //! `upstream_timeout`, the next one when it times out, fails, or answers SERVFAIL or REFUSED.
 //!
+//! DNS-over-TLS upstreams (`upstream_tls.rs`) keep one connection with questions pipelined.
 //! Sockets are opened on first use: nothing is sent, or even bound, before a client asks.
 
 use super::message::fqdn;
+use super::upstream_tls::TlsUpstream;
+use crate::config::UpstreamSpec;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{OnceCell, oneshot};
 
@@ -102,32 +106,103 @@ pub struct Upstreams {
 
 #[derive(Debug)]
 struct Upstream {
-    addr: SocketAddr,
     label: Arc<str>,
-    udp: OnceCell<Vec<Arc<UdpChannel>>>,
+    kind: Kind,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// Plain DNS: UDP sockets opened on first use, TCP for truncated answers.
+    Plain {
+        addr: SocketAddr,
+        udp: OnceCell<Vec<Arc<UdpChannel>>>,
+    },
+    /// DNS over TLS.
+    Tls(TlsUpstream),
 }
 
 /// One connected UDP socket and the questions waiting for answers on it, by id.
 #[derive(Debug)]
 struct UdpChannel {
     socket: UdpSocket,
-    waiting: Mutex<HashMap<u16, oneshot::Sender<Vec<u8>>>>,
+    waiting: Waiting,
+}
+
+/// Questions sent on one socket or connection and not yet answered, by id.
+#[derive(Debug, Default)]
+pub(super) struct Waiting(Mutex<HashMap<u16, Waiter>>);
+
+/// A question waiting on a channel: its question section as sent, and where its answer goes.
+#[derive(Debug)]
+struct Waiter {
+    question: Vec<u8>,
+    answer: oneshot::Sender<Vec<u8>>,
+}
+
+/// Whether `packet` answers the question whose section (name, type, class) is `question`: the
+/// name compared without case, type and class exactly. A packet with the right id but another
+/// question (forged, or a confused upstream) is not an answer: the question keeps waiting for
+/// the real one (RFC 5452 §9.1).
+fn answers_question(packet: &[u8], question: &[u8]) -> bool {
+    let Some(section) = packet.get(12..12 + question.len()) else {
+        return false;
+    };
+    let qdcount = u16::from_be_bytes([packet[4], packet[5]]);
+    let name_len = question.len().saturating_sub(4);
+    qdcount == 1
+        && packet[2] & 0x80 != 0
+        && section[..name_len].eq_ignore_ascii_case(&question[..name_len])
+        && section[name_len..] == question[name_len..]
+}
+
+/// The question section of a message Lychgate encoded (one question, no compression in it):
+/// from the end of the header through the name's root label, type and class.
+fn question_section(message: &[u8]) -> Option<&[u8]> {
+    let mut i = 12;
+    loop {
+        let len = usize::from(*message.get(i)?);
+        if len == 0 {
+            break;
+        }
+        i += 1 + len;
+    }
+    message.get(12..i + 1 + 4)
 }
 
 impl Upstreams {
-    /// Upstreams tried in this order, each for `timeout`.
-    pub fn new(addrs: &[SocketAddr], timeout: Duration) -> Self {
-        Upstreams {
-            list: addrs
-                .iter()
-                .map(|a| Upstream {
-                    addr: *a,
-                    label: Arc::from(a.to_string()),
+    /// Upstreams tried in this order, each for `timeout`. `ca_file` adds CA certificates for
+    /// DNS-over-TLS upstreams to the system's.
+    pub fn new(
+        specs: &[UpstreamSpec],
+        timeout: Duration,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, String> {
+        let mut tls_config = None;
+        let mut list = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let kind = match spec {
+                UpstreamSpec::Plain(addr) => Kind::Plain {
+                    addr: *addr,
                     udp: OnceCell::new(),
-                })
-                .collect(),
-            timeout,
+                },
+                UpstreamSpec::Tls { addr, server_name } => {
+                    let config = match &tls_config {
+                        Some(c) => Arc::clone(c),
+                        None => {
+                            let c = super::upstream_tls::client_config(ca_file)?;
+                            tls_config = Some(Arc::clone(&c));
+                            c
+                        }
+                    };
+                    Kind::Tls(TlsUpstream::new(*addr, server_name.as_deref(), config)?)
+                }
+            };
+            list.push(Upstream {
+                label: Arc::from(spec.to_string()),
+                kind,
+            });
         }
+        Ok(Upstreams { list, timeout })
     }
 
     /// Labels, as metrics name them.
@@ -210,36 +285,6 @@ fn random_u16() -> u16 {
 }
 
 impl Upstream {
-    async fn channels(&self) -> Result<&Vec<Arc<UdpChannel>>, UpstreamFault> {
-        self.udp
-            .get_or_try_init(|| async {
-                let mut out = Vec::with_capacity(SOCKETS_PER_UPSTREAM);
-                for _ in 0..SOCKETS_PER_UPSTREAM {
-                    let local: SocketAddr = if self.addr.is_ipv4() {
-                        SocketAddr::from(([0, 0, 0, 0], 0))
-                    } else {
-                        SocketAddr::from(([0u16; 8], 0))
-                    };
-                    let socket = UdpSocket::bind(local).await.map_err(|e| {
-                        tracing::warn!(upstream = %self.addr, error = %e, "cannot open a UDP socket for the upstream");
-                        UpstreamFault::Error
-                    })?;
-                    socket.connect(self.addr).await.map_err(|e| {
-                        tracing::warn!(upstream = %self.addr, error = %e, "cannot reach the upstream");
-                        UpstreamFault::Error
-                    })?;
-                    let channel = Arc::new(UdpChannel {
-                        socket,
-                        waiting: Mutex::new(HashMap::new()),
-                    });
-                    tokio::spawn(read_answers(Arc::downgrade(&channel)));
-                    out.push(channel);
-                }
-                Ok(out)
-            })
-            .await
-    }
-
     async fn exchange(
         &self,
         query: &Query,
@@ -247,78 +292,148 @@ impl Upstream {
         timeout: Duration,
     ) -> Result<Message, UpstreamFault> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let channels = self.channels().await?;
-        let channel = &channels[usize::from(random_u16()) % channels.len()];
-        let (id, rx) = channel.register();
-        let Some(bytes) = question_bytes(id, query, checking_disabled) else {
-            channel.forget(id);
-            return Err(UpstreamFault::Error);
-        };
-        if channel.socket.send(&bytes).await.is_err() {
-            channel.forget(id);
-            return Err(UpstreamFault::Error);
-        }
-        let answer = match tokio::time::timeout_at(deadline, rx).await {
-            Ok(Ok(answer)) => answer,
-            Ok(Err(_)) => return Err(UpstreamFault::Error),
-            Err(_) => {
-                channel.forget(id);
-                return Err(UpstreamFault::Timeout);
+        match &self.kind {
+            Kind::Plain { addr, udp } => {
+                exchange_plain(*addr, udp, query, checking_disabled, deadline).await
             }
-        };
-        let message = read_answer(&answer, query)?;
-        if !message.metadata.truncation {
-            return Ok(message);
+            Kind::Tls(tls) => {
+                let bytes =
+                    question_bytes(0, query, checking_disabled).ok_or(UpstreamFault::Error)?;
+                let section = question_section(&bytes)
+                    .map(<[u8]>::to_vec)
+                    .ok_or(UpstreamFault::Error)?;
+                let answer = tls.exchange(bytes, section, deadline).await?;
+                read_answer(&answer, query)
+            }
         }
-        // Too big for UDP: ask again over TCP within what is left of the time.
-        match tokio::time::timeout_at(deadline, self.exchange_tcp(query, checking_disabled)).await {
-            Ok(r) => r,
-            Err(_) => Err(UpstreamFault::Timeout),
-        }
-    }
-
-    async fn exchange_tcp(
-        &self,
-        query: &Query,
-        checking_disabled: bool,
-    ) -> Result<Message, UpstreamFault> {
-        let id = random_u16();
-        let bytes = question_bytes(id, query, checking_disabled).ok_or(UpstreamFault::Error)?;
-        let len = u16::try_from(bytes.len()).map_err(|_| UpstreamFault::Error)?;
-        let mut stream = TcpStream::connect(self.addr)
-            .await
-            .map_err(|_| UpstreamFault::Error)?;
-        let _ = stream.set_nodelay(true);
-        let mut framed = Vec::with_capacity(bytes.len() + 2);
-        framed.extend_from_slice(&len.to_be_bytes());
-        framed.extend_from_slice(&bytes);
-        stream
-            .write_all(&framed)
-            .await
-            .map_err(|_| UpstreamFault::Error)?;
-        let mut len = [0u8; 2];
-        stream
-            .read_exact(&mut len)
-            .await
-            .map_err(|_| UpstreamFault::Error)?;
-        let mut answer = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream
-            .read_exact(&mut answer)
-            .await
-            .map_err(|_| UpstreamFault::Error)?;
-        if answer.len() < 2 || u16::from_be_bytes([answer[0], answer[1]]) != id {
-            return Err(UpstreamFault::Error);
-        }
-        read_answer(&answer, query)
     }
 }
 
-impl UdpChannel {
-    /// A fresh id not in use on this socket, and where its answer will arrive.
-    fn register(&self) -> (u16, oneshot::Receiver<Vec<u8>>) {
+async fn channels(
+    addr: SocketAddr,
+    udp: &OnceCell<Vec<Arc<UdpChannel>>>,
+) -> Result<&Vec<Arc<UdpChannel>>, UpstreamFault> {
+    udp.get_or_try_init(|| async {
+        let mut out = Vec::with_capacity(SOCKETS_PER_UPSTREAM);
+        for _ in 0..SOCKETS_PER_UPSTREAM {
+            let local: SocketAddr = if addr.is_ipv4() {
+                SocketAddr::from(([0, 0, 0, 0], 0))
+            } else {
+                SocketAddr::from(([0u16; 8], 0))
+            };
+            let socket = UdpSocket::bind(local).await.map_err(|e| {
+                tracing::warn!(upstream = %addr, error = %e, "cannot open a UDP socket for the upstream");
+                UpstreamFault::Error
+            })?;
+            socket.connect(addr).await.map_err(|e| {
+                tracing::warn!(upstream = %addr, error = %e, "cannot reach the upstream");
+                UpstreamFault::Error
+            })?;
+            let channel = Arc::new(UdpChannel {
+                socket,
+                waiting: Waiting::default(),
+            });
+            tokio::spawn(read_answers(Arc::downgrade(&channel)));
+            out.push(channel);
+        }
+        Ok(out)
+    })
+    .await
+}
+
+async fn exchange_plain(
+    addr: SocketAddr,
+    udp: &OnceCell<Vec<Arc<UdpChannel>>>,
+    query: &Query,
+    checking_disabled: bool,
+    deadline: tokio::time::Instant,
+) -> Result<Message, UpstreamFault> {
+    let channels = channels(addr, udp).await?;
+    let channel = &channels[usize::from(random_u16()) % channels.len()];
+    let Some(mut bytes) = question_bytes(0, query, checking_disabled) else {
+        return Err(UpstreamFault::Error);
+    };
+    let Some(section) = question_section(&bytes).map(<[u8]>::to_vec) else {
+        return Err(UpstreamFault::Error);
+    };
+    let (id, rx) = channel.waiting.register(section);
+    bytes[..2].copy_from_slice(&id.to_be_bytes());
+    if channel.socket.send(&bytes).await.is_err() {
+        channel.waiting.forget(id);
+        return Err(UpstreamFault::Error);
+    }
+    let answer = match tokio::time::timeout_at(deadline, rx).await {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(_)) => return Err(UpstreamFault::Error),
+        Err(_) => {
+            channel.waiting.forget(id);
+            return Err(UpstreamFault::Timeout);
+        }
+    };
+    let message = read_answer(&answer, query)?;
+    if !message.metadata.truncation {
+        return Ok(message);
+    }
+    // Too big for UDP: ask again over TCP within what is left of the time.
+    match tokio::time::timeout_at(deadline, exchange_tcp(addr, query, checking_disabled)).await {
+        Ok(r) => r,
+        Err(_) => Err(UpstreamFault::Timeout),
+    }
+}
+
+async fn exchange_tcp(
+    addr: SocketAddr,
+    query: &Query,
+    checking_disabled: bool,
+) -> Result<Message, UpstreamFault> {
+    let id = random_u16();
+    let bytes = question_bytes(id, query, checking_disabled).ok_or(UpstreamFault::Error)?;
+    let mut stream = TcpStream::connect(addr)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
+    let _ = stream.set_nodelay(true);
+    write_frame(&mut stream, &bytes).await?;
+    let answer = read_frame(&mut stream).await?;
+    if answer.len() < 2 || u16::from_be_bytes([answer[0], answer[1]]) != id {
+        return Err(UpstreamFault::Error);
+    }
+    read_answer(&answer, query)
+}
+
+/// Writes one length-prefixed DNS message (TCP and TLS framing, RFC 1035 §4.2.2).
+pub(super) async fn write_frame<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    message: &[u8],
+) -> Result<(), UpstreamFault> {
+    let len = u16::try_from(message.len()).map_err(|_| UpstreamFault::Error)?;
+    let mut framed = Vec::with_capacity(message.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(message);
+    w.write_all(&framed)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
+    w.flush().await.map_err(|_| UpstreamFault::Error)
+}
+
+/// Reads one length-prefixed DNS message.
+pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, UpstreamFault> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
+    let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    r.read_exact(&mut message)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
+    Ok(message)
+}
+
+impl Waiting {
+    /// A fresh id not in use here for `question`, and where its answer will arrive.
+    pub(super) fn register(&self, question: Vec<u8>) -> (u16, oneshot::Receiver<Vec<u8>>) {
         let (tx, rx) = oneshot::channel();
         let mut waiting = self
-            .waiting
+            .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut id = random_u16();
@@ -330,20 +445,57 @@ impl UdpChannel {
             id = random_u16();
         }
         // Still taken (an absurd load): the older waiter loses its slot and times out.
-        waiting.insert(id, tx);
+        waiting.insert(
+            id,
+            Waiter {
+                question,
+                answer: tx,
+            },
+        );
         (id, rx)
     }
 
-    fn forget(&self, id: u16) {
-        self.waiting
+    /// Gives up on a question (timed out, or never sent).
+    pub(super) fn forget(&self, id: u16) {
+        self.0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&id);
     }
+
+    /// Hands `packet` to the question it answers; stray packets (unknown ids, late answers,
+    /// answers to another question) are dropped.
+    pub(super) fn deliver(&self, packet: &[u8]) {
+        if packet.len() < 2 {
+            return;
+        }
+        let id = u16::from_be_bytes([packet[0], packet[1]]);
+        let waiter = {
+            let mut waiting = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match waiting.get(&id) {
+                Some(w) if answers_question(packet, &w.question) => waiting.remove(&id),
+                _ => None,
+            }
+        };
+        if let Some(w) = waiter {
+            let _ = w.answer.send(packet.to_vec());
+        }
+    }
+
+    /// Fails every question still waiting (their connection is gone).
+    pub(super) fn fail_all(&self) {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
 }
 
-/// Hands each answer arriving on a channel to the question waiting for its id; stray packets
-/// (unknown ids, late answers) are dropped. Ends when the channel is dropped.
+/// Hands each answer arriving on a UDP channel to the question waiting for it. Ends when the
+/// channel is dropped.
 async fn read_answers(channel: std::sync::Weak<UdpChannel>) {
     let mut buf = vec![0u8; MAX_UDP_ANSWER];
     loop {
@@ -351,22 +503,50 @@ async fn read_answers(channel: std::sync::Weak<UdpChannel>) {
         // Hold the channel only while a packet is read, not while idle for ever.
         let received =
             tokio::time::timeout(Duration::from_secs(30), ch.socket.recv(&mut buf)).await;
-        let n = match received {
-            Err(_) => continue,
-            Ok(Err(_)) => continue,
-            Ok(Ok(n)) => n,
+        if let Ok(Ok(n)) = received {
+            ch.waiting.deliver(&buf[..n]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::Name;
+
+    #[test]
+    fn only_an_answer_to_the_same_question_counts() {
+        let query = Query::query(
+            Name::from_ascii("bank.example.org.").unwrap(),
+            RecordType::A,
+        );
+        let asked = question_bytes(7, &query, false).unwrap();
+        let section = question_section(&asked).unwrap().to_vec();
+        assert_eq!(section.len(), "bank.example.org".len() + 2 + 4);
+        let answer_to = |name: &str, t: RecordType| {
+            let mut m = Message::new(7, MessageType::Response, OpCode::Query);
+            m.queries
+                .push(Query::query(Name::from_ascii(name).unwrap(), t));
+            m.to_vec().unwrap()
         };
-        if n < 2 {
-            continue;
-        }
-        let id = u16::from_be_bytes([buf[0], buf[1]]);
-        let waiter = ch
-            .waiting
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(&id);
-        if let Some(tx) = waiter {
-            let _ = tx.send(buf[..n].to_vec());
-        }
+        assert!(answers_question(
+            &answer_to("bank.example.org.", RecordType::A),
+            &section
+        ));
+        assert!(answers_question(
+            &answer_to("BANK.Example.ORG.", RecordType::A),
+            &section
+        ));
+        assert!(!answers_question(
+            &answer_to("other.bank.example.org.", RecordType::A),
+            &section
+        ));
+        assert!(!answers_question(
+            &answer_to("bank.example.org.", RecordType::AAAA),
+            &section
+        ));
+        // A question, not an answer, and packets too short to hold one.
+        assert!(!answers_question(&asked, &section));
+        assert!(!answers_question(&asked[..20], &section));
     }
 }
