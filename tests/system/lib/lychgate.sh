@@ -14,12 +14,15 @@
 #                                      [log] dir and state_dir under WORKDIR, and stdin appended
 #   lg_start NAME CONFIG [PREFIX...]   runs `lychgate run CONFIG` in the background (behind
 #                                      PREFIX, e.g. `ip netns exec NS`), waits for `ready` and
-#                                      sets LG_<NAME>_PID and LG_<NAME>_{PROXY,ADMIN,THTTP,THTTPS}
-#   lg_addr NAME proxy|admin|thttp|thttps  prints one of those addresses
+#                                      sets LG_<NAME>_PID and
+#                                      LG_<NAME>_{PROXY,ADMIN,THTTP,THTTPS,DNS} (DNS: the first
+#                                      `listening dns` line when there are several)
+#   lg_addr NAME proxy|admin|thttp|thttps|dns  prints one of those addresses
 #   lg_stop NAME                       SIGTERM, bounded wait, SIGKILL if it does not stop; sets
 #                                      LG_STOP_RC to its exit status
 #   lg_stop_all                        lg_stop for every started daemon (put it in the EXIT trap)
 #   lg_free_port                       prints a TCP port free on 127.0.0.1 now
+#   lg_free_dns_port                   prints a port free on 127.0.0.1 for UDP and TCP now
 
 LG_TAG=${LG_TAG:-system}
 LG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -126,6 +129,7 @@ lg_start() {
   printf -v "LG_${name}_ADMIN" %s "$(awk '$1 == "listening" && $2 == "admin" {print $3}' "$out")"
   printf -v "LG_${name}_THTTP" %s "$(awk '$1 == "listening" && $2 == "transparent_http" {print $3}' "$out")"
   printf -v "LG_${name}_THTTPS" %s "$(awk '$1 == "listening" && $2 == "transparent_https" {print $3}' "$out")"
+  printf -v "LG_${name}_DNS" %s "$(awk '$1 == "listening" && $2 == "dns" {print $3; exit}' "$out")"
   log "lychgate ($name) ready: $(grep '^listening' "$out" | tr '\n' ' ')"
 }
 
@@ -158,4 +162,21 @@ lg_stop_all() {
 
 lg_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# lg_free_dns_port — prints a port free on 127.0.0.1 for both UDP and TCP now (DNS uses both).
+lg_free_dns_port() {
+  python3 -c '
+import socket
+for _ in range(100):
+    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        u.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    print(port)
+    break
+else:
+    raise SystemExit("no port free for both UDP and TCP")'
 }

@@ -21,6 +21,8 @@ FIELDS = [
     "v", "time", "id", "type", "client", "user", "account_type", "device", "group", "method",
     "scheme", "host", "path", "query", "status", "bytes_in", "bytes_out", "duration_ms",
     "decision", "category", "rule", "search", "concerns", "flags",
+    # DNS questions' fields, at the end of every line (null for web requests): docs/dns.md
+    "qtype", "rcode", "cache_hit", "upstream_ms",
 ]
 
 
