@@ -29,7 +29,7 @@
 #   STRICT=1        exit 3 when a target is missed (default: targets are only reported)
 #
 # Ports (loopback): Lychgate proxy 18080, transparent 18083/18084, admin 18089, dns 18053
-# (configured, not served); the shared script's origin 18081, squid 13128, e2guardian 18082;
+# (served but idle in this bench); the shared script's origin 18081, squid 13128, e2guardian 18082;
 # CONNECT: bulk source 18443, bench squid 13129.
 #
 # Output: progress on stderr; the results (markdown) on stdout and in WORK_DIR/results.md.
