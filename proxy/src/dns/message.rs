@@ -342,10 +342,12 @@ pub fn rcode_name(r: ResponseCode) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn query_bytes(name: &str, t: RecordType, edns: Option<u16>) -> Vec<u8> {
+    /// A client's question as hickory writes it (id 0x1234, RD), for this module's and
+    /// `wire.rs`'s tests.
+    pub(in crate::dns) fn query_bytes(name: &str, t: RecordType, edns: Option<u16>) -> Vec<u8> {
         let mut m = Message::query();
         m.metadata.id = 0x1234;
         m.metadata.recursion_desired = true;

@@ -188,21 +188,10 @@ impl Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hickory_proto::op::{Edns, Message, Query, ResponseCode};
-    use hickory_proto::rr::{Name, RData};
+    use hickory_proto::op::{Message, ResponseCode};
+    use hickory_proto::rr::RData;
 
-    fn packet(name: &str, t: RecordType, edns: Option<u16>) -> Vec<u8> {
-        let mut m = Message::query();
-        m.metadata.id = 0xbeef;
-        m.metadata.recursion_desired = true;
-        m.add_query(Query::query(Name::from_ascii(name).unwrap(), t));
-        if let Some(p) = edns {
-            let mut e = Edns::new();
-            e.set_max_payload(p);
-            m.set_edns(e);
-        }
-        m.to_vec().unwrap()
-    }
+    use super::super::message::tests::query_bytes as packet;
 
     #[test]
     fn the_fast_reader_agrees_with_hickory_or_declines() {
@@ -253,7 +242,7 @@ mod tests {
         let q = read_question(&packet("Bets.Example.com.", RecordType::A, Some(1232))).unwrap();
         let nx = Answer::new(&q, 3, 1232).soa(60).finish();
         let m = Message::from_vec(&nx).unwrap();
-        assert_eq!(m.metadata.id, 0xbeef);
+        assert_eq!(m.metadata.id, 0x1234);
         assert_eq!(m.metadata.response_code, ResponseCode::NXDomain);
         assert!(m.metadata.recursion_available && m.metadata.recursion_desired);
         assert_eq!(m.queries[0].name.to_ascii(), "Bets.Example.com.");
