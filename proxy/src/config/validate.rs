@@ -148,6 +148,20 @@ pub struct Config {
 }
 
 impl Config {
+    /// Whether a client address is inside a configured `[[network]]`: Lychgate serves no one
+    /// else (never an open proxy or resolver).
+    pub fn serves(&self, ip: std::net::IpAddr) -> bool {
+        self.networks.iter().any(|n| n.cidr.contains(ip))
+    }
+
+    /// Whether a group's requests stop while the request log cannot be written (an unknown
+    /// group does); otherwise they are served and flagged `fail_open`.
+    pub fn fails_closed(&self, group: GroupId) -> bool {
+        self.groups
+            .get(usize::from(group.0))
+            .is_none_or(|g| g.fail_closed)
+    }
+
     /// The group of a client address, by the most specific network; `default_group` otherwise.
     pub fn group_for(&self, ip: std::net::IpAddr) -> GroupId {
         self.networks

@@ -230,7 +230,7 @@ impl DnsServer {
             bytes_in: packet.len(),
             bytes_out: 0,
         };
-        let in_network = config.networks.iter().any(|n| n.cidr.contains(ip));
+        let in_network = config.serves(ip);
 
         // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions
         // from the school's devices are logged (without reading them); from outside, only
@@ -299,11 +299,7 @@ impl DnsServer {
         // The request log is failing: a fail-closed group gets no answers (SERVFAIL, so the
         // device retries later rather than caching a refusal); a fail-open one is flagged.
         if !self.shared.log.is_healthy() {
-            let fail_closed = config
-                .groups
-                .get(usize::from(group.0))
-                .is_none_or(|g| g.fail_closed);
-            if fail_closed {
+            if config.fails_closed(group) {
                 log.flag(Flag::FailClosed);
                 log.decision = LogDecision::Error;
                 let m = reply(&q, ResponseCode::ServFail, self.settings.max_udp_payload);

@@ -56,13 +56,7 @@ pub async fn serve(
             }
         };
         let client = peer.ip();
-        let in_network = state
-            .config
-            .load()
-            .networks
-            .iter()
-            .any(|n| n.cidr.contains(client));
-        if !in_network {
+        if !state.config.load().serves(client) {
             refused(&state, "not_in_network");
             tracker.spawn(refuse_outsider(Arc::clone(&state), stream, peer, kind));
             continue;

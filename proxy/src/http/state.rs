@@ -163,12 +163,7 @@ impl ProxyState {
         if self.log.is_healthy() {
             return false;
         }
-        let fail_closed = self
-            .config
-            .load()
-            .groups
-            .get(group.0 as usize)
-            .is_none_or(|g| g.fail_closed);
+        let fail_closed = self.config.load().fails_closed(group);
         if !fail_closed {
             ctx.flag(crate::log::Flag::FailOpen);
         }
