@@ -59,7 +59,11 @@ pub struct DnsMetrics {
     /// Questions not answered normally, by reason.
     pub refused: Family<ReasonLabel, Counter>,
     /// Cache lookups by result.
-    pub cache: Family<ResultLabel, Counter>,
+    cache: Family<ResultLabel, Counter>,
+    /// The `hit` series of `cache`, found once: it is counted on the hot path.
+    pub cache_hits: Counter,
+    /// The `miss` series of `cache`.
+    pub cache_misses: Counter,
     /// Answers held in the cache.
     pub cache_entries: Gauge,
     /// Upstream answer times.
@@ -74,12 +78,17 @@ impl DnsMetrics {
     /// Metrics for these groups (indexed by group id).
     pub fn new(groups: Vec<String>) -> Self {
         let cells = DECISIONS.len() * (groups.len() + 1) * QTYPES.len();
+        let cache: Family<ResultLabel, Counter> = Family::default();
+        let cache_hits = cache.get_or_create(&ResultLabel { result: "hit" }).clone();
+        let cache_misses = cache.get_or_create(&ResultLabel { result: "miss" }).clone();
         DnsMetrics {
+            cache,
+            cache_hits,
+            cache_misses,
             queries: Family::default(),
             query_cells: (0..cells).map(|_| OnceLock::new()).collect(),
             groups,
             refused: Family::default(),
-            cache: Family::default(),
             cache_entries: Gauge::default(),
             // 100 µs … ~3 s: a local resolver answers in well under a millisecond, the
             // internet in tens of milliseconds; the tail shows a struggling upstream.

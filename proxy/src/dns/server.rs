@@ -361,10 +361,7 @@ impl DnsServer {
             pending.question.qtype(),
             tokio::time::Instant::now(),
         ) {
-            self.metrics
-                .cache
-                .get_or_create(&super::metrics::ResultLabel { result: "hit" })
-                .inc();
+            self.metrics.cache_hits.inc();
             let mut pending = pending;
             if let Some(bytes) = self.serve_template(&mut pending, &hit, &config) {
                 return self.respond_bytes(pending.log, &config, bytes);
@@ -439,10 +436,7 @@ impl DnsServer {
                 }
             }
         };
-        self.metrics
-            .cache
-            .get_or_create(&super::metrics::ResultLabel { result: "miss" })
-            .inc();
+        self.metrics.cache_misses.inc();
         if first {
             // If this asker is dropped mid-way, the guard still clears the entry, so later
             // askers start afresh instead of waiting on an answer no one is fetching.
