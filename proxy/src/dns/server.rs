@@ -23,7 +23,7 @@ use crate::identity::ClientIdentity;
 use crate::log::{Flag, LogDecision, RecordType, RequestRecord};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::{A, AAAA, CNAME};
-use hickory_proto::rr::{Name, RData, Record, RecordType as Rtype};
+use hickory_proto::rr::{RData, Record, RecordType as Rtype};
 use lychgate_classifier::category::{CategoryId, CategorySet};
 use lychgate_classifier::policy::{Action, Decision, GroupId, Request, RequestKind, Rule};
 use lychgate_classifier::time::LocalTime;
@@ -72,10 +72,11 @@ pub struct Pending {
     question: Question,
     log: QueryLog,
     group: GroupId,
-    /// The SafeSearch front end asked upstream instead of the question's name.
+    /// The SafeSearch front end asked upstream instead of the question's name (and put as a
+    /// CNAME before the answer).
     front: Option<&'static str>,
-    /// The SafeSearch alias to put before the answer.
-    alias: Option<Name>,
+    /// The cache key of what is asked upstream.
+    key: u64,
     /// The question's own categories (for the TTL cap).
     categories: CategorySet,
     transport: Transport,
@@ -329,7 +330,6 @@ impl DnsServer {
         }
 
         let mut front = None;
-        let mut alias = None;
         if matches!(q.qtype(), Rtype::A | Rtype::AAAA | Rtype::HTTPS) {
             if let Some(redirect) =
                 crate::safe_search::redirect(config.policy.group(group), &q.host)
@@ -339,11 +339,11 @@ impl DnsServer {
                 } else {
                     Flag::SafeSearch
                 });
-                alias = fqdn(redirect);
                 front = Some(redirect);
             }
         }
         let private_ok = !self.settings.block_rebinding || self.is_internal(&q.host, &config);
+        let key = cache_key(front.unwrap_or(&q.host), q.qtype());
         let pending = Pending {
             log,
             group,
@@ -352,9 +352,8 @@ impl DnsServer {
             private_ok,
             question: q,
             front,
-            alias,
+            key,
         };
-        let key = cache_key(pending.ask(), pending.question.qtype());
         if let Some(hit) = self.cache.get(
             key,
             pending.ask(),
@@ -376,10 +375,9 @@ impl DnsServer {
     /// then checks and encodes the answer.
     pub async fn resolve(&self, pending: Box<Pending>) -> (Option<Vec<u8>>, RequestRecord) {
         let qtype = pending.question.qtype();
-        let key = cache_key(pending.ask(), qtype);
         let result = self
             .fetch(
-                key,
+                pending.key,
                 pending.ask(),
                 qtype,
                 pending.question.checking_disabled,
@@ -521,7 +519,7 @@ impl DnsServer {
             question: q,
             mut log,
             group,
-            alias,
+            front,
             categories,
             transport,
             private_ok,
@@ -585,7 +583,7 @@ impl DnsServer {
             log.flag(Flag::EchStripped);
         }
         let mut m = reply(&q, answer.rcode, self.settings.max_udp_payload);
-        if let Some(front) = alias {
+        if let Some(front) = front.and_then(fqdn) {
             let ttl = checked
                 .answers
                 .iter()
@@ -652,7 +650,7 @@ impl DnsServer {
         config: &Config,
     ) -> Option<Vec<u8>> {
         let t = hit.wire.as_ref()?;
-        if p.alias.is_some() {
+        if p.front.is_some() {
             return None;
         }
         if !p.private_ok
