@@ -676,16 +676,7 @@ impl DnsServer {
             cap = cap.min(self.settings.max_negative_ttl);
         }
         let q = &p.question;
-        let mut flags: u16 = 0x8000 | 0x0080 | u16::from(hit.rcode.low());
-        if q.recursion_desired {
-            flags |= 0x0100;
-        }
-        if q.checking_disabled {
-            flags |= 0x0010;
-        }
-        let mut header = [0u8; 12];
-        header[..2].copy_from_slice(&q.id.to_be_bytes());
-        header[2..4].copy_from_slice(&flags.to_be_bytes());
+        let header = super::wire::reply_header(q, hit.rcode.low());
         let opt = q.edns.map(|_| self.settings.max_udp_payload);
         let bytes = t.write(
             header,

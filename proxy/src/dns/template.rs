@@ -8,6 +8,7 @@
 
 use super::answer_check::{is_private, strip_ech};
 use super::message::normalised_host;
+use super::wire::push_opt;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::HTTPS;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
@@ -123,10 +124,7 @@ impl WireTemplate {
             out[base + at..base + at + 4].copy_from_slice(&ttl.to_be_bytes());
         }
         if let Some(payload) = opt_payload {
-            out.push(0);
-            out.extend_from_slice(&41u16.to_be_bytes());
-            out.extend_from_slice(&payload.max(512).to_be_bytes());
-            out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            push_opt(&mut out, payload);
         }
         out
     }

@@ -96,6 +96,30 @@ pub fn read_question(packet: &[u8]) -> Option<Question> {
     })
 }
 
+/// The header of an answer to `q` with `rcode`: its id, QR, RD and CD echoed, RA set; the
+/// section counts zero, for the writer to fill.
+pub fn reply_header(q: &Question, rcode: u8) -> [u8; 12] {
+    let mut flags: u16 = 0x8000 | 0x0080 | u16::from(rcode & 0x0f);
+    if q.recursion_desired {
+        flags |= 0x0100;
+    }
+    if q.checking_disabled {
+        flags |= 0x0010;
+    }
+    let mut header = [0u8; 12];
+    header[..2].copy_from_slice(&q.id.to_be_bytes());
+    header[2..4].copy_from_slice(&flags.to_be_bytes());
+    header
+}
+
+/// Appends Lychgate's OPT record (EDNS version 0, no flags or options) advertising `payload`.
+pub fn push_opt(out: &mut Vec<u8>, payload: u16) {
+    out.push(0);
+    out.extend_from_slice(&TYPE_OPT.to_be_bytes());
+    out.extend_from_slice(&payload.max(512).to_be_bytes());
+    out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+}
+
 /// An answer being written: header, the client's question, then records whose owner is the
 /// question's name (a pointer to offset 12).
 #[derive(Debug)]
@@ -110,16 +134,8 @@ impl Answer {
     /// Starts the answer to `q` with `rcode` (RD and CD echoed, RA set).
     pub fn new(q: &Question, rcode: u8, our_payload: u16) -> Self {
         let mut bytes = Vec::with_capacity(12 + q.wire.len() + 96);
-        bytes.extend_from_slice(&q.id.to_be_bytes());
-        let mut flags: u16 = 0x8000 | 0x0080 | u16::from(rcode & 0x0f);
-        if q.recursion_desired {
-            flags |= 0x0100;
-        }
-        if q.checking_disabled {
-            flags |= 0x0010;
-        }
-        bytes.extend_from_slice(&flags.to_be_bytes());
-        bytes.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+        bytes.extend_from_slice(&reply_header(q, rcode));
+        bytes[4..6].copy_from_slice(&1u16.to_be_bytes());
         bytes.extend_from_slice(&q.wire);
         Answer {
             bytes,
@@ -171,11 +187,7 @@ impl Answer {
     pub fn finish(mut self) -> Vec<u8> {
         let mut arcount = 0u16;
         if self.edns {
-            self.bytes.push(0);
-            self.bytes.extend_from_slice(&TYPE_OPT.to_be_bytes());
-            self.bytes
-                .extend_from_slice(&self.our_payload.max(512).to_be_bytes());
-            self.bytes.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+            push_opt(&mut self.bytes, self.our_payload);
             arcount = 1;
         }
         self.bytes[6..8].copy_from_slice(&self.counts[0].to_be_bytes());
