@@ -9,7 +9,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -271,14 +271,7 @@ async fn tcp_connection(
         server
             .log_and_send(record, async {
                 if let Some(b) = bytes {
-                    let Ok(len) = u16::try_from(b.len()) else {
-                        ok = false;
-                        return;
-                    };
-                    let mut framed = Vec::with_capacity(b.len() + 2);
-                    framed.extend_from_slice(&len.to_be_bytes());
-                    framed.extend_from_slice(&b);
-                    ok = stream.write_all(&framed).await.is_ok();
+                    ok = super::wire::write_frame(&mut stream, &b).await.is_ok();
                 } else {
                     ok = false;
                 }

@@ -8,6 +8,7 @@
 
 use super::message::fqdn;
 use super::upstream_tls::TlsUpstream;
+use super::wire::{read_frame, write_frame};
 use crate::config::UpstreamSpec;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
@@ -16,7 +17,6 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
 use tokio::sync::{OnceCell, oneshot};
 
@@ -392,40 +392,16 @@ async fn exchange_tcp(
         .await
         .map_err(|_| UpstreamFault::Error)?;
     let _ = stream.set_nodelay(true);
-    write_frame(&mut stream, &bytes).await?;
-    let answer = read_frame(&mut stream).await?;
+    write_frame(&mut stream, &bytes)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
+    let answer = read_frame(&mut stream)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
     if answer.len() < 2 || u16::from_be_bytes([answer[0], answer[1]]) != id {
         return Err(UpstreamFault::Error);
     }
     read_answer(&answer, query)
-}
-
-/// Writes one length-prefixed DNS message (TCP and TLS framing, RFC 1035 §4.2.2).
-pub(super) async fn write_frame<W: AsyncWrite + Unpin>(
-    w: &mut W,
-    message: &[u8],
-) -> Result<(), UpstreamFault> {
-    let len = u16::try_from(message.len()).map_err(|_| UpstreamFault::Error)?;
-    let mut framed = Vec::with_capacity(message.len() + 2);
-    framed.extend_from_slice(&len.to_be_bytes());
-    framed.extend_from_slice(message);
-    w.write_all(&framed)
-        .await
-        .map_err(|_| UpstreamFault::Error)?;
-    w.flush().await.map_err(|_| UpstreamFault::Error)
-}
-
-/// Reads one length-prefixed DNS message.
-pub(super) async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> Result<Vec<u8>, UpstreamFault> {
-    let mut len = [0u8; 2];
-    r.read_exact(&mut len)
-        .await
-        .map_err(|_| UpstreamFault::Error)?;
-    let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    r.read_exact(&mut message)
-        .await
-        .map_err(|_| UpstreamFault::Error)?;
-    Ok(message)
 }
 
 impl Waiting {

@@ -5,7 +5,8 @@
 //! `[dns] upstream_ca_file`) for the configured name. A connection the server has closed is
 //! replaced, and a question lost with it is asked once more on the new one.
 
-use super::upstream::{UpstreamFault, Waiting, read_frame, write_frame};
+use super::upstream::{UpstreamFault, Waiting};
+use super::wire::{read_frame, write_frame};
 use rustls::ClientConfig;
 use rustls::pki_types::ServerName;
 use std::net::SocketAddr;

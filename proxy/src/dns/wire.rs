@@ -6,7 +6,9 @@
 
 use super::message::{ClientEdns, Question};
 use hickory_proto::rr::RecordType;
+use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
@@ -118,6 +120,27 @@ pub fn push_opt(out: &mut Vec<u8>, payload: u16) {
     out.extend_from_slice(&TYPE_OPT.to_be_bytes());
     out.extend_from_slice(&payload.max(512).to_be_bytes());
     out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+}
+
+/// Writes one length-prefixed DNS message (TCP and TLS framing, RFC 1035 §4.2.2), flushed
+/// (a TLS stream sends on flush).
+pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, message: &[u8]) -> io::Result<()> {
+    let len = u16::try_from(message.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "DNS message over 64 KiB"))?;
+    let mut framed = Vec::with_capacity(message.len() + 2);
+    framed.extend_from_slice(&len.to_be_bytes());
+    framed.extend_from_slice(message);
+    w.write_all(&framed).await?;
+    w.flush().await
+}
+
+/// Reads one length-prefixed DNS message.
+pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> {
+    let mut len = [0u8; 2];
+    r.read_exact(&mut len).await?;
+    let mut message = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    r.read_exact(&mut message).await?;
+    Ok(message)
 }
 
 /// An answer being written: header, the client's question, then records whose owner is the
