@@ -6,8 +6,8 @@
 
 use super::message::normalised_host;
 use hickory_proto::rr::rdata::HTTPS;
-use hickory_proto::rr::rdata::svcb::{SVCB, SvcParamKey};
-use hickory_proto::rr::{RData, Record};
+use hickory_proto::rr::rdata::svcb::SvcParamKey;
+use hickory_proto::rr::{Name, RData, Record};
 use lychgate_classifier::category::CategorySet;
 use lychgate_classifier::policy::{Action, Decision};
 use std::net::IpAddr;
@@ -67,14 +67,7 @@ pub fn check(
     let mut verdict = Verdict::Pass;
     let mut alias_categories = CategorySet::EMPTY;
     for r in answers {
-        let target = match &r.data {
-            RData::CNAME(c) => Some(&c.0),
-            RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb) if !svcb.target_name.is_root() => {
-                Some(&svcb.target_name)
-            }
-            _ => None,
-        };
-        if let Some(target) = target {
+        if let Some(target) = alias_target(&r.data) {
             let name = normalised_host(target);
             let d = decide(&name);
             alias_categories = alias_categories.union(d.categories);
@@ -83,12 +76,7 @@ pub fn check(
             }
         }
         if rules.refuse_private && matches!(verdict, Verdict::Pass) {
-            let address = match &r.data {
-                RData::A(a) => Some(IpAddr::V4(a.0)),
-                RData::AAAA(a) => Some(IpAddr::V6(a.0)),
-                _ => None,
-            };
-            if let Some(address) = address {
+            if let Some(address) = address(&r.data) {
                 if is_private(address) && !rules.exempt_addresses.contains(&address) {
                     verdict = Verdict::Rebinding { address };
                 }
@@ -102,12 +90,7 @@ pub fn check(
         .map(|r| {
             let mut r = r.clone();
             r.ttl = r.ttl.saturating_sub(rules.age).min(ttl_cap);
-            match &mut r.data {
-                RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb) => {
-                    ech_stripped |= strip_ech(svcb);
-                }
-                _ => {}
-            }
+            ech_stripped |= strip_ech(&mut r.data);
             r
         })
         .collect();
@@ -127,9 +110,34 @@ pub fn check(
     }
 }
 
-/// Removes the `ech` parameter; true if there was one. Without it the browser sends its real
-/// server name in the clear, which the transparent proxy and the CONNECT check read.
-pub(super) fn strip_ech(svcb: &mut SVCB) -> bool {
+/// The name a record sends the client on to: a CNAME's target, or an HTTPS/SVCB record's
+/// target (none when it is `.`, the owner itself). Each is decided for the client's group.
+pub(super) fn alias_target(data: &RData) -> Option<&Name> {
+    match data {
+        RData::CNAME(c) => Some(&c.0),
+        RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb) if !svcb.target_name.is_root() => {
+            Some(&svcb.target_name)
+        }
+        _ => None,
+    }
+}
+
+/// The address an A or AAAA record gives.
+pub(super) fn address(data: &RData) -> Option<IpAddr> {
+    match data {
+        RData::A(a) => Some(IpAddr::V4(a.0)),
+        RData::AAAA(a) => Some(IpAddr::V6(a.0)),
+        _ => None,
+    }
+}
+
+/// Removes the `ech` parameter of an HTTPS or SVCB record; true if there was one. Without it
+/// the browser sends its real server name in the clear, which the transparent proxy and the
+/// CONNECT check read.
+pub(super) fn strip_ech(data: &mut RData) -> bool {
+    let (RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb)) = data else {
+        return false;
+    };
     let before = svcb.svc_params.len();
     svcb.svc_params
         .retain(|(key, _)| *key != SvcParamKey::EchConfigList);
@@ -166,7 +174,7 @@ pub fn is_private(ip: IpAddr) -> bool {
 mod tests {
     use super::*;
     use hickory_proto::rr::Name;
-    use hickory_proto::rr::rdata::svcb::{Alpn, EchConfigList, SvcParamValue};
+    use hickory_proto::rr::rdata::svcb::{Alpn, EchConfigList, SVCB, SvcParamValue};
     use hickory_proto::rr::rdata::{A, CNAME};
     use lychgate_classifier::policy::Rule;
 

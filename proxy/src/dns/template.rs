@@ -6,12 +6,11 @@
 //! check — the names the answer aliases to, private addresses — is kept beside the bytes; `ech`
 //! is already removed (every group gets that).
 
-use super::answer_check::{is_private, strip_ech};
+use super::answer_check::{address, alias_target, is_private, strip_ech};
 use super::message::normalised_host;
 use super::wire::push_opt;
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
-use hickory_proto::rr::rdata::HTTPS;
-use hickory_proto::rr::{Name, RData, Record, RecordType};
+use hickory_proto::rr::{Name, Record, RecordType};
 use std::net::IpAddr;
 
 /// The pre-written sections of one cached answer.
@@ -58,20 +57,13 @@ impl WireTemplate {
             .iter()
             .map(|r| {
                 let mut r = r.clone();
-                match &mut r.data {
-                    RData::CNAME(c) => aliases.push(normalised_host(&c.0)),
-                    RData::HTTPS(HTTPS(svcb)) | RData::SVCB(svcb) => {
-                        if !svcb.target_name.is_root() {
-                            aliases.push(normalised_host(&svcb.target_name));
-                        }
-                        ech_stripped |= strip_ech(svcb);
-                    }
-                    RData::A(a) if is_private(IpAddr::V4(a.0)) => private.push(IpAddr::V4(a.0)),
-                    RData::AAAA(a) if is_private(IpAddr::V6(a.0)) => {
-                        private.push(IpAddr::V6(a.0));
-                    }
-                    _ => {}
+                if let Some(target) = alias_target(&r.data) {
+                    aliases.push(normalised_host(target));
                 }
+                if let Some(ip) = address(&r.data).filter(|ip| is_private(*ip)) {
+                    private.push(ip);
+                }
+                ech_stripped |= strip_ech(&mut r.data);
                 r
             })
             .collect();
@@ -169,8 +161,9 @@ fn ttl_offsets(bytes: &[u8], mut at: usize, count: usize) -> Option<Vec<usize>> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hickory_proto::rr::RData;
     use hickory_proto::rr::rdata::svcb::{Alpn, EchConfigList, SVCB, SvcParamKey, SvcParamValue};
-    use hickory_proto::rr::rdata::{A, CNAME, SOA};
+    use hickory_proto::rr::rdata::{A, CNAME, HTTPS, SOA};
 
     fn n(s: &str) -> Name {
         Name::from_ascii(s).unwrap()
