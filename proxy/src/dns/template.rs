@@ -8,7 +8,7 @@
 
 use super::answer_check::{address, alias_target, is_private, strip_ech};
 use super::message::normalised_host;
-use super::wire::push_opt;
+use super::wire::{name_end, push_opt};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, Record, RecordType};
 use std::net::IpAddr;
@@ -125,19 +125,6 @@ impl WireTemplate {
 /// Length of the question section (one question) of an encoded message.
 fn question_len(bytes: &[u8]) -> Option<usize> {
     Some(name_end(bytes, 12)? + 4 - 12)
-}
-
-/// Where the name starting at `at` ends (after its root label or its compression pointer).
-fn name_end(bytes: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *bytes.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xc0 == 0xc0 => return Some(at + 2),
-            l if l & 0xc0 == 0 => at += 1 + usize::from(l),
-            _ => return None,
-        }
-    }
 }
 
 /// The TTL offsets of `count` records starting at `at`.

@@ -8,7 +8,7 @@
 
 use super::message::fqdn;
 use super::upstream_tls::TlsUpstream;
-use super::wire::{read_frame, write_frame};
+use super::wire::{name_end, read_frame, write_frame};
 use crate::config::UpstreamSpec;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
@@ -158,15 +158,7 @@ fn answers_question(packet: &[u8], question: &[u8]) -> bool {
 /// The question section of a message Lychgate encoded (one question, no compression in it):
 /// from the end of the header through the name's root label, type and class.
 fn question_section(message: &[u8]) -> Option<&[u8]> {
-    let mut i = 12;
-    loop {
-        let len = usize::from(*message.get(i)?);
-        if len == 0 {
-            break;
-        }
-        i += 1 + len;
-    }
-    message.get(12..i + 1 + 4)
+    message.get(12..name_end(message, 12)? + 4)
 }
 
 impl Upstreams {

@@ -122,6 +122,19 @@ pub fn push_opt(out: &mut Vec<u8>, payload: u16) {
     out.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
 }
 
+/// Where the name starting at `at` ends (after its root label or its compression pointer).
+pub fn name_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *bytes.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return Some(at + 2),
+            l if l & 0xc0 == 0 => at += 1 + usize::from(l),
+            _ => return None,
+        }
+    }
+}
+
 /// Writes one length-prefixed DNS message (TCP and TLS framing, RFC 1035 §4.2.2), flushed
 /// (a TLS stream sends on flush).
 pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, message: &[u8]) -> io::Result<()> {
