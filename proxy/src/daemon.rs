@@ -54,14 +54,6 @@ pub enum DaemonError {
     /// The DNS upstreams could not be set up (DNS-over-TLS certificates).
     #[error("DNS upstreams: {0}")]
     DnsUpstream(String),
-    /// A DNS address could not be bound.
-    #[error("cannot listen for DNS on {addrs}: {source}")]
-    BindDns {
-        /// The configured addresses.
-        addrs: String,
-        /// Why.
-        source: std::io::Error,
-    },
 }
 
 /// The addresses actually bound (port 0 in config becomes a real port here).
@@ -141,14 +133,9 @@ pub async fn run(
         None => None,
     };
     let dns_sockets = crate::dns::listen::bind(&config.listen.dns, config.dns.udp_sockets)
-        .map_err(|source| DaemonError::BindDns {
-            addrs: config
-                .listen
-                .dns
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", "),
+        .map_err(|(addr, source)| DaemonError::Bind {
+            what: "dns",
+            addr,
             source,
         })?;
     let bound = Bound {

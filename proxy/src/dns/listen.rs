@@ -46,8 +46,12 @@ fn udp_socket(addr: SocketAddr) -> std::io::Result<UdpSocket> {
     UdpSocket::from_std(socket.into())
 }
 
-/// Binds TCP and `udp_per_address` UDP sockets on each address (0: one per CPU).
-pub fn bind(addrs: &[SocketAddr], udp_per_address: usize) -> std::io::Result<DnsSockets> {
+/// Binds TCP and `udp_per_address` UDP sockets on each address (0: one per CPU); an error
+/// names the address that could not be bound.
+pub fn bind(
+    addrs: &[SocketAddr],
+    udp_per_address: usize,
+) -> Result<DnsSockets, (SocketAddr, std::io::Error)> {
     let per = if udp_per_address == 0 {
         std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
     } else {
@@ -58,32 +62,38 @@ pub fn bind(addrs: &[SocketAddr], udp_per_address: usize) -> std::io::Result<Dns
         tcp: Vec::new(),
     };
     for &addr in addrs {
-        // Port 0 (tests): take the kernel's TCP port, then the same port for UDP; on the rare
-        // clash with a UDP socket already there, try another.
-        let mut last_error = None;
-        let mut bound = None;
-        for _ in 0..if addr.port() == 0 { 20 } else { 1 } {
-            let tcp = std::net::TcpListener::bind(addr)?;
-            let at = tcp.local_addr()?;
-            match udp_socket(at) {
-                Ok(first) => {
-                    bound = Some((tcp, first, at));
-                    break;
-                }
-                Err(e) => last_error = Some(e),
-            }
-        }
-        let Some((tcp, first, at)) = bound else {
-            return Err(last_error.unwrap_or_else(|| std::io::Error::other("no port")));
-        };
-        tcp.set_nonblocking(true)?;
-        sockets.tcp.push((TcpListener::from_std(tcp)?, at));
-        sockets.udp.push((Arc::new(first), at));
-        for _ in 1..per {
-            sockets.udp.push((Arc::new(udp_socket(at)?), at));
-        }
+        bind_address(addr, per, &mut sockets).map_err(|e| (addr, e))?;
     }
     Ok(sockets)
+}
+
+/// The TCP listener and `per` UDP sockets of one address.
+fn bind_address(addr: SocketAddr, per: usize, sockets: &mut DnsSockets) -> std::io::Result<()> {
+    // Port 0 (tests): take the kernel's TCP port, then the same port for UDP; on the rare
+    // clash with a UDP socket already there, try another.
+    let mut last_error = None;
+    let mut bound = None;
+    for _ in 0..if addr.port() == 0 { 20 } else { 1 } {
+        let tcp = std::net::TcpListener::bind(addr)?;
+        let at = tcp.local_addr()?;
+        match udp_socket(at) {
+            Ok(first) => {
+                bound = Some((tcp, first, at));
+                break;
+            }
+            Err(e) => last_error = Some(e),
+        }
+    }
+    let Some((tcp, first, at)) = bound else {
+        return Err(last_error.unwrap_or_else(|| std::io::Error::other("no port")));
+    };
+    tcp.set_nonblocking(true)?;
+    sockets.tcp.push((TcpListener::from_std(tcp)?, at));
+    sockets.udp.push((Arc::new(first), at));
+    for _ in 1..per {
+        sockets.udp.push((Arc::new(udp_socket(at)?), at));
+    }
+    Ok(())
 }
 
 /// Serves every socket until `shutdown`; connection and question tasks go in `tasks`.
