@@ -3,8 +3,7 @@
 //! client's UDP size — or are sent truncated so the client retries over TCP.
 
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
-use hickory_proto::rr::rdata::SOA;
-use hickory_proto::rr::{DNSClass, Name, RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
 use hickory_proto::serialize::binary::{BinDecodable, BinDecoder, BinEncodable, BinEncoder};
 use std::borrow::Cow;
 
@@ -226,19 +225,6 @@ pub fn reply_unreadable(
     m
 }
 
-/// The SOA Lychgate puts in the authority section of its own negative answers, so resolvers
-/// cache a block only for `ttl` seconds (RFC 2308: the smaller of the SOA's TTL and minimum).
-pub fn synthetic_soa(owner: Name, ttl: u32) -> Record {
-    let service = Name::from_ascii("lychgate.internal.").unwrap_or_else(|_| Name::root());
-    let mailbox =
-        Name::from_ascii("hostmaster.lychgate.internal.").unwrap_or_else(|_| Name::root());
-    Record::from_rdata(
-        owner,
-        ttl,
-        RData::SOA(SOA::new(service, mailbox, 1, 3600, 600, 86_400, ttl)),
-    )
-}
-
 /// The UDP size an answer to this client may have: 512 without EDNS, else the client's
 /// advertised size within `[512, our_limit]`.
 pub fn udp_limit(edns: Option<ClientEdns>, our_limit: u16) -> usize {
@@ -344,6 +330,7 @@ pub fn rcode_name(r: ResponseCode) -> &'static str {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use hickory_proto::rr::{RData, Record};
 
     /// A client's question as hickory writes it (id 0x1234, RD), for this module's and
     /// `wire.rs`'s tests.

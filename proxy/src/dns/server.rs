@@ -10,7 +10,7 @@ use super::answer_check::{self, CheckRules, Verdict};
 use super::cache::{AnswerCache, UpstreamAnswer, cache_key, cache_ttl};
 use super::message::{
     self, Question, Unreadable, encode, fqdn, qtype_name, rcode_name, reply, reply_unreadable,
-    synthetic_soa, udp_limit,
+    udp_limit,
 };
 use super::metrics::DnsMetrics;
 use super::rate_limit::ClientRateLimit;
@@ -22,7 +22,7 @@ use crate::http::state::{ProxyState, with_scratch, write_unlogged};
 use crate::identity::ClientIdentity;
 use crate::log::{Flag, LogDecision, RecordType, RequestRecord};
 use hickory_proto::op::{Message, ResponseCode};
-use hickory_proto::rr::rdata::{A, AAAA, CNAME};
+use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{RData, Record, RecordType as Rtype};
 use lychgate_classifier::category::{CategoryId, CategorySet};
 use lychgate_classifier::policy::{Action, Decision, GroupId, Request, RequestKind, Rule};
@@ -325,8 +325,12 @@ impl DnsServer {
             return self.respond_bytes(log, &config, bytes);
         }
 
-        if let Some(m) = self.local_answer(&q, &config, local) {
-            return self.respond(log, &config, &m, transport, limit);
+        if let Some(answer) = self.local_answer(&q, &config, local) {
+            let encoded = answer.finish_within(limit);
+            if encoded.truncated {
+                log.flag(Flag::Truncated);
+            }
+            return self.respond_bytes(log, &config, encoded.bytes);
         }
 
         let mut front = None;
@@ -815,7 +819,7 @@ impl DnsServer {
     }
 
     /// Lychgate's own name and `[[static_host]]` names, answered from the config.
-    fn local_answer(&self, q: &Question, config: &Config, local: SocketAddr) -> Option<Message> {
+    fn local_answer(&self, q: &Question, config: &Config, local: SocketAddr) -> Option<Answer> {
         let own;
         let addresses: &[IpAddr] = if q.host == config.proxy.service_host {
             own = if local.ip().is_unspecified() {
@@ -827,20 +831,17 @@ impl DnsServer {
         } else {
             config.static_hosts.get(&q.host)?
         };
-        let mut m = reply(q, ResponseCode::NoError, self.settings.max_udp_payload);
+        let mut answer = Answer::new(q, 0, self.settings.max_udp_payload);
+        let mut any = false;
         for ip in addresses {
-            let data = match (q.qtype(), ip) {
-                (Rtype::A, IpAddr::V4(v4)) => RData::A(A(*v4)),
-                (Rtype::AAAA, IpAddr::V6(v6)) => RData::AAAA(AAAA(*v6)),
+            answer = match (q.qtype(), ip) {
+                (Rtype::A, IpAddr::V4(v4)) => answer.a(*v4, LOCAL_TTL),
+                (Rtype::AAAA, IpAddr::V6(v6)) => answer.aaaa(*v6, LOCAL_TTL),
                 _ => continue,
             };
-            m.answers
-                .push(Record::from_rdata(q.name(), LOCAL_TTL, data));
+            any = true;
         }
-        if m.answers.is_empty() {
-            m.authorities.push(synthetic_soa(q.name(), LOCAL_TTL));
-        }
-        Some(m)
+        Some(if any { answer } else { answer.soa(LOCAL_TTL) })
     }
 
     /// Names whose answers may hold private addresses: the school's `internal_domains`,

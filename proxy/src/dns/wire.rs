@@ -4,7 +4,7 @@
 //! messages for them cost more than deciding. Anything else goes through `hickory-proto`
 //! (`message.rs`), which stays the reference: tests hold these bytes to what hickory reads.
 
-use super::message::{ClientEdns, Question};
+use super::message::{ClientEdns, Encoded, Question};
 use hickory_proto::rr::RecordType;
 use std::io;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -161,6 +161,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> io::Result<Vec<u8>> 
 #[derive(Debug)]
 pub struct Answer {
     bytes: Vec<u8>,
+    question_len: u16,
     counts: [u16; 3],
     edns: bool,
     our_payload: u16,
@@ -174,6 +175,7 @@ impl Answer {
         bytes[4..6].copy_from_slice(&1u16.to_be_bytes());
         bytes.extend_from_slice(&q.wire);
         Answer {
+            question_len: u16::try_from(q.wire.len()).unwrap_or(0),
             bytes,
             counts: [0; 3],
             edns: q.edns.is_some(),
@@ -217,6 +219,34 @@ impl Answer {
         }
         self.counts[1] += 1;
         self
+    }
+
+    /// The finished packet, or — when it is longer than `limit` (a UDP client's size) — the
+    /// truncated form: header with TC, the question and the OPT record, so the client retries
+    /// over TCP.
+    pub fn finish_within(self, limit: Option<usize>) -> Encoded {
+        let (edns, payload) = (self.edns, self.our_payload);
+        let question_end = 12 + usize::from(self.question_len);
+        let bytes = self.finish();
+        match limit {
+            Some(limit) if bytes.len() > limit => {
+                let mut short = bytes[..question_end].to_vec();
+                short[2] |= 0x02;
+                short[6..12].fill(0);
+                if edns {
+                    push_opt(&mut short, payload);
+                    short[10..12].copy_from_slice(&1u16.to_be_bytes());
+                }
+                Encoded {
+                    bytes: short,
+                    truncated: true,
+                }
+            }
+            _ => Encoded {
+                bytes,
+                truncated: false,
+            },
+        }
     }
 
     /// The finished packet (with an OPT record if the client sent one).
@@ -320,6 +350,22 @@ mod tests {
         let m = Message::from_vec(&six).unwrap();
         assert!(m.edns.is_none());
         assert_eq!(m.answers.len(), 1);
+        let mut many = Answer::new(&q, 0, 1232);
+        for i in 0..40u16 {
+            many = many.aaaa(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i), 30);
+        }
+        let whole = many.finish_within(None);
+        assert!(!whole.truncated && whole.bytes.len() > 512);
+        assert_eq!(Message::from_vec(&whole.bytes).unwrap().answers.len(), 40);
+        let mut many = Answer::new(&q, 0, 1232);
+        for i in 0..40u16 {
+            many = many.aaaa(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, i), 30);
+        }
+        let short = many.finish_within(Some(512));
+        assert!(short.truncated && short.bytes.len() <= 512);
+        let m = Message::from_vec(&short.bytes).unwrap();
+        assert!(m.metadata.truncation && m.answers.is_empty());
+        assert_eq!(m.queries[0].name.to_ascii(), "v6.example.");
         let refused = Answer::new(&q, 5, 1232).finish();
         assert_eq!(
             Message::from_vec(&refused).unwrap().metadata.response_code,
