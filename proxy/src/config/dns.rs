@@ -3,7 +3,7 @@
 //! [`DnsSettings`] (stage two). `docs/dns.md` documents every key.
 
 use super::reader::{Fields, Located, Source};
-use super::serving::in_range;
+use super::serving::{number, seconds};
 use lychgate_classifier::host::{Host, normalize_host};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -206,17 +206,6 @@ impl Default for DnsSettings {
     }
 }
 
-fn number<T: TryFrom<u64>>(
-    src: &mut Source<'_>,
-    v: Option<&Located<i64>>,
-    range: std::ops::RangeInclusive<i64>,
-    default: T,
-) -> T {
-    in_range(src, v, range)
-        .and_then(|n| T::try_from(n).ok())
-        .unwrap_or(default)
-}
-
 /// Stage two: checks `[dns]`. `base_dir` is the config file's folder (relative CA paths).
 pub fn validate(src: &mut Source<'_>, raw: &RawDns, base_dir: &std::path::Path) -> DnsSettings {
     let d = DnsSettings::default();
@@ -281,7 +270,7 @@ pub fn validate(src: &mut Source<'_>, raw: &RawDns, base_dir: &std::path::Path) 
             src,
             raw.upstream_timeout_ms.as_ref(),
             100..=30_000,
-            2000u64,
+            u64::try_from(d.upstream_timeout.as_millis()).unwrap_or(u64::MAX),
         )),
         blocked_answer,
         blocked_ttl: number(
@@ -340,12 +329,12 @@ pub fn validate(src: &mut Source<'_>, raw: &RawDns, base_dir: &std::path::Path) 
             1..=1 << 20,
             d.max_tcp_connections_per_client,
         ),
-        tcp_idle_timeout: Duration::from_secs(number(
+        tcp_idle_timeout: seconds(
             src,
             raw.tcp_idle_timeout_seconds.as_ref(),
-            1..=3600,
-            10u64,
-        )),
+            3600,
+            d.tcp_idle_timeout,
+        ),
         udp_sockets: number(src, raw.udp_sockets.as_ref(), 0..=64, d.udp_sockets),
     }
 }

@@ -209,31 +209,27 @@ pub(super) fn in_range(
     None
 }
 
-fn bounded(
+/// A number checked against its range, as the type it is used as; `default` when absent or
+/// out of range (reported).
+pub(super) fn number<T: TryFrom<u64>>(
     src: &mut Source<'_>,
     v: Option<&Located<i64>>,
     range: std::ops::RangeInclusive<i64>,
-    default: u64,
-) -> u64 {
-    in_range(src, v, range).unwrap_or(default)
+    default: T,
+) -> T {
+    in_range(src, v, range)
+        .and_then(|n| T::try_from(n).ok())
+        .unwrap_or(default)
 }
 
-fn count(
-    src: &mut Source<'_>,
-    v: Option<&Located<i64>>,
-    range: std::ops::RangeInclusive<i64>,
-    default: usize,
-) -> usize {
-    usize::try_from(bounded(src, v, range, default as u64)).unwrap_or(default)
-}
-
-fn seconds(
+/// Whole seconds between 1 and `max`.
+pub(super) fn seconds(
     src: &mut Source<'_>,
     v: Option<&Located<i64>>,
     max: i64,
     default: Duration,
 ) -> Duration {
-    Duration::from_secs(bounded(src, v, 1..=max, default.as_secs()))
+    Duration::from_secs(number(src, v, 1..=max, default.as_secs()))
 }
 
 /// Stage two: checks the serving sections.
@@ -326,25 +322,25 @@ pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, Stati
             d.tunnel_idle_timeout,
         ),
         hello_timeout: seconds(src, p.hello_timeout_seconds.as_ref(), 600, d.hello_timeout),
-        max_header_bytes: count(
+        max_header_bytes: number(
             src,
             p.max_header_bytes.as_ref(),
             8192..=1 << 20,
             d.max_header_bytes,
         ),
-        max_connections: count(
+        max_connections: number(
             src,
             p.max_connections.as_ref(),
             1..=1 << 20,
             d.max_connections,
         ),
-        max_connections_per_client: count(
+        max_connections_per_client: number(
             src,
             p.max_connections_per_client.as_ref(),
             1..=1 << 20,
             d.max_connections_per_client,
         ),
-        pool_idle_per_host: count(
+        pool_idle_per_host: number(
             src,
             p.pool_idle_per_host.as_ref(),
             0..=4096,
