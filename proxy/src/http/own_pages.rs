@@ -6,7 +6,7 @@ use super::body::ResponseBody;
 use super::context::{Outcome, RequestContext};
 use super::pages::{self, ReviewOutcome, ReviewRequest};
 use super::service::{self, Connection, Mode, ProxyResponse, page_response};
-use super::state::{ProxyState, SignIn};
+use super::state::ProxyState;
 use crate::log::Flag;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -106,15 +106,7 @@ async fn review(
     req: Request<Incoming>,
 ) -> ProxyResponse {
     ctx.method = "POST".to_string();
-    let (auth, sign_in) = match conn.mode {
-        Mode::Explicit => (
-            req.headers()
-                .get(header::PROXY_AUTHORIZATION)
-                .map(|v| v.as_bytes().to_vec()),
-            SignIn::Possible,
-        ),
-        Mode::Transparent { .. } => (None, SignIn::Impossible),
-    };
+    let (auth, sign_in) = conn.sign_in(req.headers());
     // A failed sign-in still gets an answer: the submitter is then known by address only.
     let identity = match state
         .identify(conn.client.ip(), auth.as_deref(), sign_in)

@@ -49,6 +49,22 @@ pub struct Connection {
     pub mode: Mode,
 }
 
+impl Connection {
+    /// The proxy credentials a request on this connection may offer, and whether its client
+    /// can sign in at all: only an explicit-proxy browser knows a proxy is there.
+    pub fn sign_in(&self, headers: &http::HeaderMap) -> (Option<Vec<u8>>, SignIn) {
+        match self.mode {
+            Mode::Explicit => (
+                headers
+                    .get(header::PROXY_AUTHORIZATION)
+                    .map(|v| v.as_bytes().to_vec()),
+                SignIn::Possible,
+            ),
+            Mode::Transparent { .. } => (None, SignIn::Impossible),
+        }
+    }
+}
+
 /// The request's target before normalisation.
 struct RawTarget {
     host: String,
@@ -132,15 +148,7 @@ async fn serve_http(
     }
 
     // Phase 2: who.
-    let (auth_header, sign_in) = match conn.mode {
-        Mode::Explicit => (
-            req.headers()
-                .get(header::PROXY_AUTHORIZATION)
-                .map(|v| v.as_bytes().to_vec()),
-            SignIn::Possible,
-        ),
-        Mode::Transparent { .. } => (None, SignIn::Impossible),
-    };
+    let (auth_header, sign_in) = conn.sign_in(req.headers());
     let identity = match state
         .identify(ctx.client, auth_header.as_deref(), sign_in)
         .await
