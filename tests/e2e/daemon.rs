@@ -225,6 +225,20 @@ impl Daemon {
         r.body_text()
     }
 
+    /// Sends a signal (`"HUP"`, `"TERM"` ...) to the daemon with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Stops the daemon and returns its exit code.
     pub fn stop(&mut self) -> Option<i32> {
         self.terminate()
