@@ -292,27 +292,33 @@ pub fn validate(
     let mut networks = Vec::new();
     let mut seen_networks: Vec<(Cidr, usize)> = Vec::new();
     for n in &raw.networks {
-        let cidr = n.cidr.as_ref().and_then(|c| match c.value.parse::<Cidr>() {
+        let cidr = n.cidr.as_ref().and_then(|c| {
+            let parsed = c.value.parse::<Cidr>();
+            // Host bits are an error, but the block they truncate to still takes part in the
+            // duplicate check, so `10.0.3.0/24` and `10.0.3.5/24` are also reported together.
+            let block = match &parsed {
+                Ok(cidr) => *cidr,
+                Err(e) => {
+                    src.error(c.offset, &c.field, e.to_string(), None);
+                    e.truncated()?
+                }
+            };
             // The most specific network wins; two entries for the same block would leave the
             // group to file order, which nobody reading the config would guess.
-            Ok(cidr) => match seen_networks.iter().find(|(seen, _)| *seen == cidr) {
+            match seen_networks.iter().find(|(seen, _)| *seen == block) {
                 Some((_, first)) => {
                     src.error(
                         c.offset,
                         &c.field,
-                        format!("network `{cidr}` is listed twice (first on line {first})"),
+                        format!("network `{block}` is listed twice (first on line {first})"),
                         None,
                     );
                     None
                 }
                 None => {
-                    seen_networks.push((cidr, c.line));
-                    Some(cidr)
+                    seen_networks.push((block, c.line));
+                    parsed.ok()
                 }
-            },
-            Err(e) => {
-                src.error(c.offset, &c.field, e.to_string(), None);
-                None
             }
         });
         // A network without a group is served (it is one of the school's) with the default group:
