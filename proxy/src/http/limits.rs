@@ -48,7 +48,8 @@ struct Counts {
 }
 
 /// Counts open client connections against the per-network reserves, the shared part and the
-/// per-client limit.
+/// per-client limit. Networks are the indices of the config's `networks` it was built from; a
+/// reload that changes the networks must build new limits.
 #[derive(Debug, Clone)]
 pub struct ConnectionLimits {
     /// Size of the shared part: the total less every reserve.
