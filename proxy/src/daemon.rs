@@ -198,6 +198,11 @@ pub async fn run(
     let limits = ConnectionLimits::new(
         config.proxy.max_connections,
         config.proxy.max_connections_per_client,
+        config
+            .networks
+            .iter()
+            .map(|n| n.reserved_connections)
+            .collect(),
     );
     let group_names: Vec<Arc<str>> = config
         .policy

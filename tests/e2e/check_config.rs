@@ -92,6 +92,77 @@ reason = "maths games"
 "#;
 
 #[test]
+fn a_network_with_host_bits_is_an_error_and_still_caught_as_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosts.toml");
+    std::fs::write(
+        &path,
+        "default_group = \"guest\"\n\n\
+         [groups.guest]\nkind = \"guest\"\nallow_list_only = true\n\n\
+         [[network]]\ncidr = \"10.0.3.0/24\"\n\n\
+         [[network]]\ncidr = \"10.0.3.5/24\"\n\n\
+         [[network]]\ncidr = \"10.0.4.9/24\"\n",
+    )
+    .unwrap();
+    let out = lychgate_in(dir.path(), &["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", stdout(&out));
+    let err = stderr(&out);
+    let expected = [
+        (
+            11,
+            "network[1].cidr: `10.0.3.5/24` has host bits set: did you mean the network `10.0.3.0/24`, or the one address `10.0.3.5`?",
+        ),
+        (
+            11,
+            "network[1].cidr: network `10.0.3.0/24` is listed twice (first on line 8)",
+        ),
+        (
+            14,
+            "network[2].cidr: `10.0.4.9/24` has host bits set: did you mean the network `10.0.4.0/24`",
+        ),
+    ];
+    for (line, text) in expected {
+        let needle = format!("hosts.toml:{line}: ");
+        let found = err.lines().any(|l| l.contains(&needle) && l.contains(text));
+        assert!(found, "expected `{needle}…{text}` in:\n{err}");
+    }
+    assert!(err.starts_with("3 problems in the configuration:"), "{err}");
+}
+
+#[test]
+fn network_reserves_must_fit_in_the_connection_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reserves.toml");
+    std::fs::write(
+        &path,
+        "default_group = \"guest\"\n\n\
+         [proxy]\nmax_connections = 100\n\n\
+         [groups.guest]\nkind = \"guest\"\nallow_list_only = true\n\n\
+         [[network]]\ncidr = \"10.0.3.0/24\"\nreserved_connections = 80\n\n\
+         [[network]]\ncidr = \"10.0.4.0/24\"\n\n\
+         [[network]]\ncidr = \"10.0.5.0/24\"\nreserved_connections = -1\n",
+    )
+    .unwrap();
+    let out = lychgate_in(dir.path(), &["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", stdout(&out));
+    let err = stderr(&out);
+    // The network without a reserve gets 100 / 2 / 3 = 16, the bad one its default too.
+    let expected = [
+        (19, "network[2].reserved_connections:"),
+        (
+            12,
+            "the networks reserve 112 connections in all, more than `[proxy] max_connections` (100)",
+        ),
+    ];
+    for (line, text) in expected {
+        let needle = format!("reserves.toml:{line}: ");
+        let found = err.lines().any(|l| l.contains(&needle) && l.contains(text));
+        assert!(found, "expected `{needle}…{text}` in:\n{err}");
+    }
+    assert!(err.starts_with("2 problems in the configuration:"), "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once_with_its_line_and_exit_64() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");

@@ -10,6 +10,7 @@ mod examples;
 mod explain;
 mod proxy_http;
 mod proxy_identity;
+mod proxy_limits;
 mod proxy_log;
 mod proxy_tunnel;
 mod run;
