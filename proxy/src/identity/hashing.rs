@@ -306,6 +306,47 @@ mod tests {
     }
 
     #[test]
+    fn verification_reuses_this_threads_memory_and_agrees_with_argon2() {
+        use argon2::password_hash::PasswordVerifier as _;
+        // Two lanes and two passes, so the reused buffer is exercised beyond the trivial case.
+        let params = HashParams(Params::new(64, 2, 2, None).unwrap());
+        let h = hash_secret_with(b"acorn", &params).unwrap();
+        std::thread::spawn(move || {
+            let reference = |secret: &[u8]| {
+                Argon2::default()
+                    .verify_password(secret, &PasswordHash::new(&h).unwrap())
+                    .is_ok()
+            };
+            for (secret, want) in [(&b"acorn"[..], true), (b"oak", false), (b"", false)] {
+                assert_eq!(verify_secret(secret, &h), want);
+                assert_eq!(reference(secret), want);
+            }
+            // One buffer of the stored cost, kept for the next check on this thread.
+            assert_eq!(MEMORY.with(|m| m.borrow().len()), 64);
+            let small = hash_secret_with(b"x", &HashParams::for_tests()).unwrap();
+            assert!(verify_secret(b"x", &small));
+            assert_eq!(
+                MEMORY.with(|m| m.borrow().len()),
+                64,
+                "not shrunk or regrown"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn unmatchable_hashes_are_valid_cost_alike_and_match_nothing() {
+        let params = HashParams::for_tests();
+        let h = unmatchable_hash(&params);
+        assert_eq!(check_phc(&h).unwrap(), params);
+        assert_ne!(h, unmatchable_hash(&params), "salted afresh");
+        for secret in [&b""[..], b"roar", b"anything"] {
+            assert!(!verify_secret(secret, &h));
+        }
+    }
+
+    #[test]
     fn fingerprints_depend_on_key_context_and_secret() {
         let f = Fingerprinter::new().unwrap();
         let g = Fingerprinter::new().unwrap();
