@@ -83,7 +83,7 @@ fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
 
 /// Where allowed DNS questions go: the configured upstreams, else the system's resolvers
 /// without any that are Lychgate's own DNS addresses (a gateway whose resolv.conf names itself).
-fn dns_upstreams(
+pub(crate) fn dns_upstreams(
     settings: &crate::config::DnsSettings,
     own: &[SocketAddr],
 ) -> Result<crate::dns::upstream::Upstreams, DaemonError> {

@@ -15,5 +15,6 @@ pub mod identity;
 pub mod log;
 pub mod metrics;
 pub mod net;
+pub mod preflight;
 pub mod safe_search;
 pub mod tls;

@@ -305,3 +305,80 @@ fn a_missing_config_file_is_a_config_error() {
         stderr(&out)
     );
 }
+
+/// The default config with `edits` applied (`from` → `to`) and `extra` appended, written into
+/// a temporary folder; returns the folder and the config's path.
+fn edited_default(edits: &[(&str, &str)], extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(root().join("config/lychgate.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "default config lacks `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    text.push_str(extra);
+    let path = dir.path().join("lychgate.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn what_run_loads_is_checked_too_every_problem_named_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, "not a folder").unwrap();
+    let a_file = a_file.to_str().unwrap();
+    let (cfg_dir, config) = edited_default(
+        &[
+            (
+                "state_dir = \"var/lib\"",
+                &format!("state_dir = \"{a_file}\""),
+            ),
+            ("dir = \"var/log\"", &format!("dir = \"{a_file}\"")),
+        ],
+        "\n[identity]\nusers_file = \"no-such-users\"\n\n\
+         [dns]\nupstreams = [\"tls://127.0.0.1:853#dns.example\"]\nupstream_ca_file = \"garbage.pem\"\n",
+    );
+    std::fs::write(
+        cfg_dir.path().join("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nnope\n",
+    )
+    .unwrap();
+    let out = lychgate_in(&root(), &["check-config", config.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}{}", stdout(&out));
+    for named in ["no-such-users", "garbage.pem", a_file] {
+        assert!(err.contains(named), "`{named}` not named:\n{err}");
+    }
+    assert!(err.contains("review requests"), "{err}");
+    assert!(err.contains("request log"), "{err}");
+    assert!(err.contains("4 problems found"), "{err}");
+}
+
+#[test]
+fn an_unusable_users_file_fails_the_check_as_it_fails_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, users) in [
+        ("a folder", None),
+        ("garbage", Some("this is not a users file\n")),
+    ] {
+        let (cfg_dir, config) = edited_default(
+            &[(
+                "state_dir = \"var/lib\"",
+                &format!("state_dir = \"{}\"", dir.path().join("state").display()),
+            )],
+            "\n[identity]\nusers_file = \"users\"\n",
+        );
+        let users_path = cfg_dir.path().join("users");
+        match users {
+            Some(text) => std::fs::write(&users_path, text).unwrap(),
+            None => std::fs::create_dir(&users_path).unwrap(),
+        }
+        let out = lychgate_in(&root(), &["check-config", config.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(64), "{what}: {err}{}", stdout(&out));
+        assert!(
+            err.contains(&users_path.display().to_string()),
+            "{what}: the users file is not named:\n{err}"
+        );
+    }
+}

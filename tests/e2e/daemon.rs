@@ -161,6 +161,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (to read its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the daemon wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
