@@ -11,9 +11,10 @@
 //! privacy addresses. The table is bounded so a flood of many source addresses cannot grow it
 //! without limit.
 
+use crate::client_key::client_key;
 use crate::clock::SharedClock;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,18 +54,6 @@ pub enum Admission {
         /// Until the window closes (at least one second).
         retry_after: Duration,
     },
-}
-
-/// The client a failure counts against: an IPv4 address as is, an IPv6 address's /64 network
-/// (IPv4-mapped addresses as their IPv4 selves).
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !((1u128 << 64) - 1))),
-        },
-    }
 }
 
 impl FailureWindow {
