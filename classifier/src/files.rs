@@ -144,9 +144,9 @@ pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, FileError> {
 pub fn show_size(bytes: u64) -> String {
     const KIB: u64 = 1024;
     const MIB: u64 = KIB * 1024;
-    if bytes >= MIB && bytes.is_multiple_of(MIB) {
+    if bytes >= MIB && bytes % MIB == 0 {
         format!("{} MiB", bytes / MIB)
-    } else if bytes >= KIB && bytes.is_multiple_of(KIB) {
+    } else if bytes >= KIB && bytes % KIB == 0 {
         format!("{} KiB", bytes / KIB)
     } else {
         format!("{bytes} bytes")
