@@ -2,8 +2,7 @@
 //! SafeSearch by address, header hygiene, refusals (open proxy, smuggling, loops), upstream
 //! failures and the PAC file — each checked against the request log too.
 
-use crate::daemon::{Daemon, Origin, get, local, send};
-use std::net::TcpListener;
+use crate::daemon::{Daemon, Origin, get, listeners_on_one_port, local, refusing_port, send};
 
 fn with_origin(extra: &str) -> (Daemon, Origin) {
     let origin = Origin::start("A");
@@ -165,11 +164,10 @@ fn a_staff_review_request_is_recorded_for_the_reviewer() {
 fn safe_search_sends_pupils_to_the_safe_front_end() {
     // Two origins on the same port, different loopback addresses: www.google.com is one,
     // forcesafesearch.google.com the other.
-    let safe = TcpListener::bind("127.0.0.9:0").expect("bind");
+    let (safe, plain) = listeners_on_one_port([127, 0, 0, 9].into(), [127, 0, 0, 1].into());
     let port = safe.local_addr().unwrap().port();
-    drop(safe);
-    let safe = Origin::start_on("safe", &format!("127.0.0.9:{port}"));
-    let plain = Origin::start_on("plain", &format!("127.0.0.1:{port}"));
+    let safe = Origin::serve("safe", safe);
+    let plain = Origin::serve("plain", plain);
     let daemon = Daemon::start(
         "[[static_host]]\nname = \"www.google.com\"\naddresses = [\"127.0.0.1\"]\n\n\
          [[static_host]]\nname = \"forcesafesearch.google.com\"\naddresses = [\"127.0.0.9\"]\n",
@@ -283,9 +281,7 @@ fn smuggling_ambiguities_and_loops_are_refused_with_a_reason() {
 
 #[test]
 fn an_unreachable_origin_gets_a_clear_502() {
-    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let (_closed, port) = refusing_port();
     let daemon =
         Daemon::start("[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n");
     let reply = get(
