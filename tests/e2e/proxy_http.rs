@@ -161,6 +161,52 @@ fn a_staff_review_request_is_recorded_for_the_reviewer() {
 }
 
 #[test]
+fn a_review_keeps_the_port_counts_its_body_and_tells_a_pupil_it_is_for_staff() {
+    let daemon = Daemon::start("");
+    let url = "http://pornhub.com:8080/research?q=1";
+    let blocked = get(daemon.proxy, local(1), url);
+    assert_eq!(blocked.status, 403);
+    assert!(
+        blocked
+            .body_text()
+            .contains("http://pornhub.com:8080/research?q=1"),
+        "the staff page shows the port asked for: {}",
+        blocked.body_text()
+    );
+    let reference = blocked.reference();
+    let body = format!(
+        "reference={reference}&url=http%3A%2F%2Fpornhub.com%3A8080%2Fresearch%3Fq%3D1&reason=PSHE+lesson+research"
+    );
+    let post = |src| {
+        send(
+            daemon.proxy,
+            src,
+            &format!(
+                "POST http://lychgate.internal/review HTTP/1.1\r\nHost: lychgate.internal\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let pupil = post(local(2));
+    assert_eq!(pupil.status, 403);
+    let text = pupil.body_text();
+    assert!(text.contains("Only staff can ask for a review"), "{text}");
+    assert!(!text.contains("network"), "not a network refusal: {text}");
+
+    let ok = post(local(1));
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+    let stored = std::fs::read_to_string(daemon.dir.path().join("state/review-requests.jsonl"))
+        .expect("review file");
+    let line: serde_json::Value =
+        serde_json::from_str(stored.lines().next().expect("one line")).expect("json");
+    assert_eq!(line["url"], url);
+    let record = daemon.record(&ok.reference());
+    assert_eq!(record["method"], "POST");
+    assert_eq!(record["bytes_in"], body.len() as u64, "{record}");
+}
+
+#[test]
 fn safe_search_sends_pupils_to_the_safe_front_end() {
     // Two origins on the same port, different loopback addresses: www.google.com is one,
     // forcesafesearch.google.com the other.
