@@ -221,7 +221,9 @@ pub async fn run(
     let dns_settings = config.dns.clone();
     let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
     let branding = config.block_page.branding.clone();
-    let review_url = config.block_page.review_url.clone();
+    let review_url = config
+        .block_page
+        .review_url_for(bound.transparent_http.map(|a| a.port()));
     let state = Arc::new(ProxyState {
         config: ArcSwap::from_pointee(config),
         identities,

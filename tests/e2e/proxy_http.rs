@@ -109,8 +109,14 @@ fn pupils_see_a_gentle_page_and_staff_see_why() {
         text.contains("Request a review"),
         "staff can ask for a review"
     );
+    // The default pages URL carries the transparent listener's port (not 80 here), which a
+    // browser in transparent mode reaches directly.
+    let port = daemon
+        .transparent_http
+        .expect("transparent listener")
+        .port();
     assert!(
-        text.contains("http://lychgate.internal/review"),
+        text.contains(&format!("http://lychgate.internal:{port}/review")),
         "the form posts to Lychgate"
     );
     let r = daemon.record(&staff.reference());
@@ -204,6 +210,40 @@ fn a_review_keeps_the_port_counts_its_body_and_tells_a_pupil_it_is_for_staff() {
     let record = daemon.record(&ok.reference());
     assert_eq!(record["method"], "POST");
     assert_eq!(record["bytes_in"], body.len() as u64, "{record}");
+}
+
+#[test]
+fn a_staff_review_posts_straight_to_the_transparent_listener() {
+    let daemon = Daemon::start("");
+    let http = daemon.transparent_http.expect("transparent listener");
+    let blocked = send(
+        http,
+        local(1),
+        "GET /research HTTP/1.1\r\nHost: pornhub.com\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(blocked.status, 403);
+    let action = format!("http://lychgate.internal:{}/review", http.port());
+    assert!(
+        blocked.body_text().contains(&action),
+        "{}",
+        blocked.body_text()
+    );
+    // What the browser does with that form: no proxy, straight to the gateway's port.
+    let body = format!(
+        "reference={}&url=http%3A%2F%2Fpornhub.com%2Fresearch&reason=PSHE",
+        blocked.reference()
+    );
+    let ok = send(
+        http,
+        local(1),
+        &format!(
+            "POST /review HTTP/1.1\r\nHost: lychgate.internal:{}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            http.port(),
+            body.len()
+        ),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
 }
 
 #[test]
