@@ -91,7 +91,10 @@ fn dns_upstreams(
     let specs: Vec<UpstreamSpec> = match &settings.upstreams {
         Some(list) => list.clone(),
         None => {
-            let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_else(|e| {
+            // Read like every other file Lychgate is pointed at: a regular file, bounded.
+            let resolv_conf = std::path::Path::new("/etc/resolv.conf");
+            let text = lychgate_classifier::files::read_regular_text(resolv_conf, 1024 * 1024)
+                .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot read /etc/resolv.conf: DNS questions that need an upstream will get SERVFAIL until [dns] upstreams is set");
                 String::new()
             });
