@@ -91,7 +91,10 @@ pub(crate) fn dns_upstreams(
     let specs: Vec<UpstreamSpec> = match &settings.upstreams {
         Some(list) => list.clone(),
         None => {
-            let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_else(|e| {
+            // Read like every other file Lychgate is pointed at: a regular file, bounded.
+            let resolv_conf = std::path::Path::new("/etc/resolv.conf");
+            let text = lychgate_classifier::files::read_regular_text(resolv_conf, 1024 * 1024)
+                .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot read /etc/resolv.conf: DNS questions that need an upstream will get SERVFAIL until [dns] upstreams is set");
                 String::new()
             });
@@ -226,7 +229,9 @@ pub async fn run(
     let dns_settings = config.dns.clone();
     let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
     let branding = config.block_page.branding.clone();
-    let review_url = config.block_page.review_url.clone();
+    let review_url = config
+        .block_page
+        .review_url_for(bound.transparent_http.map(|a| a.port()));
     let state = Arc::new(ProxyState {
         config: ArcSwap::from_pointee(config),
         identities,

@@ -2,8 +2,7 @@
 //! SafeSearch by address, header hygiene, refusals (open proxy, smuggling, loops), upstream
 //! failures and the PAC file — each checked against the request log too.
 
-use crate::daemon::{Daemon, Origin, get, local, send};
-use std::net::TcpListener;
+use crate::daemon::{Daemon, Origin, get, listeners_on_one_port, local, refusing_port, send};
 
 fn with_origin(extra: &str) -> (Daemon, Origin) {
     let origin = Origin::start("A");
@@ -110,8 +109,14 @@ fn pupils_see_a_gentle_page_and_staff_see_why() {
         text.contains("Request a review"),
         "staff can ask for a review"
     );
+    // The default pages URL carries the transparent listener's port (not 80 here), which a
+    // browser in transparent mode reaches directly.
+    let port = daemon
+        .transparent_http
+        .expect("transparent listener")
+        .port();
     assert!(
-        text.contains("http://lychgate.internal/review"),
+        text.contains(&format!("http://lychgate.internal:{port}/review")),
         "the form posts to Lychgate"
     );
     let r = daemon.record(&staff.reference());
@@ -162,14 +167,93 @@ fn a_staff_review_request_is_recorded_for_the_reviewer() {
 }
 
 #[test]
+fn a_review_keeps_the_port_counts_its_body_and_tells_a_pupil_it_is_for_staff() {
+    let daemon = Daemon::start("");
+    let url = "http://pornhub.com:8080/research?q=1";
+    let blocked = get(daemon.proxy, local(1), url);
+    assert_eq!(blocked.status, 403);
+    assert!(
+        blocked
+            .body_text()
+            .contains("http://pornhub.com:8080/research?q=1"),
+        "the staff page shows the port asked for: {}",
+        blocked.body_text()
+    );
+    let reference = blocked.reference();
+    let body = format!(
+        "reference={reference}&url=http%3A%2F%2Fpornhub.com%3A8080%2Fresearch%3Fq%3D1&reason=PSHE+lesson+research"
+    );
+    let post = |src| {
+        send(
+            daemon.proxy,
+            src,
+            &format!(
+                "POST http://lychgate.internal/review HTTP/1.1\r\nHost: lychgate.internal\r\n\
+                 Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            ),
+        )
+    };
+    let pupil = post(local(2));
+    assert_eq!(pupil.status, 403);
+    let text = pupil.body_text();
+    assert!(text.contains("Only staff can ask for a review"), "{text}");
+    assert!(!text.contains("network"), "not a network refusal: {text}");
+
+    let ok = post(local(1));
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+    let stored = std::fs::read_to_string(daemon.dir.path().join("state/review-requests.jsonl"))
+        .expect("review file");
+    let line: serde_json::Value =
+        serde_json::from_str(stored.lines().next().expect("one line")).expect("json");
+    assert_eq!(line["url"], url);
+    let record = daemon.record(&ok.reference());
+    assert_eq!(record["method"], "POST");
+    assert_eq!(record["bytes_in"], body.len() as u64, "{record}");
+}
+
+#[test]
+fn a_staff_review_posts_straight_to_the_transparent_listener() {
+    let daemon = Daemon::start("");
+    let http = daemon.transparent_http.expect("transparent listener");
+    let blocked = send(
+        http,
+        local(1),
+        "GET /research HTTP/1.1\r\nHost: pornhub.com\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(blocked.status, 403);
+    let action = format!("http://lychgate.internal:{}/review", http.port());
+    assert!(
+        blocked.body_text().contains(&action),
+        "{}",
+        blocked.body_text()
+    );
+    // What the browser does with that form: no proxy, straight to the gateway's port.
+    let body = format!(
+        "reference={}&url=http%3A%2F%2Fpornhub.com%2Fresearch&reason=PSHE",
+        blocked.reference()
+    );
+    let ok = send(
+        http,
+        local(1),
+        &format!(
+            "POST /review HTTP/1.1\r\nHost: lychgate.internal:{}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            http.port(),
+            body.len()
+        ),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.body_text());
+}
+
+#[test]
 fn safe_search_sends_pupils_to_the_safe_front_end() {
     // Two origins on the same port, different loopback addresses: www.google.com is one,
     // forcesafesearch.google.com the other.
-    let safe = TcpListener::bind("127.0.0.9:0").expect("bind");
+    let (safe, plain) = listeners_on_one_port([127, 0, 0, 9].into(), [127, 0, 0, 1].into());
     let port = safe.local_addr().unwrap().port();
-    drop(safe);
-    let safe = Origin::start_on("safe", &format!("127.0.0.9:{port}"));
-    let plain = Origin::start_on("plain", &format!("127.0.0.1:{port}"));
+    let safe = Origin::serve("safe", safe);
+    let plain = Origin::serve("plain", plain);
     let daemon = Daemon::start(
         "[[static_host]]\nname = \"www.google.com\"\naddresses = [\"127.0.0.1\"]\n\n\
          [[static_host]]\nname = \"forcesafesearch.google.com\"\naddresses = [\"127.0.0.9\"]\n",
@@ -283,9 +367,7 @@ fn smuggling_ambiguities_and_loops_are_refused_with_a_reason() {
 
 #[test]
 fn an_unreachable_origin_gets_a_clear_502() {
-    let closed = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let (_closed, port) = refusing_port();
     let daemon =
         Daemon::start("[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n");
     let reply = get(

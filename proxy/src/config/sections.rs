@@ -5,7 +5,7 @@
 //! the config file's folder, like list paths. Production configs use absolute paths.
 
 use super::reader::{Fields, Located, Source};
-use crate::http::pages::{BlockPageSettings, Branding};
+use crate::http::pages::{BlockPageSettings, Branding, DEFAULT_PAGES_BASE_URL, REVIEW_PATH};
 use crate::identity::{IdentitySettings, StaticDevice, TokenScope, TokenSpec};
 use crate::log::{LogSettings, QueryLogging};
 use lychgate_classifier::policy::GroupId;
@@ -210,6 +210,25 @@ pub struct BlockPage {
     pub branding: Branding,
     /// Where staff review forms post (`None`: no review form).
     pub review_url: Option<String>,
+    /// `pages_url` was left to its default, which names no port.
+    pub default_pages_url: bool,
+}
+
+impl BlockPage {
+    /// Where the review form posts, once the listeners are bound. The default pages URL names
+    /// no port: that reaches Lychgate through the explicit proxy (which answers its service
+    /// host on any port), but a browser in transparent mode connects to the gateway itself,
+    /// and traffic to the gateway is not redirected, so the default takes the transparent
+    /// HTTP listener's port when that is not 80.
+    pub fn review_url_for(&self, transparent_http_port: Option<u16>) -> Option<String> {
+        let url = self.review_url.as_deref()?;
+        match transparent_http_port {
+            Some(port) if self.default_pages_url && port != 80 => {
+                Some(format!("{DEFAULT_PAGES_BASE_URL}:{port}{REVIEW_PATH}"))
+            }
+            _ => Some(url.to_string()),
+        }
+    }
 }
 
 /// The checked sections.
@@ -423,6 +442,42 @@ pub fn validate(
         block_page: BlockPage {
             branding,
             review_url,
+            default_pages_url: b.pages_url.is_none(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_page(review_url: Option<&str>, default_pages_url: bool) -> BlockPage {
+        BlockPage {
+            branding: Branding::default(),
+            review_url: review_url.map(str::to_string),
+            default_pages_url,
+        }
+    }
+
+    #[test]
+    fn the_default_review_url_follows_a_transparent_listener_off_port_80() {
+        let default = block_page(Some("http://lychgate.internal/review"), true);
+        assert_eq!(
+            default.review_url_for(Some(3129)).as_deref(),
+            Some("http://lychgate.internal:3129/review")
+        );
+        for port in [Some(80), None] {
+            assert_eq!(
+                default.review_url_for(port).as_deref(),
+                Some("http://lychgate.internal/review")
+            );
+        }
+        // A pages_url the technician wrote is theirs; no review form stays none.
+        let given = block_page(Some("https://filter.school.example/review"), false);
+        assert_eq!(
+            given.review_url_for(Some(3129)).as_deref(),
+            Some("https://filter.school.example/review")
+        );
+        assert_eq!(block_page(None, true).review_url_for(Some(3129)), None);
     }
 }

@@ -182,7 +182,8 @@ async fn serve_http(
         return page_response(&state, ctx, page).await;
     }
     if ctx.outcome == Outcome::Block {
-        let page = block_page(&state, &ctx, group, &url_text, decision.category);
+        let shown = shown_url("http", &target.host, target.port, &target.path_and_query);
+        let page = block_page(&state, &ctx, group, &shown, decision.category);
         return page_response(&state, ctx, page).await;
     }
 
@@ -367,6 +368,19 @@ pub fn audience(state: &ProxyState, group: GroupId) -> Audience {
         GroupKind::Staff => Audience::Staff,
         GroupKind::Pupil => Audience::Pupil,
         GroupKind::Guest => Audience::Guest,
+    }
+}
+
+/// A URL as the block page and the review request show it: with its port unless it is the
+/// scheme's default, so a staff member reviews the site that was really asked for.
+pub fn shown_url(scheme: &str, host: &str, port: u16, path_and_query: &str) -> String {
+    let default = if scheme == "https" { 443 } else { 80 };
+    let bracket = host.contains(':') && !host.starts_with('[');
+    let (open, close) = if bracket { ("[", "]") } else { ("", "") };
+    if port == default || port == 0 {
+        format!("{scheme}://{open}{host}{close}{path_and_query}")
+    } else {
+        format!("{scheme}://{open}{host}{close}:{port}{path_and_query}")
     }
 }
 
@@ -621,4 +635,31 @@ pub fn status_page(state: &ProxyState, status: StatusCode, reference: &str) -> P
         },
     };
     error_page(state, &kind, reference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_url;
+
+    #[test]
+    fn shown_urls_keep_a_port_that_is_not_the_default() {
+        assert_eq!(
+            shown_url("http", "a.example", 80, "/x"),
+            "http://a.example/x"
+        );
+        assert_eq!(
+            shown_url("http", "a.example", 8080, "/x?y"),
+            "http://a.example:8080/x?y"
+        );
+        assert_eq!(
+            shown_url("https", "a.example", 443, "/"),
+            "https://a.example/"
+        );
+        assert_eq!(
+            shown_url("https", "a.example", 8443, "/"),
+            "https://a.example:8443/"
+        );
+        assert_eq!(shown_url("http", "::1", 81, "/"), "http://[::1]:81/");
+        assert_eq!(shown_url("http", "[::1]", 80, "/"), "http://[::1]/");
+    }
 }
