@@ -381,6 +381,8 @@ fn an_unusable_users_file_fails_the_check_as_it_fails_run() {
             "{what}: the users file is not named:\n{err}"
         );
     }
+}
+
 /// A config whose one list is `path`, read as `format`.
 fn one_list_config(path: &str, format: &str) -> String {
     format!(
