@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cli;
+mod client_key;
 pub mod clock;
 pub mod config;
 pub mod daemon;

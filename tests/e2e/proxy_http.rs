@@ -207,21 +207,13 @@ fn safe_search_sends_pupils_to_the_safe_front_end() {
 
 #[test]
 fn clients_outside_the_school_networks_are_refused_and_counted() {
-    let daemon = Daemon::start("");
+    let mut daemon = Daemon::start("");
     let reply = get(daemon.proxy, local(8), "http://www.bbc.co.uk/");
     assert_eq!(reply.status, 403);
     assert!(
         reply.body_text().contains("school"),
         "{}",
         reply.body_text()
-    );
-    let r = daemon.record(&reply.reference());
-    assert!(
-        r["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f == "not_in_network")
     );
     assert!(
         daemon
@@ -230,6 +222,81 @@ fn clients_outside_the_school_networks_are_refused_and_counted() {
     ); // A listed network without a group is served with the default group.
     let unknown = get(daemon.proxy, local(6), "http://pornhub.com/");
     assert_eq!(daemon.record(&unknown.reference())["group"], "guest");
+
+    // The refusal is in the summary line written at the latest when Lychgate stops.
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(8));
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let summary = &lines[0];
+    assert!(
+        has_flags(summary, &["not_in_network", "summary"]),
+        "{summary}"
+    );
+    assert_eq!(summary["count"], 1);
+    assert_eq!(summary["status"], 403);
+    assert_eq!(summary["decision"], "block");
+    assert_eq!(summary["bytes_out"], reply.body.len(), "{summary}");
+    assert_ne!(summary["id"], reply.reference().as_str());
+}
+
+/// Every log line from `client`.
+fn outsider_lines(daemon: &Daemon, client: std::net::IpAddr) -> Vec<serde_json::Value> {
+    daemon
+        .log_records(0)
+        .into_iter()
+        .filter(|r| r["client"] == client.to_string())
+        .collect()
+}
+
+fn has_flags(line: &serde_json::Value, wanted: &[&str]) -> bool {
+    let flags = line["flags"].as_array().expect("flags");
+    wanted.iter().all(|w| flags.iter().any(|f| f == w))
+}
+
+/// One address outside the networks opening connection after connection must not be able to
+/// fill the log disk: the log grows by a few summary lines whose counts add up to every
+/// connection, exactly as the metrics count them.
+#[test]
+fn a_flood_from_outside_the_networks_is_summarised_not_logged_line_by_line() {
+    let mut daemon = Daemon::start("");
+    let before = daemon.log_records(0).len();
+    let sent = 2000;
+    let mut page_bytes = 0;
+    for _ in 0..sent {
+        let reply = get(daemon.proxy, local(8), "http://www.bbc.co.uk/");
+        assert_eq!(reply.status, 403);
+        page_bytes += reply.body.len();
+    }
+    assert!(
+        daemon.metrics().contains(&format!(
+            "lychgate_refused_connections_total{{reason=\"not_in_network\"}} {sent}"
+        )),
+        "every refusal is counted:\n{}",
+        daemon.metrics()
+    );
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(8));
+    assert!(
+        (1..=3).contains(&lines.len()),
+        "a few summary lines, not one per connection: {} lines",
+        lines.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| has_flags(l, &["not_in_network", "summary"]))
+    );
+    let counted: u64 = lines
+        .iter()
+        .map(|l| l["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, sent as u64, "{lines:#?}");
+    let bytes_out: u64 = lines
+        .iter()
+        .map(|l| l["bytes_out"].as_u64().expect("bytes"))
+        .sum();
+    assert_eq!(bytes_out, page_bytes as u64);
+    assert!(daemon.log_records(0).len() - before <= 3);
 }
 
 #[test]

@@ -20,7 +20,7 @@ use super::wire::Answer;
 use crate::config::{BlockedAnswer, Config, DnsSettings};
 use crate::http::state::{ProxyState, with_scratch, write_unlogged};
 use crate::identity::ClientIdentity;
-use crate::log::{Flag, LogDecision, RecordType, RequestRecord};
+use crate::log::{Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{RData, Record, RecordType as Rtype};
@@ -233,18 +233,26 @@ impl DnsServer {
         };
         let in_network = config.serves(ip);
 
-        // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions
-        // from the school's devices are logged (without reading them); from outside, only
-        // counted — the WAN side must not be able to fill the log disk.
+        // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions are
+        // counted for the summary lines, never a line each: one device must not be able to
+        // fill the log disk.
         if !self.rate.allow(ip, log.started) {
             self.metrics.refuse("rate_limited");
-            if !in_network {
-                return Step::Done(None, None);
+            let group = in_network.then(|| self.shared.identities.by_address(ip).group);
+            if let Some(g) = group {
+                self.metrics.count(2, Some(usize::from(g.0)), "other");
             }
-            log.decision = LogDecision::Error;
-            log.flag(Flag::RateLimited);
-            log.identity = Some(self.shared.identities.by_address(ip));
-            return Step::Done(None, Some(Box::new(self.finish(log, &config))));
+            self.shared.refused.add(&Refused {
+                kind: RecordType::Dns,
+                reason: RefusedReason::RateLimited,
+                client: ip,
+                group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
+                time: log.time,
+                bytes_in: packet.len() as u64,
+                bytes_out: 0,
+                status: 0,
+            });
+            return Step::Done(None, None);
         }
 
         let read = match super::wire::read_question(packet) {
@@ -255,6 +263,17 @@ impl DnsServer {
             Ok(q) => q,
             Err(Unreadable::Drop(_)) => {
                 self.metrics.refuse("malformed");
+                let group = in_network.then(|| self.shared.identities.by_address(ip).group);
+                self.shared.refused.add(&Refused {
+                    kind: RecordType::Dns,
+                    reason: RefusedReason::Malformed,
+                    client: ip,
+                    group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
+                    time: log.time,
+                    bytes_in: packet.len() as u64,
+                    bytes_out: 0,
+                    status: 0,
+                });
                 return Step::Done(None, None);
             }
             Err(Unreadable::Answer {
@@ -269,18 +288,20 @@ impl DnsServer {
                     log.host = Some(message::normalised_host(&q.name));
                     log.qtype = Some(qtype_name(q.query_type));
                 }
-                let rcode = if in_network {
+                let (rcode, refused) = if in_network {
                     log.identity = Some(self.shared.identities.by_address(ip));
                     log.flag(Flag::Malformed);
                     log.rule = Some(format!("unreadable question: {reason}"));
                     log.decision = LogDecision::Error;
-                    rcode
+                    (rcode, RefusedReason::Malformed)
                 } else {
                     self.refuse_outsider(&mut log);
-                    ResponseCode::Refused
+                    (ResponseCode::Refused, RefusedReason::NotInNetwork)
                 };
                 let m = reply_unreadable(id, rcode, query, edns, self.settings.max_udp_payload);
-                return self.respond(log, &config, &m, transport, None);
+                let limit = (transport == Transport::Udp).then_some(message::CLASSIC_UDP_LIMIT);
+                let (bytes, record) = self.respond_record(log, &config, &m, limit);
+                return self.summarised(bytes, &record, refused);
             }
         };
         log.host = Some(q.host.clone());
@@ -291,7 +312,8 @@ impl DnsServer {
         if !in_network {
             self.refuse_outsider(&mut log);
             let bytes = Answer::new(&q, 5, self.settings.max_udp_payload).finish();
-            return self.respond_bytes(log, &config, bytes);
+            let (bytes, record) = self.finish_bytes(log, &config, bytes);
+            return self.summarised(bytes, &record, RefusedReason::NotInNetwork);
         }
         let who = self.shared.identities.by_address(ip);
         let group = who.group;
@@ -771,6 +793,18 @@ impl DnsServer {
             r.qtype.as_deref().unwrap_or("other"),
         );
         r
+    }
+
+    /// A refused question's answer, sent without a line of its own: its record (counted in
+    /// the metrics already) goes into the summary instead.
+    fn summarised(
+        &self,
+        bytes: Option<Vec<u8>>,
+        record: &RequestRecord,
+        reason: RefusedReason,
+    ) -> Step {
+        self.shared.refused.add(&Refused::of_record(record, reason));
+        Step::Done(bytes, None)
     }
 
     fn refuse_outsider(&self, log: &mut QueryLog) {

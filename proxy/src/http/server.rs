@@ -3,13 +3,14 @@
 //! TLS tunnel (port 443). Each connection runs in its own task, so a panic in one is contained
 //! by tokio and never takes the daemon down; shutdown lets in-flight requests finish.
 
+use super::body::OnBodyEnd;
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::GuardedIo;
 use super::limits::ConnectionSlot;
 use super::service::{self, Connection, Mode};
 use super::state::ProxyState;
 use super::tunnel;
-use crate::log::Flag;
+use crate::log::{Flag, RefusedReason};
 use crate::metrics::ReasonLabel;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -224,7 +225,8 @@ async fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Er
 }
 
 /// Clients outside the configured networks: a 403 page on the HTTP listeners (so a technician
-/// testing from the wrong VLAN sees why), a closed connection on the TLS one; logged either way.
+/// testing from the wrong VLAN sees why), a closed connection on the TLS one; counted either
+/// way, and summarised per client rather than a line each (a flood must not fill the log disk).
 async fn refuse_outsider(
     state: Arc<ProxyState>,
     stream: TcpStream,
@@ -236,8 +238,9 @@ async fn refuse_outsider(
             RequestContext::new(TrafficKind::Tls, peer.ip(), super::context::new_reference());
         ctx.outcome = Outcome::Block;
         ctx.flag(Flag::NotInNetwork);
+        ctx.rule = Some("client is not in a configured network".to_string());
         drop(stream);
-        state.record(ctx).await;
+        state.summarise(ctx, RefusedReason::NotInNetwork);
         return;
     }
     let svc_state = Arc::clone(&state);
@@ -255,7 +258,10 @@ async fn refuse_outsider(
             ctx.flag(Flag::NotInNetwork);
             ctx.rule = Some("client is not in a configured network".to_string());
             let page = service::status_page(&state, http::StatusCode::FORBIDDEN, &ctx.reference);
-            Ok::<_, std::convert::Infallible>(service::page_response(&state, ctx, page).await)
+            ctx.status = page.status.as_u16();
+            let reference = ctx.reference.clone();
+            let done = Box::new(SummariseOnEnd { state, ctx });
+            Ok::<_, std::convert::Infallible>(service::page_with(&reference, page, done))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -264,6 +270,23 @@ async fn refuse_outsider(
         .header_read_timeout(Duration::from_secs(5))
         .keep_alive(false);
     let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+}
+
+/// An outsider's 403 page: once it has gone out, the request is counted in the summary.
+struct SummariseOnEnd {
+    state: Arc<ProxyState>,
+    ctx: RequestContext,
+}
+
+impl OnBodyEnd for SummariseOnEnd {
+    fn finish(self: Box<Self>, bytes: u64, complete: bool) {
+        let SummariseOnEnd { state, mut ctx } = *self;
+        ctx.bytes_out = bytes;
+        if !complete {
+            ctx.flag(Flag::ClientClosed);
+        }
+        state.summarise(ctx, RefusedReason::NotInNetwork);
+    }
 }
 
 /// A future that turns a panic while polling it into an error, so one request's bug cannot take
