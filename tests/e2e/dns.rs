@@ -1921,6 +1921,43 @@ fn safe_search_https_questions_get_the_cname_and_the_front_end_s_records() {
     );
 }
 
+/// Records for names nobody asked about (an upstream's extras, or a forger's) never reach a
+/// client, fetched or from the cache; the question's CNAME chain does.
+#[test]
+fn records_outside_the_question_s_chain_are_not_passed_on() {
+    let upstream = FakeUpstream::start();
+    upstream.answer(
+        "www.chain.example.org",
+        RecordType::A,
+        vec![
+            cname("www.chain.example.org", "edge.cdn.example.net", 300),
+            a("edge.cdn.example.net", "203.0.113.80", 300),
+            a("bank.example.com", "203.0.113.66", 300),
+            cname("login.example.com", "edge.cdn.example.net", 300),
+        ],
+    );
+    let daemon = start(&[&upstream], "", "");
+    for round in ["fetched", "cached"] {
+        let answer = query(
+            dns(&daemon),
+            local(STAFF),
+            "www.chain.example.org",
+            RecordType::A,
+        );
+        assert_eq!(addresses(&answer), vec![ip("203.0.113.80")], "{round}");
+        assert_eq!(
+            aliases(&answer),
+            vec![(
+                "www.chain.example.org".to_string(),
+                "edge.cdn.example.net".to_string()
+            )],
+            "{round}"
+        );
+        assert_eq!(answer.answers.len(), 2, "{round}: {answer:?}");
+    }
+    assert_eq!(upstream.asked("www.chain.example.org", RecordType::A), 1);
+}
+
 #[test]
 fn outsiders_are_refused_before_anything_else_is_answered() {
     let upstream = FakeUpstream::start();

@@ -509,21 +509,23 @@ impl DnsServer {
             .upstream_seconds
             .observe(fetched.latency.as_secs_f64());
         let m = fetched.message;
+        let (answers, authorities) =
+            answer_check::in_question_chain(host, m.answers, m.authorities);
         let ttl = cache_ttl(
             m.metadata.response_code,
-            &m.answers,
-            &m.authorities,
+            &answers,
+            &authorities,
             self.settings.max_cache_ttl,
             self.settings.max_negative_ttl,
         );
         let wire = (ttl > 0)
-            .then(|| WireTemplate::new(host, qtype, &m.answers, &m.authorities))
+            .then(|| WireTemplate::new(host, qtype, &answers, &authorities))
             .flatten();
         let answer = Arc::new(UpstreamAnswer {
             wire,
             rcode: m.metadata.response_code,
-            answers: m.answers,
-            authorities: m.authorities,
+            answers,
+            authorities,
             fetched: tokio::time::Instant::now(),
             ttl,
             latency: fetched.latency,
