@@ -399,6 +399,87 @@ fn the_pac_file_sends_everything_through_the_proxy() {
     assert!(!pac.contains("; DIRECT\""), "no DIRECT fallback: {pac}");
 }
 
+/// Bytes that are not HTTP, from a school device: hyper answers 400 itself; the refusal is
+/// summarised with the device's group and the bytes really sent, also after a served request
+/// on the same connection.
+#[test]
+fn unparseable_requests_are_summarised_with_the_client_s_group_and_the_bytes_sent() {
+    use std::io::{Read, Write};
+    let mut daemon = Daemon::start("");
+    let garbage = b"\x16\x03\x01 not http at all\r\n\r\n";
+    let mut sent_back = 0;
+    let mut fresh = crate::daemon::connect_from(local(2), daemon.proxy);
+    fresh.write_all(garbage).unwrap();
+    let mut buf = Vec::new();
+    let _ = fresh.read_to_end(&mut buf);
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 400"),
+        "{buf:?}"
+    );
+    sent_back += buf.len();
+
+    let mut reused = crate::daemon::connect_from(local(2), daemon.proxy);
+    reused
+        .write_all(b"GET http://pornhub.com/ HTTP/1.1\r\nHost: pornhub.com\r\n\r\n")
+        .unwrap();
+    let blocked = crate::daemon::read_reply(&mut reused);
+    assert_eq!(blocked.status, 403);
+    reused.write_all(garbage).unwrap();
+    let mut buf = Vec::new();
+    let _ = reused.read_to_end(&mut buf);
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 400"),
+        "{buf:?}"
+    );
+    sent_back += buf.len();
+
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(2));
+    let summaries: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| has_flags(l, &["summary"]))
+        .collect();
+    assert_eq!(summaries.len(), 1, "{lines:#?}");
+    let summary = summaries[0];
+    assert!(has_flags(summary, &["unparseable"]), "{summary}");
+    assert_eq!(summary["count"], 2);
+    assert_eq!(summary["group"], "ks2");
+    assert_eq!(summary["status"], 400);
+    assert_eq!(summary["bytes_out"], sent_back, "{summary}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "the blocked request is a line of its own: {lines:#?}"
+    );
+}
+
+/// An outsider's CONNECT is summarised as a `connect` with the `https` scheme, apart from its
+/// plain HTTP requests.
+#[test]
+fn an_outsider_s_connect_is_summarised_as_a_connect() {
+    let mut daemon = Daemon::start("");
+    let reply = send(
+        daemon.proxy,
+        local(8),
+        "CONNECT www.example.org:443 HTTP/1.1\r\nHost: www.example.org:443\r\n\r\n",
+    );
+    assert_eq!(reply.status, 403);
+    let plain = get(daemon.proxy, local(8), "http://www.example.org:8080/");
+    assert_eq!(plain.status, 403);
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(8));
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let connect = lines
+        .iter()
+        .find(|l| l["type"] == "connect")
+        .expect("connect");
+    assert_eq!(connect["scheme"], "https");
+    assert_eq!(connect["count"], 1);
+    let http = lines.iter().find(|l| l["type"] == "http").expect("http");
+    assert_eq!(http["scheme"], "http");
+    assert_eq!(http["count"], 1);
+}
+
 #[test]
 fn a_slow_client_is_cut_off_after_the_header_timeout() {
     use std::io::{Read, Write};

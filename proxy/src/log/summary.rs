@@ -31,6 +31,12 @@ pub enum RefusedReason {
     Malformed,
     /// From outside every configured network.
     NotInNetwork,
+    /// HTTP: no complete request head within the header timeout (slowloris guard).
+    HeaderTimeout,
+    /// HTTP: a request head larger than `max_header_bytes`.
+    HeaderTooLarge,
+    /// HTTP: bytes that do not parse as an HTTP/1 request.
+    Unparseable,
 }
 
 impl RefusedReason {
@@ -39,13 +45,20 @@ impl RefusedReason {
             RefusedReason::RateLimited => Flag::RateLimited,
             RefusedReason::Malformed => Flag::Malformed,
             RefusedReason::NotInNetwork => Flag::NotInNetwork,
+            RefusedReason::HeaderTimeout => Flag::HeaderTimeout,
+            RefusedReason::HeaderTooLarge => Flag::HeaderTooLarge,
+            RefusedReason::Unparseable => Flag::Unparseable,
         }
     }
 
     fn decision(self) -> LogDecision {
         match self {
             RefusedReason::NotInNetwork => LogDecision::Block,
-            RefusedReason::RateLimited | RefusedReason::Malformed => LogDecision::Error,
+            RefusedReason::RateLimited
+            | RefusedReason::Malformed
+            | RefusedReason::HeaderTimeout
+            | RefusedReason::HeaderTooLarge
+            | RefusedReason::Unparseable => LogDecision::Error,
         }
     }
 
@@ -54,6 +67,9 @@ impl RefusedReason {
             RefusedReason::RateLimited => "over the client's rate limit, not answered",
             RefusedReason::Malformed => "unreadable",
             RefusedReason::NotInNetwork => "client is not in a configured network",
+            RefusedReason::HeaderTimeout => "no complete request head in time",
+            RefusedReason::HeaderTooLarge => "request head too large",
+            RefusedReason::Unparseable => "not an HTTP/1 request",
         }
     }
 }
@@ -210,6 +226,11 @@ fn summary_line(key: Key, tally: Tally) -> RequestRecord {
     let time = tally.first.to_zoned_datetime(jiff::tz::TimeZone::UTC);
     let client = key.client.unwrap_or(OTHER_CLIENTS);
     let mut r = RequestRecord::new(key.kind, time, client, &tally.group);
+    r.scheme = match key.kind {
+        RecordType::Http => Some("http".to_string()),
+        RecordType::Connect | RecordType::Tls => Some("https".to_string()),
+        RecordType::Dns | RecordType::Admin => None,
+    };
     let from = match key.client {
         None => "clients beyond the summary table".to_string(),
         Some(IpAddr::V6(v6)) => format!("{v6}/64"),
