@@ -242,17 +242,7 @@ impl DnsServer {
             if let Some(g) = group {
                 self.metrics.count(2, Some(usize::from(g.0)), "other");
             }
-            self.shared.refused.add(&Refused {
-                kind: RecordType::Dns,
-                reason: RefusedReason::RateLimited,
-                client: ip,
-                group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
-                time: log.time,
-                bytes_in: packet.len() as u64,
-                bytes_out: 0,
-                status: 0,
-            });
-            return Step::Done(None, None);
+            return self.summarise_unread(&config, RefusedReason::RateLimited, &log, group);
         }
 
         let read = match super::wire::read_question(packet) {
@@ -264,17 +254,7 @@ impl DnsServer {
             Err(Unreadable::Drop(_)) => {
                 self.metrics.refuse("malformed");
                 let group = in_network.then(|| self.shared.identities.by_address(ip).group);
-                self.shared.refused.add(&Refused {
-                    kind: RecordType::Dns,
-                    reason: RefusedReason::Malformed,
-                    client: ip,
-                    group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
-                    time: log.time,
-                    bytes_in: packet.len() as u64,
-                    bytes_out: 0,
-                    status: 0,
-                });
-                return Step::Done(None, None);
+                return self.summarise_unread(&config, RefusedReason::Malformed, &log, group);
             }
             Err(Unreadable::Answer {
                 id,
@@ -795,6 +775,28 @@ impl DnsServer {
             r.qtype.as_deref().unwrap_or("other"),
         );
         r
+    }
+
+    /// A packet refused unread and unanswered (over the rate, or dropped), counted into the
+    /// summary under the client's group by address (`None`: from outside the networks).
+    fn summarise_unread(
+        &self,
+        config: &Config,
+        reason: RefusedReason,
+        log: &QueryLog,
+        group: Option<GroupId>,
+    ) -> Step {
+        self.shared.refused.add(&Refused {
+            kind: RecordType::Dns,
+            reason,
+            client: log.client,
+            group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
+            time: log.time,
+            bytes_in: log.bytes_in as u64,
+            bytes_out: 0,
+            status: 0,
+        });
+        Step::Done(None, None)
     }
 
     /// A refused question's answer, sent without a line of its own: its record (counted in
