@@ -121,7 +121,12 @@ pub fn in_question_chain(
     answers: Vec<Record>,
     authorities: Vec<Record>,
 ) -> (Vec<Record>, Vec<Record>) {
-    let mut chain = vec![asked.trim_end_matches('.').to_ascii_lowercase()];
+    // Spelled as `normalised_host` spells owners: lower case, no trailing dot, the root `.`.
+    let asked = match asked.trim_end_matches('.') {
+        "" => ".".to_string(),
+        name => name.to_ascii_lowercase(),
+    };
+    let mut chain = vec![asked];
     // Each round adds at least one name or stops, so at most one round per record.
     for _ in 0..=answers.len() {
         let before = chain.len();
@@ -335,6 +340,9 @@ mod tests {
         assert_eq!(authorities.len(), 1);
         assert_eq!(authorities[0].name, name("example.net."));
         assert!(is_within("a.b.example", "example") && is_within("x", "."));
+        // The root's own records (a `. NS` question) are its chain too.
+        let root_ns = Record::from_rdata(Name::root(), 300, RData::NS(NS(name("a.root."))));
+        assert_eq!(in_question_chain(".", vec![root_ns], vec![]).0.len(), 1);
         assert!(!is_within("badexample", "example"));
     }
 
