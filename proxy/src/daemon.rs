@@ -14,7 +14,7 @@ use crate::http::state::ProxyState;
 use crate::http::upstream::{self, OwnSockets, Resolver};
 use crate::identity::Identities;
 use crate::identity::{self, IdentityMetrics};
-use crate::log::{LogMetrics, RequestLog};
+use crate::log::{LogMetrics, RefusedSummary, RequestLog};
 use crate::metrics::ProxyMetrics;
 use crate::tls::TlsPeekMetrics;
 use arc_swap::ArcSwap;
@@ -228,6 +228,7 @@ pub async fn run(
     dns_metrics.register(&mut registry);
     let dns_settings = config.dns.clone();
     let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
+    let summary_interval = config.log.summary_interval;
     let branding = config.block_page.branding.clone();
     let review_url = config
         .block_page
@@ -236,6 +237,7 @@ pub async fn run(
         config: ArcSwap::from_pointee(config),
         identities,
         log,
+        refused: Arc::new(RefusedSummary::default()),
         metrics,
         request_counters,
         group_names,
@@ -290,6 +292,11 @@ pub async fn run(
     }
     crate::dns::listen::serve(dns, dns_sockets, &listeners, &tracker, &shutdown);
     listeners.spawn(admin::serve(admin_state, admin_listener, tracker.clone()));
+    listeners.spawn(write_summaries_every(
+        Arc::clone(&state),
+        summary_interval,
+        shutdown.clone(),
+    ));
     on_ready(&bound);
 
     shutdown.cancelled().await;
@@ -302,10 +309,39 @@ pub async fn run(
     {
         tracing::warn!("some connections were still open after {DRAIN_TIME:?}; closing them");
     }
-    // Every record queued so far reaches the file before the daemon exits.
+    // The refusals counted since the last summary, now that nothing more can be refused, then
+    // every record queued so far reaches the file before the daemon exits.
+    write_summaries(&state).await;
     drop(state);
     if let Err(e) = log_task.shutdown().await {
         tracing::error!(error = %e, "the request log did not close cleanly");
     }
     Ok(())
+}
+
+/// Writes the summary lines of refused traffic every `interval` until shutdown (the last ones
+/// are written by [`run`] once every listener has stopped, so none is lost or split).
+async fn write_summaries_every(
+    state: Arc<ProxyState>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => write_summaries(&state).await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// One line per client and reason counted since the last call, through the log's queue
+/// (waiting for room like any record), or to stderr once the log has closed.
+async fn write_summaries(state: &ProxyState) {
+    for line in state.refused.drain() {
+        if let Err(closed) = state.log.write(line).await {
+            crate::http::state::write_unlogged(&closed.0);
+        }
+    }
 }

@@ -291,21 +291,13 @@ fn safe_search_sends_pupils_to_the_safe_front_end() {
 
 #[test]
 fn clients_outside_the_school_networks_are_refused_and_counted() {
-    let daemon = Daemon::start("");
+    let mut daemon = Daemon::start("");
     let reply = get(daemon.proxy, local(8), "http://www.bbc.co.uk/");
     assert_eq!(reply.status, 403);
     assert!(
         reply.body_text().contains("school"),
         "{}",
         reply.body_text()
-    );
-    let r = daemon.record(&reply.reference());
-    assert!(
-        r["flags"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|f| f == "not_in_network")
     );
     assert!(
         daemon
@@ -314,6 +306,81 @@ fn clients_outside_the_school_networks_are_refused_and_counted() {
     ); // A listed network without a group is served with the default group.
     let unknown = get(daemon.proxy, local(6), "http://pornhub.com/");
     assert_eq!(daemon.record(&unknown.reference())["group"], "guest");
+
+    // The refusal is in the summary line written at the latest when Lychgate stops.
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(8));
+    assert_eq!(lines.len(), 1, "{lines:#?}");
+    let summary = &lines[0];
+    assert!(
+        has_flags(summary, &["not_in_network", "summary"]),
+        "{summary}"
+    );
+    assert_eq!(summary["count"], 1);
+    assert_eq!(summary["status"], 403);
+    assert_eq!(summary["decision"], "block");
+    assert_eq!(summary["bytes_out"], reply.body.len(), "{summary}");
+    assert_ne!(summary["id"], reply.reference().as_str());
+}
+
+/// Every log line from `client`.
+fn outsider_lines(daemon: &Daemon, client: std::net::IpAddr) -> Vec<serde_json::Value> {
+    daemon
+        .log_records(0)
+        .into_iter()
+        .filter(|r| r["client"] == client.to_string())
+        .collect()
+}
+
+fn has_flags(line: &serde_json::Value, wanted: &[&str]) -> bool {
+    let flags = line["flags"].as_array().expect("flags");
+    wanted.iter().all(|w| flags.iter().any(|f| f == w))
+}
+
+/// One address outside the networks opening connection after connection must not be able to
+/// fill the log disk: the log grows by a few summary lines whose counts add up to every
+/// connection, exactly as the metrics count them.
+#[test]
+fn a_flood_from_outside_the_networks_is_summarised_not_logged_line_by_line() {
+    let mut daemon = Daemon::start("");
+    let before = daemon.log_records(0).len();
+    let sent = 2000;
+    let mut page_bytes = 0;
+    for _ in 0..sent {
+        let reply = get(daemon.proxy, local(8), "http://www.bbc.co.uk/");
+        assert_eq!(reply.status, 403);
+        page_bytes += reply.body.len();
+    }
+    assert!(
+        daemon.metrics().contains(&format!(
+            "lychgate_refused_connections_total{{reason=\"not_in_network\"}} {sent}"
+        )),
+        "every refusal is counted:\n{}",
+        daemon.metrics()
+    );
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(8));
+    assert!(
+        (1..=3).contains(&lines.len()),
+        "a few summary lines, not one per connection: {} lines",
+        lines.len()
+    );
+    assert!(
+        lines
+            .iter()
+            .all(|l| has_flags(l, &["not_in_network", "summary"]))
+    );
+    let counted: u64 = lines
+        .iter()
+        .map(|l| l["count"].as_u64().expect("count"))
+        .sum();
+    assert_eq!(counted, sent as u64, "{lines:#?}");
+    let bytes_out: u64 = lines
+        .iter()
+        .map(|l| l["bytes_out"].as_u64().expect("bytes"))
+        .sum();
+    assert_eq!(bytes_out, page_bytes as u64);
+    assert!(daemon.log_records(0).len() - before <= 3);
 }
 
 #[test]
@@ -412,6 +479,87 @@ fn the_pac_file_sends_everything_through_the_proxy() {
         "{pac}"
     );
     assert!(!pac.contains("; DIRECT\""), "no DIRECT fallback: {pac}");
+}
+
+/// Bytes that are not HTTP, from a school device: hyper answers 400 itself; the refusal is
+/// summarised with the device's group and the bytes really sent, also after a served request
+/// on the same connection.
+#[test]
+fn unparseable_requests_are_summarised_with_the_client_s_group_and_the_bytes_sent() {
+    use std::io::{Read, Write};
+    let mut daemon = Daemon::start("");
+    let garbage = b"\x16\x03\x01 not http at all\r\n\r\n";
+    let mut sent_back = 0;
+    let mut fresh = crate::daemon::connect_from(local(2), daemon.proxy);
+    fresh.write_all(garbage).unwrap();
+    let mut buf = Vec::new();
+    let _ = fresh.read_to_end(&mut buf);
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 400"),
+        "{buf:?}"
+    );
+    sent_back += buf.len();
+
+    let mut reused = crate::daemon::connect_from(local(2), daemon.proxy);
+    reused
+        .write_all(b"GET http://pornhub.com/ HTTP/1.1\r\nHost: pornhub.com\r\n\r\n")
+        .unwrap();
+    let blocked = crate::daemon::read_reply(&mut reused);
+    assert_eq!(blocked.status, 403);
+    reused.write_all(garbage).unwrap();
+    let mut buf = Vec::new();
+    let _ = reused.read_to_end(&mut buf);
+    assert!(
+        String::from_utf8_lossy(&buf).starts_with("HTTP/1.1 400"),
+        "{buf:?}"
+    );
+    sent_back += buf.len();
+
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(2));
+    let summaries: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| has_flags(l, &["summary"]))
+        .collect();
+    assert_eq!(summaries.len(), 1, "{lines:#?}");
+    let summary = summaries[0];
+    assert!(has_flags(summary, &["unparseable"]), "{summary}");
+    assert_eq!(summary["count"], 2);
+    assert_eq!(summary["group"], "ks2");
+    assert_eq!(summary["status"], 400);
+    assert_eq!(summary["bytes_out"], sent_back, "{summary}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "the blocked request is a line of its own: {lines:#?}"
+    );
+}
+
+/// An outsider's CONNECT is summarised as a `connect` with the `https` scheme, apart from its
+/// plain HTTP requests.
+#[test]
+fn an_outsider_s_connect_is_summarised_as_a_connect() {
+    let mut daemon = Daemon::start("");
+    let reply = send(
+        daemon.proxy,
+        local(8),
+        "CONNECT www.example.org:443 HTTP/1.1\r\nHost: www.example.org:443\r\n\r\n",
+    );
+    assert_eq!(reply.status, 403);
+    let plain = get(daemon.proxy, local(8), "http://www.example.org:8080/");
+    assert_eq!(plain.status, 403);
+    assert_eq!(daemon.stop(), Some(0));
+    let lines = outsider_lines(&daemon, local(8));
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    let connect = lines
+        .iter()
+        .find(|l| l["type"] == "connect")
+        .expect("connect");
+    assert_eq!(connect["scheme"], "https");
+    assert_eq!(connect["count"], 1);
+    let http = lines.iter().find(|l| l["type"] == "http").expect("http");
+    assert_eq!(http["scheme"], "http");
+    assert_eq!(http["count"], 1);
 }
 
 #[test]

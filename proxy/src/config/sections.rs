@@ -41,6 +41,8 @@ pub struct RawLog {
     pub queue_capacity: Option<Located<i64>>,
     /// Largest batch.
     pub batch_max: Option<Located<i64>>,
+    /// Seconds between summary lines of refused traffic.
+    pub summary_interval_seconds: Option<Located<i64>>,
 }
 
 /// One `[[identity.device]]`.
@@ -116,6 +118,7 @@ const LOG_KEYS: &[&str] = &[
     "query",
     "queue_capacity",
     "batch_max",
+    "summary_interval_seconds",
 ];
 const IDENTITY_KEYS: &[&str] = &[
     "users_file",
@@ -154,6 +157,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
             query: t.string(src, "query"),
             queue_capacity: t.integer(src, "queue_capacity"),
             batch_max: t.integer(src, "batch_max"),
+            summary_interval_seconds: t.integer(src, "summary_interval_seconds"),
         };
         t.finish(src, LOG_KEYS);
     }
@@ -301,6 +305,9 @@ pub fn validate(
     }
     if let Some(n) = positive(src, l.batch_max.as_ref(), 1 << 16) {
         log.batch_max = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = positive(src, l.summary_interval_seconds.as_ref(), 3600) {
+        log.summary_interval = std::time::Duration::from_secs(n);
     }
     if let Err(e) = log.check() {
         let at = l.dir.as_ref().map_or(0, |d| d.offset);

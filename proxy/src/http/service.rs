@@ -456,14 +456,20 @@ pub async fn page_response(
     page: Page,
 ) -> ProxyResponse {
     ctx.status = page.status.as_u16();
+    let reference = ctx.reference.clone();
+    let done = finisher(state, ctx).await;
+    page_with(&reference, page, done)
+}
+
+/// A page whose end runs `done` (which writes or counts its request).
+pub fn page_with(reference: &str, page: Page, done: Box<dyn OnBodyEnd>) -> ProxyResponse {
     let mut builder = Response::builder()
         .status(page.status)
-        .header("x-lychgate-reference", ctx.reference.as_str());
+        .header("x-lychgate-reference", reference);
     for (name, value) in page.headers() {
         builder = builder.header(name, value);
     }
     let body = ResponseBody::page(page.body);
-    let done = finisher(state, ctx).await;
     builder
         .body(Counted::new(body, done))
         .unwrap_or_else(|_| Response::new(Counted::new(ResponseBody::empty(), Box::new(NoRecord))))
