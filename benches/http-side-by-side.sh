@@ -11,6 +11,12 @@
 #     Lychgate interleaved, median. The client sends a real TLS ClientHello first (Lychgate reads
 #     it before connecting upstream), then the bulk bytes flow unencrypted so the proxies' splice
 #     is measured, not two TLS stacks.
+#  3. Latency at the same offered load: oha sends a constant RATE req/s (default 15,000) through
+#     squid and through Lychgate, interleaved, with latency correction (a request that waited for
+#     a late one counts the wait: no coordinated omission), 50 keep-alive connections, the same
+#     nginx origin and absolute-URI requests. wrk in part 1 drives each proxy flat out, so its
+#     tails compare a proxy serving twice the requests with one serving half; this part compares
+#     them doing the same work. Requests still in flight at the end are waited for (-w).
 #
 # Usage (as root, from anywhere; benchmarks are run by hand, not by CI):
 #   benches/http-side-by-side.sh
@@ -20,17 +26,21 @@
 #   DUR ROUNDS WARMUP QUIET_MAX NOISY_RETRIES   passed to the shared script (defaults 10 3 2 60 2)
 #   DOMAINS         extra blocked domains in Lychgate's policy (default 1000000)
 #   SEED            generator seed for them (default 20261130)
-#   PARTS           which parts to run: "http connect" (default), "http" or "connect"
+#   PARTS           which parts to run, any of "http connect rate" (the default: all three)
 #   CONNECT_BYTES   bytes per CONNECT transfer (default 1073741824 = 1 GiB)
 #   CONNECT_ROUNDS  transfers per target, interleaved; the median is reported (default 5)
 #   CONNECT_PORT    loopback port of the bulk source, added to both proxies' CONNECT ports (18443)
 #   SHARED_BENCH    folder of the shared scripts (default <repo>/../shared/bench)
 #   WORK_DIR        where the config, lists, logs and results go (default: a new /tmp dir, kept)
+#   RATE            offered load of part 3 in req/s (default 15000)
+#   RATE_DUR        seconds per part-3 run (default 15); RATE_ROUNDS runs per proxy (default 3)
+#   OHA             the oha binary (default: oha on PATH; `cargo install oha --locked`)
 #   STRICT=1        exit 3 when a target is missed (default: targets are only reported)
 #
 # Ports (loopback): Lychgate proxy 18080, transparent 18083/18084, admin 18089, dns 18053
 # (served but idle in this bench); the shared script's origin 18081, squid 13128, e2guardian 18082;
-# CONNECT: bulk source 18443, bench squid 13129.
+# CONNECT: bulk source 18443, bench squid 13129. Rate: origin 18081 (part 1's, started again),
+# bench squid 13130.
 #
 # Output: progress on stderr; the results (markdown) on stdout and in WORK_DIR/results.md.
 # Exit status: 0 measured, 1 something failed, 3 (STRICT=1 only) a target missed.
@@ -44,7 +54,11 @@ LIB=$ROOT/benches/lib
 SHARED_BENCH=${SHARED_BENCH:-$ROOT/../shared/bench}
 DOMAINS=${DOMAINS:-1000000}
 SEED=${SEED:-20261130}
-PARTS=${PARTS:-http connect}
+PARTS=${PARTS:-http connect rate}
+RATE=${RATE:-15000}
+RATE_DUR=${RATE_DUR:-15}
+RATE_ROUNDS=${RATE_ROUNDS:-3}
+OHA=${OHA:-oha}
 CONNECT_BYTES=${CONNECT_BYTES:-1073741824}
 CONNECT_ROUNDS=${CONNECT_ROUNDS:-5}
 QUIET_MAX=${QUIET_MAX:-60}
@@ -60,6 +74,8 @@ SINK=127.0.0.1:${CONNECT_PORT:-18443}
 SQUID_CONNECT=127.0.0.1:13129
 SQUID_CONNECT_LOG=/tmp/bench-squid-connect-access.log   # squid drops to its own user: /tmp
 SQUID_CONNECT_CACHE_LOG=/tmp/bench-squid-connect-cache.log
+SQUID_RATE=127.0.0.1:13130
+RATE_ORIGIN=127.0.0.1:18081
 
 log()  { printf '[lychgate-bench] %s\n' "$*" >&2; }
 die()  { printf '[lychgate-bench] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -129,8 +145,11 @@ wait_quiet() {
 }
 
 # ---------------------------------------------------------------- preflight
-for v in DOMAINS CONNECT_BYTES CONNECT_ROUNDS; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"; done
-for p in $PARTS; do [[ $p == http || $p == connect ]] || die "PARTS takes http and/or connect (got '$PARTS')"; done
+for v in DOMAINS CONNECT_BYTES CONNECT_ROUNDS RATE RATE_DUR RATE_ROUNDS; do [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer"; done
+for p in $PARTS; do [[ $p == http || $p == connect || $p == rate ]] || die "PARTS takes http, connect and/or rate (got '$PARTS')"; done
+if [[ " $PARTS " == *" rate "* ]]; then
+  command -v "$OHA" >/dev/null || die "part 3 needs oha (cargo install oha --locked, or set OHA=/path/to/oha)"
+fi
 ((EUID == 0)) || die "run as root (squid and e2guardian start as root and drop privileges)"
 [[ -r $SHARED_BENCH/http-side-by-side.sh ]] || die "shared bench script not found: $SHARED_BENCH/http-side-by-side.sh (set SHARED_BENCH)"
 
@@ -345,6 +364,56 @@ if [[ " $PARTS " == *" connect "* ]]; then
   log "$CONNECT_LOG_CHECK"
 fi
 
+# ---------------------------------------------------------------- part 3: latency at one rate
+declare -A RATE_P50 RATE_P99 RATE_P999 RATE_RPS RATE_ERR
+RATE_RC=NA
+if [[ " $PARTS " == *" rate "* ]]; then
+  RATE_RC=0
+  for hp in "$RATE_ORIGIN" "$SQUID_RATE"; do port_open "$hp" && die "$hp is in use now; stop whatever listens there first"; done
+  nginx -c "$SHARED_BENCH/peers/nginx-origin.conf" </dev/null >"$WORK_DIR/nginx-rate.out" 2>&1 &
+  NGINX_PID=$!; PIDS+=("$NGINX_PID")
+  wait_port "$RATE_ORIGIN" "$NGINX_PID" 15 || die "nginx origin did not start: $(cat "$WORK_DIR/nginx-rate.out")"
+  SQUID_RATE_CONF=$WORK_DIR/squid-rate.conf
+  rm -f /tmp/bench-squid-rate-access.log /tmp/bench-squid-rate-cache.log
+  sed -e "s#^http_port .*#http_port $SQUID_RATE#" \
+      -e "s#^access_log .*#access_log stdio:/tmp/bench-squid-rate-access.log#" \
+      -e "s#^cache_log .*#cache_log /tmp/bench-squid-rate-cache.log#" \
+      -e "s#^pid_filename .*#pid_filename /tmp/bench-squid-rate.pid#" \
+      "$SHARED_BENCH/peers/squid.conf" >"$SQUID_RATE_CONF"
+  grep -qx "http_port $SQUID_RATE" "$SQUID_RATE_CONF" || die "squid rate config edit failed ($SQUID_RATE_CONF)"
+  squid -N -f "$SQUID_RATE_CONF" </dev/null >"$WORK_DIR/squid-rate.out" 2>&1 &
+  SQUID_RATE_PID=$!; PIDS+=("$SQUID_RATE_PID")
+  wait_port "$SQUID_RATE" "$SQUID_RATE_PID" 30 && sleep 0.5 && alive "$SQUID_RATE_PID" ||
+    die "squid (rate) did not start: $(tail -n 5 "$WORK_DIR/squid-rate.out" /tmp/bench-squid-rate-cache.log 2>/dev/null)"
+  start_lychgate "$WORK_DIR/lychgate-rate.out"
+  declare -A RATE_PROXY=([squid]=$SQUID_RATE [lychgate]=$LG_PROXY)
+  declare -A RATE_RUNS
+  for ((r = 1; r <= RATE_ROUNDS; r++)); do
+    for t in squid lychgate; do
+      wait_quiet
+      out=$WORK_DIR/oha-$t-$r.json
+      # a short unrecorded warm-up opens the 50 connections, then the measured run
+      timeout 60 "$OHA" -z 2s -q "$RATE" -c 50 --no-tui --output-format json -x "http://${RATE_PROXY[$t]}" \
+        "http://$RATE_ORIGIN/" >/dev/null 2>&1 || true
+      if ! timeout $((RATE_DUR + 60)) "$OHA" -z "${RATE_DUR}s" -w -q "$RATE" --latency-correction -c 50 --no-tui \
+           --output-format json -x "http://${RATE_PROXY[$t]}" "http://$RATE_ORIGIN/" >"$out" 2>"$out.err"; then
+        log "rate $t round $r: oha failed: $(head -c 300 "$out.err")"; RATE_RC=1; continue
+      fi
+      line=$(python3 "$LIB/oha_summary.py" "$out") || { log "rate $t round $r: unreadable oha output"; RATE_RC=1; continue; }
+      log "rate round $r/$RATE_ROUNDS, $t: $line"
+      RATE_RUNS[$t]+="$line"$'\n'
+    done
+  done
+  stop "$LG_PID"; stop "$SQUID_RATE_PID"; stop "$NGINX_PID"
+  # Per proxy: the median of each figure over the rounds.
+  for t in squid lychgate; do
+    for f in rps p50 p99 p999 err; do
+      v=$(printf '%s' "${RATE_RUNS[$t]:-}" | tr ' ' '\n' | awk -F= -v k="$f" '$1 == k { print $2 }' | median)
+      case $f in rps) RATE_RPS[$t]=$v ;; p50) RATE_P50[$t]=$v ;; p99) RATE_P99[$t]=$v ;; p999) RATE_P999[$t]=$v ;; err) RATE_ERR[$t]=$v ;; esac
+    done
+  done
+fi
+
 # ---------------------------------------------------------------- report
 # Fields of the shared table: | name | req/s | p50 ms | p99 ms | RSS MB | req/s per run | errors |
 row() { awk -F'|' -v n="$1" -v f="$2" '{ x = $2; gsub(/ /, "", x) } x == n { v = $f; gsub(/^ +| +$/, "", v); print v; exit }' "$WORK_DIR/http-shared.md" 2>/dev/null; }
@@ -398,10 +467,26 @@ MISSED=0
     r_c=$(ratio "${MIBS[lychgate]}" "${MIBS[squid]}")
     echo "| CONNECT ≥ squid's | $r_c× | $(verdict "$r_c" '>=' 1) |"
   fi
+  if [[ $RATE_RC != NA ]]; then
+    echo
+    echo "### Latency at the same offered load: $RATE req/s for ${RATE_DUR} s, oha -c 50 --latency-correction, median of $RATE_ROUNDS interleaved (exit status $RATE_RC)"
+    echo
+    echo "| proxy | req/s achieved | p50 ms | p99 ms | p99.9 ms | non-2xx or errors | runs (rps, p99) |"
+    echo "|---|---:|---:|---:|---:|---:|---|"
+    for t in squid lychgate; do
+      runs=$(printf '%s' "${RATE_RUNS[$t]:-}" | awk '{ r = ""; p = ""; for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "rps") r = kv[2]; if (kv[1] == "p99") p = kv[2] } if (r != "") printf "%s%s, %s ms", (n++ ? "; " : ""), r, p }')
+      echo "| $t | ${RATE_RPS[$t]} | ${RATE_P50[$t]} | ${RATE_P99[$t]} | ${RATE_P999[$t]} | ${RATE_ERR[$t]} | $runs |"
+    done
+    echo
+    echo "| target | measured | verdict |"
+    echo "|---|---|---|"
+    r_p=$(ratio "${RATE_P99[lychgate]}" "${RATE_P99[squid]}")
+    echo "| p99 ≤ squid's at $RATE req/s | ${RATE_P99[lychgate]} ms vs ${RATE_P99[squid]} ms ($r_p×) | $(verdict "$r_p" '<=' 1) |"
+  fi
 } >"$WORK_DIR/results.md"
 cat "$WORK_DIR/results.md"
 grep -q 'MISSED' "$WORK_DIR/results.md" && MISSED=1
 log "results in $WORK_DIR/results.md"
-[[ $HTTP_RC == NA || $HTTP_RC == 0 ]] && [[ $CONNECT_RC == NA || $CONNECT_RC == 0 ]] || exit 1
+[[ $HTTP_RC == NA || $HTTP_RC == 0 ]] && [[ $CONNECT_RC == NA || $CONNECT_RC == 0 ]] && [[ $RATE_RC == NA || $RATE_RC == 0 ]] || exit 1
 ((STRICT && MISSED)) && exit 3
 exit 0
