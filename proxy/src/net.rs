@@ -17,6 +17,11 @@ pub struct Cidr {
 pub struct CidrError(pub String);
 
 impl Cidr {
+    /// The block's address as written.
+    pub fn addr(&self) -> IpAddr {
+        self.addr
+    }
+
     /// The prefix length.
     pub fn prefix(&self) -> u8 {
         self.prefix

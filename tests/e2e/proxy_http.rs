@@ -262,8 +262,13 @@ fn smuggling_ambiguities_and_loops_are_refused_with_a_reason() {
         &format!("http://127.0.0.1:{}/", daemon.proxy.port()),
     );
     assert_eq!(
-        itself.status, 400,
-        "a request to Lychgate's own socket is refused"
+        itself.status, 403,
+        "a request to Lychgate's own socket is refused by the destination policy"
+    );
+    let r = daemon.record(&itself.reference());
+    assert!(
+        r["flags"].as_array().unwrap().iter().any(|f| f == "loop"),
+        "{r}"
     );
     let origin_form = send(
         daemon.proxy,

@@ -70,6 +70,8 @@ struct RawTarget {
     host: String,
     port: u16,
     path_and_query: String,
+    /// The `Host` header the origin gets: the authority decided on.
+    host_header: HeaderValue,
 }
 
 /// hyper's entry point: never fails; every problem becomes a page and a log record.
@@ -161,7 +163,11 @@ async fn serve_http(
     ctx.identity = Some(identity);
 
     // Phase 3: decide.
-    let url_text = format!("http://{}{}", target.host, target.path_and_query);
+    let url_text = if target.host.contains(':') {
+        format!("http://[{}]{}", target.host, target.path_and_query)
+    } else {
+        format!("http://{}{}", target.host, target.path_and_query)
+    };
     let normalised = match normalize_url(&url_text) {
         Ok(u) => u,
         Err(e) => {
@@ -218,7 +224,12 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             if authority.as_str().contains('@') {
                 return Err("the address must not carry a user name or password");
             }
+            // The client's own `Host` headers are ignored: the origin must see the host that
+            // was decided on, not another one a CDN would route by.
+            let host_header = HeaderValue::from_str(authority.as_str())
+                .map_err(|_| "the address cannot be forwarded")?;
             Ok(Some(RawTarget {
+                host_header,
                 host: authority
                     .host()
                     .trim_matches(['[', ']'])
@@ -228,7 +239,13 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             }))
         }
         Mode::Transparent { original_dst } => {
-            let host_header = match req.headers().get(header::HOST).map(HeaderValue::to_str) {
+            // The decision is made on one `Host`; an origin could route by another.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            let (first, second) = (hosts.next(), hosts.next());
+            if second.is_some() {
+                return Err("the request has more than one Host header");
+            }
+            let host_header = match first.map(HeaderValue::to_str) {
                 Some(Ok(h)) => h.to_string(),
                 Some(Err(_)) => return Err("the Host header is not readable"),
                 None => match uri.authority() {
@@ -239,8 +256,14 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             let authority: http::uri::Authority = host_header
                 .parse()
                 .map_err(|_| "the Host header is not a host name")?;
+            if authority.as_str().contains('@') {
+                return Err("the Host header must not carry a user name or password");
+            }
+            let host_header = HeaderValue::from_str(authority.as_str())
+                .map_err(|_| "the Host header is not a host name")?;
             let default_port = original_dst.map_or(80, |d| d.port());
             Ok(Some(RawTarget {
+                host_header,
                 host: authority
                     .host()
                     .trim_matches(['[', ']'])
@@ -266,16 +289,24 @@ async fn forward(
         ctx.flag(Flag::SafeSearch);
     }
     // Where to connect: the SafeSearch front end, the verified original destination
-    // (transparent), or the host asked for.
+    // (transparent, checked here), or the host asked for. The by-name pool's connector resolves
+    // its authority and checks every address against the destination policy before it dials.
+    let mut pool = &state.client.by_name;
     let authority = match (conn.mode, redirected) {
-        (_, Some(safe)) => format!("{safe}:{}", target.port),
+        (_, Some(safe)) => authority_text(safe, target.port),
         (
             Mode::Transparent {
                 original_dst: Some(dst),
             },
             None,
-        ) => match state.resolver.resolve(&target.host, dst.port()).await {
-            Ok(addrs) if addrs.iter().any(|a| a.ip() == dst.ip()) => dst.to_string(),
+        ) => match state.resolver.addresses(&target.host, dst.port()).await {
+            Ok(addrs) if addrs.iter().any(|a| a.ip() == dst.ip()) => {
+                if let Err(e) = state.resolver.check_address(&target.host, dst) {
+                    return upstream_failed(&state, ctx, e.failure()).await;
+                }
+                pool = &state.client.checked_address;
+                dst.to_string()
+            }
             Ok(_) => {
                 ctx.flag(Flag::HostMismatch);
                 ctx.outcome = Outcome::Block;
@@ -296,19 +327,7 @@ async fn forward(
                 return upstream_failed(&state, ctx, failure).await;
             }
         },
-        _ => {
-            if state.resolver.port_is_own(target.port) {
-                if let Err(e) = state.resolver.resolve(&target.host, target.port).await {
-                    let failure = UpstreamFailure::classify(&e);
-                    return upstream_failed(&state, ctx, failure).await;
-                }
-            }
-            if target.host.contains(':') {
-                format!("[{}]:{}", target.host, target.port)
-            } else {
-                format!("{}:{}", target.host, target.port)
-            }
-        }
+        _ => authority_text(&target.host, target.port),
     };
     let uri: Uri = match format!("http://{authority}{}", target.path_and_query).parse() {
         Ok(u) => u,
@@ -317,17 +336,10 @@ async fn forward(
 
     let (mut parts, body) = req.into_parts();
     let version = parts.version;
-    if !parts.headers.contains_key(header::HOST) {
-        let host = if target.port == 80 {
-            target.host.clone()
-        } else {
-            format!("{}:{}", target.host, target.port)
-        };
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            parts.headers.insert(header::HOST, v);
-        }
-    }
     headers::strip_hop_by_hop(&mut parts.headers);
+    // After the hop-by-hop removal (`Connection: host` must not drop it): exactly one `Host`,
+    // the authority that was decided on (RFC 9112 §3.2.2), whatever the client sent.
+    parts.headers.insert(header::HOST, target.host_header);
     headers::add_via(&mut parts.headers, version, &config.proxy.via);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
@@ -335,11 +347,8 @@ async fn forward(
         Request::from_parts(parts, UpstreamBody::new(body, Arc::clone(&ctx.bytes_in)));
 
     let sent = std::time::Instant::now();
-    let result = tokio::time::timeout(
-        config.proxy.response_timeout,
-        state.client.request(upstream_req),
-    )
-    .await;
+    let result =
+        tokio::time::timeout(config.proxy.response_timeout, pool.request(upstream_req)).await;
     let response = match result {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -359,6 +368,15 @@ async fn forward(
     ctx.status = parts.status.as_u16();
     let done = finisher(&state, ctx).await;
     Response::from_parts(parts, Counted::new(ResponseBody::Origin(body), done))
+}
+
+/// `host:port` for a URI, with an IPv6 address in brackets.
+fn authority_text(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Who a page is for.
@@ -552,9 +570,7 @@ pub async fn upstream_failed(
         UpstreamFailure::Dns => ErrorKind::UpstreamNoSuchName { host: &host },
         UpstreamFailure::Refused => ErrorKind::UpstreamRefused { host: &host },
         UpstreamFailure::Timeout => ErrorKind::UpstreamTimeout { host: &host },
-        UpstreamFailure::Loop => ErrorKind::BadRequest {
-            reason: "the address points back at this proxy",
-        },
+        UpstreamFailure::Destination(_) => ErrorKind::DestinationRefused { host: &host },
         UpstreamFailure::Other => ErrorKind::UpstreamUnreachable { host: &host },
     };
     let page = error_page(state, &kind, &ctx.reference);

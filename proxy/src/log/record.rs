@@ -143,6 +143,9 @@ pub enum Flag {
     UpstreamTimeout,
     /// The request pointed back at Lychgate itself.
     Loop,
+    /// The destination policy refused the address (loopback, link-local, private, the gateway
+    /// itself); `rule` names the reason.
+    DestinationRefused,
     /// The request already carried Lychgate's Via pseudonym (a forwarding loop).
     ViaLoop,
     /// The tunnel was closed after carrying nothing for `tunnel_idle_timeout_seconds`.
