@@ -395,3 +395,87 @@ fn metrics_count_what_happened() {
     );
     assert_eq!(ready.status, 200);
 }
+
+/// The `host:` lines of a request head the origin saw.
+fn host_lines(head: &str) -> Vec<String> {
+    head.lines()
+        .map(str::to_ascii_lowercase)
+        .filter(|l| l.starts_with("host:"))
+        .collect()
+}
+
+#[test]
+fn the_origin_gets_the_host_that_was_decided_on() {
+    let (daemon, origin) = with_origin("");
+    let port = origin.addr.port();
+    // A pupil's request for an allowed URI with a blocked site's Host (twice, even): the
+    // origin — or a CDN routing by Host — must see only the URI's authority.
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        &format!(
+            "GET http://www.bbc.co.uk:{port}/news HTTP/1.1\r\nHost: pornhub.com\r\n\
+             Host: pornhub.com\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body_text());
+    let head = origin.requests().pop().expect("origin saw the request");
+    assert_eq!(
+        host_lines(&head),
+        [format!("host: www.bbc.co.uk:{port}")],
+        "{head}"
+    );
+    let records = daemon.log_records(1);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["path"] == "/news" && r["host"] == format!("www.bbc.co.uk:{port}")),
+        "{records:?}"
+    );
+    // `Connection: close, Host` names Host as hop-by-hop: it is still sent, once.
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        &format!(
+            "GET http://www.bbc.co.uk:{port}/a HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\n\
+             Connection: close, Host\r\n\r\n"
+        ),
+    );
+    assert_eq!(reply.status, 200);
+    let head = origin.requests().pop().expect("origin saw the request");
+    assert_eq!(
+        host_lines(&head),
+        [format!("host: www.bbc.co.uk:{port}")],
+        "{head}"
+    );
+
+    // Transparent mode decides on the Host: a second one is refused, not forwarded.
+    let http = daemon.transparent_http.expect("transparent 80 listener");
+    let seen = origin.requests().len();
+    let two = send(
+        http,
+        local(2),
+        &format!(
+            "GET /b HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\nHost: pornhub.com\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(two.status, 400, "{}", two.body_text());
+    assert!(two.body_text().contains("more than one Host header"));
+    assert_eq!(daemon.record(&two.reference())["decision"], "error");
+    assert_eq!(origin.requests().len(), seen, "the origin was reached");
+    let hop = send(
+        http,
+        local(2),
+        &format!(
+            "GET /c HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\nConnection: close, Host\r\n\r\n"
+        ),
+    );
+    assert_eq!(hop.status, 200, "{}", hop.body_text());
+    let head = origin.requests().pop().expect("origin saw the request");
+    assert_eq!(
+        host_lines(&head),
+        [format!("host: www.bbc.co.uk:{port}")],
+        "{head}"
+    );
+}
