@@ -479,3 +479,39 @@ fn the_origin_gets_the_host_that_was_decided_on() {
         "{head}"
     );
 }
+
+#[test]
+fn odd_transfer_encodings_are_refused_not_forwarded() {
+    let (daemon, origin) = with_origin("");
+    let port = origin.addr.port();
+    for te in [
+        "Transfer-Encoding: identity, chunked\r\n",
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let reply = send(
+            daemon.proxy,
+            local(1),
+            &format!(
+                "POST http://www.bbc.co.uk:{port}/form HTTP/1.1\r\nHost: www.bbc.co.uk\r\n{te}\
+                 Connection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"
+            ),
+        );
+        assert_eq!(reply.status, 400, "{te}: {}", reply.body_text());
+        let r = daemon.record(&reply.reference());
+        assert!(
+            r["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "ambiguous_framing"),
+            "{te}: {r}"
+        );
+    }
+    assert!(origin.requests().is_empty(), "{:?}", origin.requests());
+    let metrics = daemon.metrics();
+    assert!(
+        metrics.contains("lychgate_bad_requests_total{reason=\"bad_transfer_encoding\"} 3"),
+        "{metrics}"
+    );
+}
