@@ -228,13 +228,14 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             // was decided on, not another one a CDN would route by.
             let host_header = HeaderValue::from_str(authority.as_str())
                 .map_err(|_| "the address cannot be forwarded")?;
+            let port = plain_port(authority)?.unwrap_or(80);
             Ok(Some(RawTarget {
                 host_header,
                 host: authority
                     .host()
                     .trim_matches(['[', ']'])
                     .to_ascii_lowercase(),
-                port: authority.port_u16().unwrap_or(80),
+                port,
                 path_and_query,
             }))
         }
@@ -262,13 +263,14 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             let host_header = HeaderValue::from_str(authority.as_str())
                 .map_err(|_| "the Host header is not a host name")?;
             let default_port = original_dst.map_or(80, |d| d.port());
+            let port = plain_port(&authority)?.unwrap_or(default_port);
             Ok(Some(RawTarget {
                 host_header,
                 host: authority
                     .host()
                     .trim_matches(['[', ']'])
                     .to_ascii_lowercase(),
-                port: authority.port_u16().unwrap_or(default_port),
+                port,
                 path_and_query,
             }))
         }
@@ -368,6 +370,27 @@ async fn forward(
     ctx.status = parts.status.as_u16();
     let done = finisher(&state, ctx).await;
     Response::from_parts(parts, Counted::new(ResponseBody::Origin(body), done))
+}
+
+/// The authority's port when written as plain decimal digits (`Ok(None)`: no port). `u16`'s
+/// parser also takes `+443`, which another parser on the way may read differently.
+pub fn plain_port(authority: &http::uri::Authority) -> Result<Option<u16>, &'static str> {
+    // The text after the host, read from the authority as written: `Authority::port` is `None`
+    // for a port that is not a `u16` (`:65536`), which must not become the default port.
+    let text = authority.as_str();
+    let after_userinfo = text.rsplit_once('@').map_or(text, |(_, rest)| rest);
+    let after_host = after_userinfo
+        .get(authority.host().len()..)
+        .unwrap_or_default();
+    match after_host.strip_prefix(':') {
+        None if after_host.is_empty() => Ok(None),
+        Some("") => Ok(None),
+        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits
+            .parse()
+            .map(Some)
+            .map_err(|_| "the port is not a port number"),
+        _ => Err("the port must be written in digits only"),
+    }
 }
 
 /// `host:port` for a URI, with an IPv6 address in brackets.
@@ -637,4 +660,26 @@ pub fn status_page(state: &ProxyState, status: StatusCode, reference: &str) -> P
         },
     };
     error_page(state, &kind, reference)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn port(text: &str) -> Result<Option<u16>, &'static str> {
+        plain_port(&text.parse().unwrap())
+    }
+
+    #[test]
+    fn ports_are_plain_decimal_digits_only() {
+        assert_eq!(port("example.com:443"), Ok(Some(443)));
+        assert_eq!(port("[::1]:8080"), Ok(Some(8080)));
+        assert_eq!(port("example.com"), Ok(None));
+        assert_eq!(port("example.com:0443"), Ok(Some(443)));
+        assert!(port("example.com:+443").is_err());
+        assert!(port("example.com:+24643").is_err());
+        assert!(port("example.com:65536").is_err());
+        assert_eq!(port("example.com:"), Ok(None));
+        assert_eq!(port("user@example.com:81"), Ok(Some(81)));
+    }
 }

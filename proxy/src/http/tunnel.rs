@@ -103,8 +103,10 @@ pub async fn connect(
     let Some(authority) = req.uri().authority().cloned() else {
         return service::bad_request(&state, ctx, "CONNECT needs host:port").await;
     };
-    let Some(port) = authority.port_u16() else {
-        return service::bad_request(&state, ctx, "CONNECT needs host:port").await;
+    let port = match service::plain_port(&authority) {
+        Ok(Some(port)) => port,
+        Ok(None) => return service::bad_request(&state, ctx, "CONNECT needs host:port").await,
+        Err(reason) => return service::bad_request(&state, ctx, reason).await,
     };
     let Some(host) = normalised_host(authority.host()) else {
         return service::bad_request(&state, ctx, "CONNECT names no valid host").await;
