@@ -515,3 +515,28 @@ fn odd_transfer_encodings_are_refused_not_forwarded() {
         "{metrics}"
     );
 }
+
+#[test]
+fn ipv6_literal_urls_are_read_and_logged_with_brackets() {
+    let daemon = Daemon::start("");
+    // KS2 blocks IP-literal hosts: decided and logged, never dialled.
+    for (url, host) in [
+        ("http://[2001:db8::1]/x", "[2001:db8::1]"),
+        ("http://[2001:DB8::1]:8080/x", "[2001:db8::1]:8080"),
+    ] {
+        let reply = get(daemon.proxy, local(2), url);
+        assert_eq!(reply.status, 403, "{url}: {}", reply.body_text());
+        let r = daemon.record(&reply.reference());
+        assert_eq!(r["host"], host, "{url}: {r}");
+        assert_eq!(r["decision"], "block", "{url}: {r}");
+    }
+    // CONNECT too (the port is logged apart for tunnels).
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        "CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n",
+    );
+    assert_eq!(reply.status, 403, "{}", reply.body_text());
+    let r = daemon.record(&reply.reference());
+    assert_eq!(r["host"], "[2001:db8::1]", "{r}");
+}

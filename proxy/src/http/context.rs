@@ -181,6 +181,11 @@ impl RequestContext {
         r.scheme = Some(self.scheme.to_string());
         if !self.host.is_empty() {
             let default_port = if self.scheme == "https" { 443 } else { 80 };
+            // An IPv6 literal (the only host with a `:`) is logged in brackets, as in a URL, so
+            // a port after it cannot be read as part of the address.
+            if self.host.contains(':') && !self.host.starts_with('[') {
+                self.host = format!("[{}]", self.host);
+            }
             r.host = Some(if self.port == 0 || self.port == default_port {
                 take(&mut self.host)
             } else {
