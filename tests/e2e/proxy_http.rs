@@ -539,6 +539,7 @@ fn ipv6_literal_urls_are_read_and_logged_with_brackets() {
     assert_eq!(reply.status, 403, "{}", reply.body_text());
     let r = daemon.record(&reply.reference());
     assert_eq!(r["host"], "[2001:db8::1]", "{r}");
+    assert_eq!(r["authority"], "[2001:db8::1]:443", "{r}");
 }
 
 /// A request head of exactly `len` bytes (request line, headers, blank line), padded with one

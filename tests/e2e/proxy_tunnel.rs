@@ -117,6 +117,12 @@ fn domain_fronting_is_caught_by_the_sni() {
         .expect("record");
     assert_eq!(r["decision"], "block");
     assert_eq!(r["host"], format!("pornhub.com:{}", origin.addr.port()));
+    // The authority asked for is kept beside the SNI.
+    assert_eq!(
+        r["authority"],
+        format!("www.bbc.co.uk:{}", origin.addr.port()),
+        "{r}"
+    );
     assert!(
         r["flags"]
             .as_array()

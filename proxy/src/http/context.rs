@@ -99,6 +99,9 @@ pub struct RequestContext {
     pub rule: Option<String>,
     /// Search terms, if a search.
     pub search: Option<String>,
+    /// CONNECT: the authority asked for (`host:port`, normalised), kept apart from `host`,
+    /// which becomes the SNI when the two differ.
+    pub authority: Option<String>,
     /// Safeguarding concerns found.
     pub concerns: Vec<(Theme, Severity)>,
     /// Notable facts (`safe_search`, `sni_mismatch`, `auth_failed` ...).
@@ -133,6 +136,7 @@ impl RequestContext {
             outcome: Outcome::Error,
             rule: None,
             search: None,
+            authority: None,
             concerns: Vec::new(),
             flags: Vec::new(),
             time: jiff::Timestamp::now(),
@@ -209,6 +213,7 @@ impl RequestContext {
             .map(|c| config.policy.categories().name(c).to_string());
         r.rule = self.rule.take();
         r.search = self.search.take();
+        r.authority = self.authority.take();
         r.concerns = take(&mut self.concerns)
             .into_iter()
             .map(|(theme, severity)| Concern { theme, severity })

@@ -113,6 +113,11 @@ pub async fn connect(
     };
     ctx.host.clone_from(&host);
     ctx.port = port;
+    ctx.authority = Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    });
     let auth = req
         .headers()
         .get(header::PROXY_AUTHORIZATION)

@@ -242,6 +242,9 @@ pub struct RequestRecord {
     /// DNS: how long the upstream took to answer; written as milliseconds like `duration_ms`.
     #[serde(serialize_with = "ser_opt_duration_ms")]
     pub upstream_ms: Option<Duration>,
+    /// CONNECT: the authority the client asked for (`host:port`), whatever the SNI said (then
+    /// in `host`); `None` for everything else.
+    pub authority: Option<String>,
 }
 
 impl RequestRecord {
@@ -288,6 +291,7 @@ impl RequestRecord {
             rcode: None,
             cache_hit: None,
             upstream_ms: None,
+            authority: None,
         }
     }
 
@@ -361,7 +365,7 @@ pub(crate) mod tests {
         r
     }
 
-    const FIELDS: [&str; 28] = [
+    const FIELDS: [&str; 29] = [
         "v",
         "time",
         "id",
@@ -390,6 +394,7 @@ pub(crate) mod tests {
         "rcode",
         "cache_hit",
         "upstream_ms",
+        "authority",
     ];
 
     fn line(r: &RequestRecord) -> String {
