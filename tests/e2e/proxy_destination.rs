@@ -280,3 +280,30 @@ fn transparent_http_refuses_loopback_hosts() {
     assert_refused(&daemon, &reply, "loopback", "transparent localhost");
     assert!(origin.requests().is_empty());
 }
+
+#[test]
+fn transparent_tls_refuses_an_sni_that_resolves_to_loopback() {
+    let daemon = Daemon::start(HOSTS);
+    let tls = daemon.transparent_https.expect("transparent 443 listener");
+    let mut s = connect_from(local(1), tls);
+    s.write_all(&client_hello(Some("localhost"))).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).unwrap_or(0);
+    assert!(n > 0 && buf[0] == 21, "a TLS alert: {:?}", &buf[..n]);
+    let records = daemon.log_records(1);
+    let r = records
+        .iter()
+        .find(|r| r["type"] == "tls")
+        .expect("tunnel record");
+    assert_eq!(r["decision"], "block", "{r}");
+    assert!(
+        r["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f == "destination_refused"),
+        "{r}"
+    );
+    assert!(r["rule"].as_str().unwrap_or("").contains("loopback"), "{r}");
+}
