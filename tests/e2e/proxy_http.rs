@@ -590,7 +590,8 @@ fn header_limits_hold_exactly_at_the_boundary() {
         431
     );
     assert_eq!(origin.requests().len(), 2);
-    let records = daemon.log_records(5);
+    // Two served and four refused: wait for all six lines.
+    let records = daemon.log_records(6);
     let too_large = records
         .iter()
         .filter(|r| r.to_string().contains("header_too_large"))
