@@ -170,8 +170,14 @@ async fn identity(
     } else {
         Outcome::Block
     };
-    ctx.rule = Some(serde_json::to_string(&outcome.audit).unwrap_or_default());
+    ctx.rule = Some(outcome.audit.summary());
     ctx.flag(Flag::IdentityBinding);
     proxy.record(ctx).await;
-    text(outcome.status, "application/json", outcome.body)
+    let mut response = text(outcome.status, "application/json", outcome.body);
+    if let Some(secs) = outcome.retry_after_secs {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+    }
+    response
 }

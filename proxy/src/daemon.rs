@@ -84,7 +84,7 @@ fn local(l: &TcpListener, fallback: SocketAddr) -> SocketAddr {
 
 /// Where allowed DNS questions go: the configured upstreams, else the system's resolvers
 /// without any that are Lychgate's own DNS addresses (a gateway whose resolv.conf names itself).
-fn dns_upstreams(
+pub(crate) fn dns_upstreams(
     settings: &crate::config::DnsSettings,
     own: &[SocketAddr],
 ) -> Result<crate::dns::upstream::Upstreams, DaemonError> {
@@ -206,6 +206,11 @@ pub async fn run(
     let limits = ConnectionLimits::new(
         config.proxy.max_connections,
         config.proxy.max_connections_per_client,
+        config
+            .networks
+            .iter()
+            .map(|n| n.reserved_connections)
+            .collect(),
     );
     let group_names: Vec<Arc<str>> = config
         .policy

@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod cli;
+mod client_key;
 pub mod clock;
 pub mod config;
 pub mod daemon;
@@ -14,5 +15,6 @@ pub mod identity;
 pub mod log;
 pub mod metrics;
 pub mod net;
+pub mod preflight;
 pub mod safe_search;
 pub mod tls;

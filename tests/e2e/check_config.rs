@@ -92,6 +92,77 @@ reason = "maths games"
 "#;
 
 #[test]
+fn a_network_with_host_bits_is_an_error_and_still_caught_as_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hosts.toml");
+    std::fs::write(
+        &path,
+        "default_group = \"guest\"\n\n\
+         [groups.guest]\nkind = \"guest\"\nallow_list_only = true\n\n\
+         [[network]]\ncidr = \"10.0.3.0/24\"\n\n\
+         [[network]]\ncidr = \"10.0.3.5/24\"\n\n\
+         [[network]]\ncidr = \"10.0.4.9/24\"\n",
+    )
+    .unwrap();
+    let out = lychgate_in(dir.path(), &["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", stdout(&out));
+    let err = stderr(&out);
+    let expected = [
+        (
+            11,
+            "network[1].cidr: `10.0.3.5/24` has host bits set: did you mean the network `10.0.3.0/24`, or the one address `10.0.3.5`?",
+        ),
+        (
+            11,
+            "network[1].cidr: network `10.0.3.0/24` is listed twice (first on line 8)",
+        ),
+        (
+            14,
+            "network[2].cidr: `10.0.4.9/24` has host bits set: did you mean the network `10.0.4.0/24`",
+        ),
+    ];
+    for (line, text) in expected {
+        let needle = format!("hosts.toml:{line}: ");
+        let found = err.lines().any(|l| l.contains(&needle) && l.contains(text));
+        assert!(found, "expected `{needle}…{text}` in:\n{err}");
+    }
+    assert!(err.starts_with("3 problems in the configuration:"), "{err}");
+}
+
+#[test]
+fn network_reserves_must_fit_in_the_connection_total() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reserves.toml");
+    std::fs::write(
+        &path,
+        "default_group = \"guest\"\n\n\
+         [proxy]\nmax_connections = 100\n\n\
+         [groups.guest]\nkind = \"guest\"\nallow_list_only = true\n\n\
+         [[network]]\ncidr = \"10.0.3.0/24\"\nreserved_connections = 80\n\n\
+         [[network]]\ncidr = \"10.0.4.0/24\"\n\n\
+         [[network]]\ncidr = \"10.0.5.0/24\"\nreserved_connections = -1\n",
+    )
+    .unwrap();
+    let out = lychgate_in(dir.path(), &["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", stdout(&out));
+    let err = stderr(&out);
+    // The network without a reserve gets 100 / 2 / 3 = 16, the bad one its default too.
+    let expected = [
+        (19, "network[2].reserved_connections:"),
+        (
+            12,
+            "the networks reserve 112 connections in all, more than `[proxy] max_connections` (100)",
+        ),
+    ];
+    for (line, text) in expected {
+        let needle = format!("reserves.toml:{line}: ");
+        let found = err.lines().any(|l| l.contains(&needle) && l.contains(text));
+        assert!(found, "expected `{needle}…{text}` in:\n{err}");
+    }
+    assert!(err.starts_with("2 problems in the configuration:"), "{err}");
+}
+
+#[test]
 fn every_problem_is_reported_at_once_with_its_line_and_exit_64() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.toml");
@@ -273,4 +344,81 @@ fn allowed_private_destinations_accepts_only_private_blocks_each_refused_with_it
         );
     }
     assert!(err.starts_with("5 problems in the configuration:"), "{err}");
+}
+
+/// The default config with `edits` applied (`from` → `to`) and `extra` appended, written into
+/// a temporary folder; returns the folder and the config's path.
+fn edited_default(edits: &[(&str, &str)], extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = std::fs::read_to_string(root().join("config/lychgate.toml")).unwrap();
+    for (from, to) in edits {
+        assert!(text.contains(from), "default config lacks `{from}`");
+        text = text.replacen(from, to, 1);
+    }
+    text.push_str(extra);
+    let path = dir.path().join("lychgate.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn what_run_loads_is_checked_too_every_problem_named_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let a_file = dir.path().join("a-file");
+    std::fs::write(&a_file, "not a folder").unwrap();
+    let a_file = a_file.to_str().unwrap();
+    let (cfg_dir, config) = edited_default(
+        &[
+            (
+                "state_dir = \"var/lib\"",
+                &format!("state_dir = \"{a_file}\""),
+            ),
+            ("dir = \"var/log\"", &format!("dir = \"{a_file}\"")),
+        ],
+        "\n[identity]\nusers_file = \"no-such-users\"\n\n\
+         [dns]\nupstreams = [\"tls://127.0.0.1:853#dns.example\"]\nupstream_ca_file = \"garbage.pem\"\n",
+    );
+    std::fs::write(
+        cfg_dir.path().join("garbage.pem"),
+        "-----BEGIN CERTIFICATE-----\nnope\n",
+    )
+    .unwrap();
+    let out = lychgate_in(&root(), &["check-config", config.to_str().unwrap()]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(64), "{err}{}", stdout(&out));
+    for named in ["no-such-users", "garbage.pem", a_file] {
+        assert!(err.contains(named), "`{named}` not named:\n{err}");
+    }
+    assert!(err.contains("review requests"), "{err}");
+    assert!(err.contains("request log"), "{err}");
+    assert!(err.contains("4 problems found"), "{err}");
+}
+
+#[test]
+fn an_unusable_users_file_fails_the_check_as_it_fails_run() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, users) in [
+        ("a folder", None),
+        ("garbage", Some("this is not a users file\n")),
+    ] {
+        let (cfg_dir, config) = edited_default(
+            &[(
+                "state_dir = \"var/lib\"",
+                &format!("state_dir = \"{}\"", dir.path().join("state").display()),
+            )],
+            "\n[identity]\nusers_file = \"users\"\n",
+        );
+        let users_path = cfg_dir.path().join("users");
+        match users {
+            Some(text) => std::fs::write(&users_path, text).unwrap(),
+            None => std::fs::create_dir(&users_path).unwrap(),
+        }
+        let out = lychgate_in(&root(), &["check-config", config.to_str().unwrap()]);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(64), "{what}: {err}{}", stdout(&out));
+        assert!(
+            err.contains(&users_path.display().to_string()),
+            "{what}: the users file is not named:\n{err}"
+        );
+    }
 }

@@ -161,6 +161,11 @@ impl Daemon {
         }
     }
 
+    /// The daemon's process id (to read its memory from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// What the daemon wrote to stderr so far.
     pub fn stderr(&self) -> String {
         self.stderr.lock().unwrap().clone()
@@ -223,6 +228,20 @@ impl Daemon {
         );
         assert_eq!(r.status, 200);
         r.body_text()
+    }
+
+    /// Sends a signal (`"HUP"`, `"TERM"` ...) to the daemon with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name}");
+    }
+
+    /// Whether the daemon process is still running.
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Stops the daemon and returns its exit code.

@@ -1468,6 +1468,49 @@ fn tcp_connections_over_the_per_client_limit_are_closed_and_idle_ones_time_out()
 }
 
 #[test]
+fn one_network_filling_the_tcp_connections_leaves_the_others_their_reserve() {
+    let upstream = FakeUpstream::start();
+    // 36 connections; the nine networks (the default eight and the Wi-Fi) reserve
+    // 36 / 2 / 9 = 2 each and 18 are shared.
+    let daemon = start(
+        &[&upstream],
+        "max_tcp_connections = 36\nmax_tcp_connections_per_client = 2\ntcp_idle_timeout_seconds = 60",
+        "[[network]]\ncidr = \"127.0.1.0/24\"\ngroup = \"ks2\"\nname = \"pupils' Wi-Fi\"\n",
+    );
+    let server = dns(&daemon);
+    let ask = Ask::new("pornhub.com", RecordType::A);
+    let wifi = |n: u8| IpAddr::from([127, 0, 1, n]);
+    // Ten Wi-Fi devices, two connections each, every one answered (so admitted) and then held.
+    let mut held = Vec::new();
+    for n in 1..=10 {
+        for _ in 0..2 {
+            let mut stream = connect_from(wifi(n), server);
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            write_frame(&mut stream, &ask.packet(next_id())).expect("send");
+            assert!(read_frame(&mut stream).is_some(), "device {n}: admitted");
+            held.push(stream);
+        }
+    }
+    let over = exchange_tcp(
+        server,
+        wifi(11),
+        &ask.packet(next_id()),
+        Duration::from_secs(2),
+    );
+    assert_eq!(
+        over, None,
+        "the Wi-Fi has its reserve and every shared connection"
+    );
+    for client in [local(STAFF), local(KS2)] {
+        let answer = ask_tcp(server, client, ask);
+        assert_eq!(rcode(&answer), ResponseCode::NXDomain, "{client} is served");
+    }
+    drop(held);
+}
+
+#[test]
 fn cached_answers_count_their_ttl_down_and_echo_the_question_as_asked() {
     let upstream = FakeUpstream::start();
     upstream.answer(

@@ -11,6 +11,7 @@ mod explain;
 mod proxy_destination;
 mod proxy_http;
 mod proxy_identity;
+mod proxy_limits;
 mod proxy_log;
 mod proxy_tunnel;
 mod run;

@@ -1,4 +1,6 @@
-//! `lychgate check-config`: load everything, then print a summary a technician can read.
+//! `lychgate check-config`: load everything `run` loads (the config and its lists, then the
+//! users file, identity tokens, DNS upstream CA file, review store and request log folder, as
+//! [`crate::preflight`]), then print a summary a technician can read.
 
 use super::{EXIT_CONFIG, EXIT_LIST_DATA, load_config};
 use crate::config::Config;
@@ -12,6 +14,19 @@ pub(super) fn check(path: Option<&Path>, strict: bool) -> anyhow::Result<u8> {
         Ok(c) => c,
         Err(code) => return Ok(code),
     };
+    // What `run` would refuse to start with goes into the same exit code as a bad config.
+    let problems = crate::preflight::preflight(&config, crate::clock::system());
+    if !problems.is_empty() {
+        for p in &problems {
+            eprintln!("error: {p}");
+        }
+        eprintln!(
+            "{} problem{} found: `lychgate run` would not start",
+            problems.len(),
+            if problems.len() == 1 { "" } else { "s" }
+        );
+        return Ok(EXIT_CONFIG);
+    }
     print!("{}", summary(&config));
     for w in &config.warnings {
         println!("warning: {w}");

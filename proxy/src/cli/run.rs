@@ -1,6 +1,8 @@
 //! `lychgate run`: loads the policy, binds every listener, prints where it listens (one
 //! `listening WHAT ADDRESS` line each, then `ready`, so scripts and tests can find ports chosen
 //! by the kernel), and serves until Ctrl-C or SIGTERM, then drains and flushes the log.
+//! SIGHUP is caught from the first moment (its default action would kill the daemon and lose
+//! queued log lines) and said out loud; it changes nothing until live reload exists.
 
 use super::check::summary;
 use super::load_config;
@@ -17,6 +19,15 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+    // The runtime and the SIGHUP handler come before the config: `systemctl reload` or a log
+    // tool sending SIGHUP while the lists load must not kill the daemon either.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let hangups = {
+        let _in_runtime = runtime.enter();
+        hangup_signals()
+    };
     let config = match load_config(config) {
         Ok(c) => c,
         Err(code) => return Ok(code),
@@ -31,9 +42,9 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
             "some list lines were skipped; run `lychgate check-config` for details"
         );
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    if let Some(hangups) = hangups {
+        runtime.spawn(answer_hangups(hangups));
+    }
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
     runtime.spawn(async move {
@@ -64,6 +75,45 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
     ))?;
     tracing::info!("stopped");
     Ok(0)
+}
+
+#[cfg(unix)]
+type Hangups = tokio::signal::unix::Signal;
+#[cfg(not(unix))]
+type Hangups = std::convert::Infallible;
+
+/// Installs the SIGHUP handler (must run inside the runtime). `None` if the OS refused, which
+/// is said: SIGHUP would then keep its default action.
+fn hangup_signals() -> Option<Hangups> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::hangup()) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot catch SIGHUP: a SIGHUP would stop the daemon");
+                None
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Says, for every SIGHUP, that it was received and that nothing changed: the running policy,
+/// listeners, connections and request log carry on untouched.
+async fn answer_hangups(mut hangups: Hangups) {
+    #[cfg(unix)]
+    while hangups.recv().await.is_some() {
+        tracing::warn!(
+            "SIGHUP received: live reload is not available yet, so the running configuration is \
+             unchanged and nothing was interrupted (restart the service to apply changes)"
+        );
+    }
+    #[cfg(not(unix))]
+    match hangups {}
 }
 
 async fn shutdown_signal() {

@@ -52,6 +52,8 @@ pub struct RawNetwork {
     pub name: Option<Located<String>>,
     /// `required` or `optional` proxy sign-in.
     pub auth: Option<Located<String>>,
+    /// Proxy connections kept for this network's clients alone.
+    pub reserved_connections: Option<Located<i64>>,
 }
 
 /// One `[[groups.NAME.window]]`.
@@ -184,7 +186,7 @@ const LISTEN_KEYS: &[&str] = &[
 ];
 const LIST_KEYS: &[&str] = &["name", "category", "path", "format"];
 const CATEGORY_KEYS: &[&str] = &["name", "sensitive"];
-const NETWORK_KEYS: &[&str] = &["cidr", "group", "name", "auth"];
+const NETWORK_KEYS: &[&str] = &["cidr", "group", "name", "auth", "reserved_connections"];
 const PHRASES_KEYS: &[&str] = &["lists"];
 const GROUP_KEYS: &[&str] = &[
     "kind",
@@ -263,6 +265,7 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
             group: t.string(src, "group"),
             name: t.string(src, "name"),
             auth: t.string(src, "auth"),
+            reserved_connections: t.integer(src, "reserved_connections"),
         });
         t.finish(src, NETWORK_KEYS);
     }

@@ -72,6 +72,9 @@ pub struct Network {
     pub name: String,
     /// Clients here must sign in to the proxy (`Proxy-Authorization`).
     pub auth_required: bool,
+    /// Proxy connections only this network's clients may use (`reserved_connections`, by
+    /// default an even share of half of `[proxy] max_connections`).
+    pub reserved_connections: usize,
 }
 
 /// What the config says about a group beyond its filtering policy.
@@ -154,6 +157,16 @@ impl Config {
         self.networks.iter().any(|n| n.cidr.contains(ip))
     }
 
+    /// The index in `networks` of the most specific network holding a client address.
+    pub fn network_of(&self, ip: std::net::IpAddr) -> Option<usize> {
+        self.networks
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.cidr.contains(ip))
+            .max_by_key(|(_, n)| n.cidr.prefix())
+            .map(|(i, _)| i)
+    }
+
     /// Whether a group's requests stop while the request log cannot be written (an unknown
     /// group does); otherwise they are served and flagged `fail_open`.
     pub fn fails_closed(&self, group: GroupId) -> bool {
@@ -164,11 +177,44 @@ impl Config {
 
     /// The group of a client address, by the most specific network; `default_group` otherwise.
     pub fn group_for(&self, ip: std::net::IpAddr) -> GroupId {
-        self.networks
-            .iter()
-            .filter(|n| n.cidr.contains(ip))
-            .max_by_key(|n| n.cidr.prefix())
-            .map_or(self.default_group, |n| n.group)
+        self.network_of(ip)
+            .map_or(self.default_group, |i| self.networks[i].group)
+    }
+}
+
+/// Each network's share of `[proxy] max_connections`: as written (range-checked), or an even
+/// share of half the total; together they must leave the total intact.
+fn settle_reserves(
+    src: &mut Source<'_>,
+    networks: &mut [Network],
+    written: &[Option<&Located<i64>>],
+    max_connections: usize,
+) {
+    let fair = crate::http::limits::fair_reserve(max_connections, networks.len());
+    // A sum too large is reported at the largest reserve written, the likeliest to change.
+    let mut largest_written: Option<(usize, &Located<i64>)> = None;
+    for (network, written) in networks.iter_mut().zip(written) {
+        network.reserved_connections = match written {
+            Some(v) => {
+                let reserve = serving::number(src, Some(v), 0..=1 << 20, fair);
+                if largest_written.is_none_or(|(largest, _)| reserve > largest) {
+                    largest_written = Some((reserve, *v));
+                }
+                reserve
+            }
+            None => fair,
+        };
+    }
+    let total: usize = networks.iter().map(|n| n.reserved_connections).sum();
+    if let Some((_, v)) = largest_written.filter(|_| total > max_connections) {
+        src.error(
+            v.offset,
+            &v.field,
+            format!(
+                "the networks reserve {total} connections in all, more than `[proxy] max_connections` ({max_connections})"
+            ),
+            Some("lower the reserves, or raise `max_connections`; a network without `reserved_connections` reserves an even share of half of `max_connections`"),
+        );
     }
 }
 
@@ -290,29 +336,37 @@ pub fn validate(
     };
 
     let mut networks = Vec::new();
+    // Each kept network's `reserved_connections` as written, settled once `[proxy]` is read.
+    let mut reserves_written: Vec<Option<&Located<i64>>> = Vec::new();
     let mut seen_networks: Vec<(Cidr, usize)> = Vec::new();
     for n in &raw.networks {
-        let cidr = n.cidr.as_ref().and_then(|c| match c.value.parse::<Cidr>() {
+        let cidr = n.cidr.as_ref().and_then(|c| {
+            let parsed = c.value.parse::<Cidr>();
+            // Host bits are an error, but the block they truncate to still takes part in the
+            // duplicate check, so `10.0.3.0/24` and `10.0.3.5/24` are also reported together.
+            let block = match &parsed {
+                Ok(cidr) => *cidr,
+                Err(e) => {
+                    src.error(c.offset, &c.field, e.to_string(), None);
+                    e.truncated()?
+                }
+            };
             // The most specific network wins; two entries for the same block would leave the
             // group to file order, which nobody reading the config would guess.
-            Ok(cidr) => match seen_networks.iter().find(|(seen, _)| *seen == cidr) {
+            match seen_networks.iter().find(|(seen, _)| *seen == block) {
                 Some((_, first)) => {
                     src.error(
                         c.offset,
                         &c.field,
-                        format!("network `{cidr}` is listed twice (first on line {first})"),
+                        format!("network `{block}` is listed twice (first on line {first})"),
                         None,
                     );
                     None
                 }
                 None => {
-                    seen_networks.push((cidr, c.line));
-                    Some(cidr)
+                    seen_networks.push((block, c.line));
+                    parsed.ok()
                 }
-            },
-            Err(e) => {
-                src.error(c.offset, &c.field, e.to_string(), None);
-                None
             }
         });
         // A network without a group is served (it is one of the school's) with the default group:
@@ -345,7 +399,9 @@ pub fn validate(
                     .as_ref()
                     .map_or_else(String::new, |s| s.value.clone()),
                 auth_required,
+                reserved_connections: 0,
             });
+            reserves_written.push(n.reserved_connections.as_ref());
         }
     }
 
@@ -357,6 +413,7 @@ pub fn validate(
         transparent_https: serving::optional_socket(src, raw.listen.transparent_https.as_ref()),
     };
     let (proxy, static_hosts) = serving::validate(src, &raw.serving);
+    settle_reserves(src, &mut networks, &reserves_written, proxy.max_connections);
     let dns = super::dns::validate(src, &raw.dns, base_dir);
     let mut sections = sections::validate(
         src,

@@ -4,7 +4,7 @@
 //! answers blocked names and cache hits itself; a question that needs an upstream becomes a task.
 
 use super::server::{DnsServer, Step, Transport};
-use crate::http::limits::ConnectionLimits;
+use crate::http::limits::{ConnectionLimits, fair_reserve};
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -104,9 +104,14 @@ pub fn serve(
     tasks: &TaskTracker,
     shutdown: &CancellationToken,
 ) {
+    // The same reserves as the proxy's connections, in their default proportion: half of the
+    // TCP connections are shared out evenly among the networks.
+    let max_tcp = server.settings().max_tcp_connections;
+    let networks = server.network_count();
     let limits = Arc::new(ConnectionLimits::new(
-        server.settings().max_tcp_connections,
+        max_tcp,
         server.settings().max_tcp_connections_per_client,
+        vec![fair_reserve(max_tcp, networks); networks],
     ));
     for (socket, local) in sockets.udp {
         listeners.spawn(serve_udp(
@@ -221,7 +226,9 @@ async fn serve_tcp(
                 }
             },
         };
-        let guard = match limits.admit(peer.ip().to_canonical()) {
+        // Clients outside every network (answered REFUSED) use only the shared part.
+        let network = server.network_of(peer.ip());
+        let guard = match limits.admit(peer.ip(), network) {
             Ok(g) => g,
             Err(_) => {
                 server.metrics().refuse("tcp_limit");

@@ -1,7 +1,9 @@
-//! Questions per second per client address: a token bucket each, so one looping app or a
-//! misbehaving device cannot take the resolver from the rest of the school. Buckets live in
-//! shards keyed by address; idle ones are forgotten, so memory follows the active clients.
+//! Questions per second per client: a token bucket each, so one looping app or a misbehaving
+//! device cannot take the resolver from the rest of the school. A client is its [`client_key`]
+//! (an IPv6 /64, so a device cannot multiply its rate by using more of its addresses). Buckets
+//! live in shards keyed by client; idle ones are forgotten, so memory follows the active clients.
 
+use crate::client_key::client_key;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -38,9 +40,12 @@ impl ClientRateLimit {
 
     /// Takes one token for `client` at `now`; false when it has none left.
     pub fn allow(&self, client: IpAddr, now: Instant) -> bool {
+        let client = client_key(client);
+        // The varying end of the key: the host byte of an IPv4 address, the last byte of the
+        // /64's network part (its interface part is zero).
         let shard = match client {
             IpAddr::V4(v4) => usize::from(v4.octets()[3]),
-            IpAddr::V6(v6) => usize::from(v6.octets()[15]),
+            IpAddr::V6(v6) => usize::from(v6.octets()[7]),
         } % SHARDS;
         let mut buckets = self.shards[shard]
             .lock()
@@ -84,6 +89,30 @@ mod tests {
         let t1 = t0 + Duration::from_millis(500);
         let allowed = (0..100).filter(|_| limit.allow(a, t1)).count();
         assert_eq!(allowed, 5);
+    }
+
+    #[test]
+    fn addresses_in_one_ipv6_slash_64_share_a_bucket() {
+        let limit = ClientRateLimit::new(10);
+        let t0 = Instant::now();
+        let allowed = (0..100u16)
+            .filter(|i| {
+                let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 3, 0, 0, 0, *i));
+                limit.allow(ip, t0)
+            })
+            .count();
+        assert_eq!(
+            allowed, 20,
+            "a hundred addresses of one /64 get one client's burst"
+        );
+        assert!(limit.allow("2001:db8:0:4::1".parse().unwrap(), t0));
+        // An IPv4-mapped address is its IPv4 client.
+        let v4: IpAddr = "10.0.3.17".parse().unwrap();
+        let mapped: IpAddr = "::ffff:10.0.3.17".parse().unwrap();
+        let allowed = (0..40)
+            .filter(|i| limit.allow(if i % 2 == 0 { v4 } else { mapped }, t0))
+            .count();
+        assert_eq!(allowed, 20);
     }
 
     #[test]

@@ -198,6 +198,16 @@ impl DnsServer {
         &self.settings
     }
 
+    /// How many client networks are configured (each has a reserve of TCP connections).
+    pub fn network_count(&self) -> usize {
+        self.shared.config.load().networks.len()
+    }
+
+    /// The most specific configured network holding `ip`, by its index.
+    pub fn network_of(&self, ip: IpAddr) -> Option<usize> {
+        self.shared.config.load().network_of(ip)
+    }
+
     /// Its metrics.
     pub fn metrics(&self) -> &DnsMetrics {
         &self.metrics

@@ -56,12 +56,12 @@ pub async fn serve(
             }
         };
         let client = peer.ip();
-        if !state.config.load().serves(client) {
+        let Some(network) = state.config.load().network_of(client) else {
             refused(&state, "not_in_network");
             tracker.spawn(refuse_outsider(Arc::clone(&state), stream, peer, kind));
             continue;
-        }
-        let guard = match state.limits.admit(client) {
+        };
+        let guard = match state.limits.admit(client, Some(network)) {
             Ok(g) => g,
             Err(r) => {
                 refused(&state, r.label());

@@ -2,19 +2,22 @@
 //! [`DirectoryBackend`] (the users file today).
 //!
 //! argon2 is slow on purpose, so three things keep it off the request path's back:
-//! - verification runs on tokio's blocking pool, at most `max_concurrent_verifications` at a
-//!   time (each argon2id run holds 19 MiB; an unbounded burst would exhaust memory);
+//! - verification runs on the verifier threads ([`Verifiers`]), at most
+//!   `max_concurrent_verifications` at a time, each reusing one 19 MiB block of working memory;
 //! - a successful login is cached for `cache_ttl`, keyed by user and holding only a keyed
 //!   fingerprint of the password ([`Fingerprinter`]), compared in constant time — browsers
 //!   resend the header on every request;
-//! - a client with `failure_limit` failures inside `failure_window` is refused without any
-//!   check until the window passes, which also stops password guessing (the cache is not
-//!   consulted either, so it cannot become a fast guessing oracle).
+//! - a client (an IPv4 address or an IPv6 /64) with `failure_limit` failures inside
+//!   `failure_window` is refused without any check until the window passes, which also stops
+//!   password guessing (the cache is not consulted either, so it cannot become a fast guessing
+//!   oracle). Checks count from the moment they are admitted ([`SharedLimiter`]), so a burst
+//!   sent at once gets exactly `failure_limit` guesses.
 
 use super::directory::{DirectoryBackend, DirectoryError, DirectoryUser};
 use super::hashing::{Fingerprinter, HashError};
 use super::metrics::IdentityMetrics;
-use super::rate_limit::FailureLimiter;
+use super::rate_limit::{FailureLimiter, SharedLimiter};
+use super::verifier::Verifiers;
 use crate::clock::SharedClock;
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -39,8 +42,9 @@ pub struct AuthSettings {
     /// Most client addresses whose failures are tracked (`identity.failure_clients`, default
     /// 4096).
     pub failure_clients: usize,
-    /// Most argon2 verifications running at once (`identity.max_concurrent_verifications`,
-    /// default 4).
+    /// Most argon2 verifications running at once, the number of verifier threads
+    /// (`identity.max_concurrent_verifications`, default 2: each holds 19 MiB, and a small
+    /// gateway has about two cores to run them on).
     pub max_concurrent_verifications: usize,
 }
 
@@ -52,7 +56,7 @@ impl Default for AuthSettings {
             failure_limit: 5,
             failure_window: Duration::from_secs(60),
             failure_clients: 4096,
-            max_concurrent_verifications: 4,
+            max_concurrent_verifications: 2,
         }
     }
 }
@@ -160,11 +164,10 @@ pub struct ProxyAuth {
     fingerprinter: Fingerprinter,
     /// User name → last successful login.
     cache: Mutex<HashMap<Arc<str>, CachedLogin>>,
-    /// Failures per client address.
-    failures: Mutex<FailureLimiter>,
-    /// Shared with the blocking tasks, which hold a permit until argon2 finishes even when
-    /// the request that started them has gone.
-    verifying: Arc<tokio::sync::Semaphore>,
+    /// Failures per client (address, or IPv6 /64), settled by the verifier threads.
+    failures: SharedLimiter,
+    /// The threads that run argon2 (shared with the identity-map tokens).
+    verifiers: Arc<Verifiers>,
     /// Counters.
     metrics: Arc<IdentityMetrics>,
 }
@@ -184,26 +187,28 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ProxyAuth {
-    /// A checker over `backend`.
+    /// A checker over `backend`, running argon2 on `verifiers`.
     pub fn new(
         backend: Arc<dyn DirectoryBackend>,
         settings: AuthSettings,
         clock: SharedClock,
         metrics: Arc<IdentityMetrics>,
+        verifiers: Arc<Verifiers>,
     ) -> Result<Self, HashError> {
         Ok(Self {
             backend: RwLock::new(backend),
+            failures: SharedLimiter::new(
+                FailureLimiter::new(
+                    settings.failure_limit,
+                    settings.failure_window,
+                    settings.failure_clients,
+                ),
+                clock.clone(),
+            ),
             clock,
             fingerprinter: Fingerprinter::new()?,
             cache: Mutex::new(HashMap::new()),
-            failures: Mutex::new(FailureLimiter::new(
-                settings.failure_limit,
-                settings.failure_window,
-                settings.failure_clients,
-            )),
-            verifying: Arc::new(tokio::sync::Semaphore::new(
-                settings.max_concurrent_verifications.max(1),
-            )),
+            verifiers,
             settings,
             metrics,
         })
@@ -249,27 +254,29 @@ impl ProxyAuth {
             self.metrics.auth_successes.inc();
             return Ok(user);
         }
-        let permit = self
-            .verifying
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        // Others from this address may have failed while this one queued.
-        if self.is_limited(ip) {
+        // Waits while this client's checks already running could use up its allowance; others
+        // from this client may fail meanwhile.
+        let Ok(mut pending) = self.failures.admit(ip).await else {
             self.metrics.auth_rate_limited.inc();
             return Err(AuthError::RateLimited);
-        }
+        };
         self.metrics.auth_verifications.inc();
         let backend = self.backend();
-        let result = tokio::task::spawn_blocking(move || {
-            let result = backend.verify(&creds.user, creds.password());
-            drop(creds);
-            drop(permit);
-            result
-        })
-        .await
-        .map_err(|e| AuthError::Internal(e.to_string()))?;
+        // The check settles on the verifier thread, before its slot is given back, even if
+        // this request has gone by then.
+        let result = self
+            .verifiers
+            .run(move || {
+                let result = backend.verify(&creds.user, creds.password());
+                drop(creds);
+                if matches!(result, Ok(None)) {
+                    pending.failed();
+                }
+                drop(pending);
+                result
+            })
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
         match result? {
             Some(user) => {
                 self.remember(user.clone(), fingerprint);
@@ -277,7 +284,6 @@ impl ProxyAuth {
                 Ok(user)
             }
             None => {
-                lock(&self.failures).record_failure(ip, self.clock.now());
                 self.metrics.auth_failures.inc();
                 Err(AuthError::BadCredentials)
             }
@@ -285,7 +291,7 @@ impl ProxyAuth {
     }
 
     fn is_limited(&self, ip: IpAddr) -> bool {
-        lock(&self.failures).is_limited(ip, self.clock.now())
+        self.failures.is_limited(ip)
     }
 
     fn cached(&self, user: &str, fingerprint: &[u8; 32]) -> Option<DirectoryUser> {
@@ -364,11 +370,13 @@ mod tests {
         .unwrap();
         let clock = Arc::new(ManualClock::new("2026-11-30T09:00:00Z".parse().unwrap()));
         let metrics = Arc::new(IdentityMetrics::new());
+        let verifiers = Arc::new(Verifiers::new(settings.max_concurrent_verifications).unwrap());
         let auth = ProxyAuth::new(
             Arc::new(UsersFileDirectory::new(f)),
             settings,
             clock.clone(),
             metrics.clone(),
+            verifiers,
         )
         .unwrap();
         (auth, clock, metrics)
@@ -492,6 +500,55 @@ mod tests {
         auth.authenticate(CLIENT, &basic("lion:roar"))
             .await
             .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_burst_of_guesses_gets_only_the_failure_limit() {
+        let (auth, _clock, m) = setup(AuthSettings {
+            max_concurrent_verifications: 4,
+            ..AuthSettings::default()
+        });
+        let auth = Arc::new(auth);
+        let mut burst = tokio::task::JoinSet::new();
+        for i in 0..9 {
+            let auth = auth.clone();
+            burst.spawn(async move {
+                auth.authenticate(CLIENT, &basic(&format!("lion:guess{i}")))
+                    .await
+            });
+        }
+        let mut limited = 0;
+        while let Some(r) = burst.join_next().await {
+            match r.unwrap() {
+                Err(AuthError::RateLimited) => limited += 1,
+                Err(AuthError::BadCredentials) => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(m.auth_verifications.get(), 5);
+        assert_eq!((m.auth_failures.get(), limited), (5, 4));
+    }
+
+    #[tokio::test]
+    async fn an_ipv6_64_counts_as_one_client() {
+        let (auth, _clock, m) = setup(AuthSettings::default());
+        for i in 1..=5u16 {
+            let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 7, i, i, i, i));
+            assert!(matches!(
+                auth.authenticate(ip, &basic("lion:guess")).await,
+                Err(AuthError::BadCredentials)
+            ));
+        }
+        let sibling: IpAddr = "2001:db8:0:7:abcd::1".parse().unwrap();
+        assert!(matches!(
+            auth.authenticate(sibling, &basic("lion:roar")).await,
+            Err(AuthError::RateLimited)
+        ));
+        let next_door: IpAddr = "2001:db8:0:8::1".parse().unwrap();
+        auth.authenticate(next_door, &basic("lion:roar"))
+            .await
+            .unwrap();
+        assert_eq!(m.auth_verifications.get(), 6);
     }
 
     #[tokio::test]

@@ -3,7 +3,7 @@
 //! membership to pick the Lychgate group) and plug into [`super::auth::ProxyAuth`] and the
 //! identity map without either changing.
 
-use super::hashing::{HashParams, hash_secret_with, verify_secret};
+use super::hashing::{unmatchable_hash, verify_secret};
 use super::users_file::UsersFile;
 use crate::config::AccountType;
 use std::sync::{Arc, OnceLock};
@@ -46,8 +46,8 @@ pub trait DirectoryBackend: Send + Sync + std::fmt::Debug {
 pub struct UsersFileDirectory {
     /// The loaded file.
     file: UsersFile,
-    /// A hash of a random secret with the same cost as the file's first entry, verified for
-    /// unknown names so they cost what known ones do. Made on first use: it takes one argon2 run.
+    /// A hash that matches nothing, with the same cost as the file's first entry, verified for
+    /// unknown names so they cost what known ones do. Made on first use (no argon2 run).
     dummy: OnceLock<String>,
 }
 
@@ -73,11 +73,7 @@ impl UsersFileDirectory {
                 .next()
                 .and_then(|u| super::hashing::check_phc(u.hash()).ok())
                 .unwrap_or_default();
-            let mut secret = [0u8; 16];
-            let _ = getrandom::fill(&mut secret);
-            hash_secret_with(&secret, &params)
-                // Failing to hash means verification will fail too; any PHC-shaped string will do.
-                .unwrap_or_else(|_| dummy_fallback(&params))
+            unmatchable_hash(&params)
         })
     }
 
@@ -88,15 +84,6 @@ impl UsersFileDirectory {
             account_type: e.account_type,
         })
     }
-}
-
-fn dummy_fallback(params: &HashParams) -> String {
-    format!(
-        "$argon2id$v=19$m={},t={},p={}$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-        params.m_cost(),
-        params.t_cost(),
-        params.p_cost()
-    )
 }
 
 impl DirectoryBackend for UsersFileDirectory {
@@ -120,6 +107,7 @@ impl DirectoryBackend for UsersFileDirectory {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::identity::hashing::{HashParams, hash_secret_with};
     use std::path::Path;
 
     #[test]

@@ -9,16 +9,19 @@
 //! {"user": "oak-class", "ip": "10.0.3.7", "ttl_seconds": 3600}
 //! ```
 //!
-//! - `ip` may be left out: the caller's own address (what a classroom machine wants).
+//! - `ip` may be left out: the caller's own address (what a classroom machine wants). A bound
+//!   address must lie inside a configured `[[network]]` and never be unspecified (`0.0.0.0`,
+//!   `::`), multicast or broadcast, whatever the token's scope.
 //! - `ttl_seconds` may be left out (default 1 h); longer than `max_binding_ttl` is cut to it.
 //! - `ttl_seconds: 0` removes the binding of `ip` to `user` (log-off), under the same scope
 //!   rules; it fails with 404 if that address is not bound to that user.
 //!
 //! Responses: `200 {"ok":true,"action":"bind","user":..,"ip":..,"ttl_seconds":..}`; refusals
 //! `{"ok":false,"error":".."}` with 400 (bad JSON or user name), 401 (missing or wrong token;
-//! send `WWW-Authenticate: Bearer`), 403 (scope), 404 (unknown user / not bound), 409 (a
-//! static device holds that address), 413 (body over 4 KiB), 429 (too many bad tokens),
-//! 500 (directory failure), 503 (map full).
+//! send `WWW-Authenticate: Bearer`), 403 (scope, or an address outside the school's networks),
+//! 404 (unknown user / not bound), 409 (a static device holds that address), 413 (body over
+//! 4 KiB), 429 (too many bad tokens, with `Retry-After`), 500 (directory failure), 503 (map
+//! full).
 
 use super::Identities;
 use super::map::{BindRefusal, BindRequest, BindUser, canonical_ip};
@@ -85,6 +88,38 @@ pub struct IdentityResponse {
     pub body: String,
     /// The audit record.
     pub audit: BindAudit,
+    /// Seconds for a `Retry-After` header (429 only).
+    pub retry_after_secs: Option<u64>,
+}
+
+impl BindAudit {
+    /// The record as one readable `key=value` sentence for the request log's `rule` field,
+    /// e.g. `identity-map bind user=oak-class ip=10.0.3.7 ttl_seconds=3600 token=pcs
+    /// scope=classroom caller=10.0.3.7 outcome=bound status=200`. Absent values are left out;
+    /// `reason` comes last, quoted. The time is the log record's own.
+    pub fn summary(&self) -> String {
+        use std::fmt::Write as _;
+        let mut out = format!("identity-map {}", self.action);
+        let mut field = |key: &str, value: Option<&dyn std::fmt::Display>| {
+            if let Some(v) = value {
+                let _ = write!(out, " {key}={v}");
+            }
+        };
+        field("user", self.user.as_ref().map(|v| v as _));
+        field("ip", self.ip.as_ref().map(|v| v as _));
+        field("ttl_seconds", self.ttl_seconds.as_ref().map(|v| v as _));
+        field("token", self.token.as_ref().map(|v| v as _));
+        field("scope", self.scope.as_ref().map(|v| v as _));
+        field("caller", Some(&self.caller));
+        field("outcome", Some(&self.outcome));
+        field("replaced", self.replaced.as_ref().map(|v| v as _));
+        field("status", Some(&self.status));
+        if let Some(reason) = &self.reason {
+            let quoted = reason.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = write!(out, " reason=\"{quoted}\"");
+        }
+        out
+    }
 }
 
 impl Identities {
@@ -127,8 +162,15 @@ impl Identities {
             audit.user = check_name(&req.user).is_ok().then(|| req.user.clone());
             audit.ip = Some(canonical_ip(req.ip.unwrap_or(caller)));
         }
+        let mut retry_after_secs = None;
         let response = self
-            .identity_post(authorization, caller, parsed, &mut audit)
+            .identity_post(
+                authorization,
+                caller,
+                parsed,
+                &mut audit,
+                &mut retry_after_secs,
+            )
             .await;
         let (status, body) = match response {
             Ok(body) => (StatusCode::OK, body),
@@ -165,6 +207,7 @@ impl Identities {
             status,
             body,
             audit,
+            retry_after_secs,
         }
     }
 
@@ -174,6 +217,7 @@ impl Identities {
         caller: IpAddr,
         parsed: Result<IdentityRequestBody, String>,
         audit: &mut BindAudit,
+        retry_after_secs: &mut Option<u64>,
     ) -> Result<String, (StatusCode, String)> {
         if let Err(reason) = &parsed {
             if reason.starts_with("body larger") {
@@ -182,7 +226,12 @@ impl Identities {
         }
         let token: VerifiedToken = match self.tokens.verify(caller, authorization).await {
             Ok(t) => t,
-            Err(e @ TokenRefusal::RateLimited) => {
+            Err(
+                e @ TokenRefusal::RateLimited {
+                    retry_after_secs: secs,
+                },
+            ) => {
+                *retry_after_secs = Some(secs);
                 return Err((StatusCode::TOO_MANY_REQUESTS, e.to_string()));
             }
             Err(e @ TokenRefusal::Internal(_)) => {
@@ -210,6 +259,7 @@ impl Identities {
                 Err(e) => Err(refusal_status(e)),
             };
         }
+        self.bindable(ip).map_err(refusal_status)?;
         if let Some(d) = self.device(ip) {
             return Err((
                 StatusCode::CONFLICT,
@@ -266,7 +316,9 @@ impl Identities {
 
 fn refusal_status(e: BindRefusal) -> (StatusCode, String) {
     let status = match e {
-        BindRefusal::NotOwnAddress { .. } | BindRefusal::StaffUser(_) => StatusCode::FORBIDDEN,
+        BindRefusal::NotOwnAddress { .. }
+        | BindRefusal::StaffUser(_)
+        | BindRefusal::NotSchoolAddress(_) => StatusCode::FORBIDDEN,
         BindRefusal::NotBound { .. } => StatusCode::NOT_FOUND,
         BindRefusal::Full(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
@@ -377,6 +429,92 @@ mod tests {
         assert_eq!(
             ids.by_address(ip("10.0.3.9")).source,
             IdentitySource::Network
+        );
+    }
+
+    #[tokio::test]
+    async fn only_client_addresses_in_a_school_network_can_be_bound() {
+        let (ids, _) = identities(&settings());
+        for target in [
+            "0.0.0.0",
+            "::",
+            "255.255.255.255",
+            "224.0.0.1",
+            "ff02::1",
+            "192.168.5.5",
+        ] {
+            let body = format!(r#"{{"user":"lion","ip":"{target}"}}"#);
+            let r = ids
+                .handle_identity_post(SERVER, ip("10.0.0.2"), body.as_bytes())
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{target}: {}", r.body);
+            assert!(r.body.contains("school's networks"), "{}", r.body);
+        }
+        assert!(ids.map.is_empty());
+        let r = ids
+            .handle_identity_post(
+                SERVER,
+                ip("10.0.0.2"),
+                br#"{"user":"lion","ip":"10.0.1.4"}"#,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    }
+
+    #[tokio::test]
+    async fn too_many_bad_tokens_get_429_with_retry_after() {
+        let (ids, _) = identities(&settings());
+        for _ in 0..5 {
+            let r = ids
+                .handle_identity_post(Some(b"Bearer guess"), ip("10.0.3.7"), br#"{"user":"lion"}"#)
+                .await;
+            assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(r.retry_after_secs, None);
+        }
+        let r = ids
+            .handle_identity_post(CLASS, ip("10.0.3.7"), br#"{"user":"lion"}"#)
+            .await;
+        assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+        assert_eq!(r.retry_after_secs, Some(60));
+    }
+
+    #[test]
+    fn the_audit_reads_as_one_sentence() {
+        let audit = BindAudit {
+            at: "2026-11-30T09:00:00Z".into(),
+            caller: ip("10.0.3.7"),
+            token: Some("pcs".into()),
+            scope: Some("classroom"),
+            action: "bind",
+            user: Some("oak-class".into()),
+            ip: Some(ip("10.0.3.7")),
+            ttl_seconds: Some(3600),
+            outcome: "bound",
+            reason: None,
+            replaced: Some("lion".into()),
+            status: 200,
+        };
+        assert_eq!(
+            audit.summary(),
+            "identity-map bind user=oak-class ip=10.0.3.7 ttl_seconds=3600 token=pcs \
+             scope=classroom caller=10.0.3.7 outcome=bound replaced=lion status=200"
+        );
+        let refused = BindAudit {
+            token: None,
+            scope: None,
+            action: "unknown",
+            user: None,
+            ip: None,
+            ttl_seconds: None,
+            outcome: "refused",
+            reason: Some(r#"bad JSON body: expected "user""#.into()),
+            replaced: None,
+            status: 400,
+            ..audit
+        };
+        assert_eq!(
+            refused.summary(),
+            r#"identity-map unknown caller=10.0.3.7 outcome=refused status=400 reason="bad JSON body: expected \"user\"""#
         );
     }
 

@@ -4,15 +4,18 @@
 //!
 //! Production parameters are OWASP's recommendation for argon2id: m = 19456 KiB (19 MiB),
 //! t = 2, p = 1 — about 20–50 ms per check on a small gateway, which is why successful checks
-//! are cached ([`super::auth`]) and checks run on tokio's blocking pool. Verification always
+//! are cached ([`super::auth`]) and checks run on a few dedicated threads
+//! ([`super::verifier`]) that each reuse one block of working memory. Verification always
 //! uses the parameters written in the stored hash, so raising the defaults later does not lock
 //! anyone out; [`check_phc`] refuses absurd stored parameters so a bad line cannot make each
 //! check allocate gigabytes.
 
+use argon2::password_hash::PasswordHasher;
 use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
+use base64::Engine as _;
 use std::fmt;
+use subtle::ConstantTimeEq as _;
 
 /// Largest memory cost (KiB) accepted in a stored hash: 256 MiB.
 pub const MAX_M_COST: u32 = 256 * 1024;
@@ -150,54 +153,114 @@ pub fn check_phc(phc: &str) -> Result<HashParams, BadHash> {
     Ok(HashParams(params))
 }
 
-/// Whether `secret` matches a stored PHC hash. Slow by design (run it on the blocking pool);
-/// argon2 compares the outputs in constant time. An unusable hash never matches.
+/// Largest argon2 working memory (KiB) a thread keeps between checks: the production cost
+/// with room to spare. A stored hash that needs more gets a buffer of its own for that check.
+const KEPT_MEMORY_KIB: usize = 32 * 1024;
+
+thread_local! {
+    /// This thread's argon2 working memory, reused from one check to the next. glibc keeps
+    /// freed memory in per-thread arenas, so allocating 19 MiB afresh for each check on
+    /// whatever thread runs it let a burst of bad passwords pin hundreds of MiB; the daemon
+    /// runs every check on a few dedicated threads ([`super::verifier`]), each holding one.
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether `secret` matches a stored PHC hash. Slow by design (the daemon runs it on its
+/// verifier threads); the outputs are compared in constant time. An unusable hash never
+/// matches. The working memory is this thread's, reused between checks.
 pub fn verify_secret(secret: &[u8], phc: &str) -> bool {
     if check_phc(phc).is_err() {
         return false;
     }
-    match PasswordHash::new(phc) {
-        Ok(hash) => Argon2::default().verify_password(secret, &hash).is_ok(),
-        Err(_) => false,
-    }
+    let Ok(hash) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&hash) else {
+        return false;
+    };
+    let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let blocks = params.block_count();
+    let computed = if blocks <= KEPT_MEMORY_KIB {
+        MEMORY.with(|memory| {
+            let mut memory = memory.borrow_mut();
+            if memory.len() < blocks {
+                memory.resize(blocks, argon2::Block::new());
+            }
+            hasher.hash_password_into_with_memory(
+                secret,
+                salt.as_ref(),
+                &mut out,
+                &mut memory[..blocks],
+            )
+        })
+    } else {
+        hasher.hash_password_into(secret, salt.as_ref(), &mut out)
+    };
+    let matches = computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()));
+    out.fill(0);
+    matches
+}
+
+/// A PHC string with the given costs, a random salt and a random output: verifying any secret
+/// against it costs what a real entry costs and never matches (2^-256). Used for unknown user
+/// names, without spending an argon2 run (and its memory) to make it.
+pub fn unmatchable_hash(params: &HashParams) -> String {
+    let mut salt = [0u8; 16];
+    let mut output = [0u8; 32];
+    // If the OS random source fails, zeros serve as well: nothing hashes to them either.
+    let _ = getrandom::fill(&mut salt);
+    let _ = getrandom::fill(&mut output);
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    format!(
+        "$argon2id$v=19$m={},t={},p={}${}${}",
+        params.m_cost(),
+        params.t_cost(),
+        params.p_cost(),
+        b64.encode(salt),
+        b64.encode(output)
+    )
 }
 
 /// A keyed, cheap fingerprint of a secret, used as a cache key so that neither the plaintext
-/// nor an unkeyed hash of it is kept in memory. The key is random per process; the function is
-/// argon2id at its minimum cost (a keyed BLAKE2b-based construction in effect), which avoids a
-/// separate hash-function dependency.
+/// nor an unkeyed hash of it is kept in memory: BLAKE2b in its keyed (MAC) mode with a random
+/// per-process key. It runs on the request path for every request carrying credentials, so it
+/// must cost microseconds and allocate nothing (argon2 at its minimum cost allocated 8 KiB).
 pub struct Fingerprinter {
-    /// Random per process; used as argon2's salt.
-    key: [u8; 16],
+    /// Random per process: the MAC key.
+    key: [u8; 32],
 }
 
 impl Fingerprinter {
     /// A fingerprinter with a fresh random key.
     pub fn new() -> Result<Self, HashError> {
-        let mut key = [0u8; 16];
+        let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|e| HashError::Random(e.to_string()))?;
         Ok(Self { key })
     }
 
     /// The 32-byte fingerprint of `context` (e.g. the user name) and `secret` together.
     pub fn fingerprint(&self, context: &[u8], secret: &[u8]) -> [u8; 32] {
+        use blake2::digest::{KeyInit as _, Mac as _};
         let mut out = [0u8; 32];
-        // Length-prefixing the context keeps ("ab", "c") and ("a", "bc") apart.
-        let mut input = Vec::with_capacity(8 + context.len() + secret.len());
-        input.extend_from_slice(&(context.len() as u64).to_le_bytes());
-        input.extend_from_slice(context);
-        input.extend_from_slice(secret);
-        let params = Params::new(Params::MIN_M_COST, 1, 1, Some(32)).unwrap_or(Params::DEFAULT);
-        let hasher = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        if hasher
-            .hash_password_into(&input, &self.key, &mut out)
-            .is_err()
-        {
-            // Cannot happen with these fixed parameters; an all-zero fingerprint would make
-            // every secret look alike, so fall back to a random one that matches nothing.
-            let _ = getrandom::fill(&mut out);
+        match blake2::Blake2bMac::<blake2::digest::consts::U32>::new_from_slice(&self.key) {
+            Ok(mut mac) => {
+                // Length-prefixing the context keeps ("ab", "c") and ("a", "bc") apart.
+                mac.update(&(context.len() as u64).to_le_bytes());
+                mac.update(context);
+                mac.update(secret);
+                out.copy_from_slice(&mac.finalize().into_bytes());
+            }
+            // Cannot happen with a 32-byte key (BLAKE2b takes up to 64); an all-zero
+            // fingerprint would make every secret look alike, so fall back to a random one
+            // that matches nothing.
+            Err(_) => {
+                let _ = getrandom::fill(&mut out);
+            }
         }
-        input.fill(0);
         out
     }
 }
@@ -240,6 +303,47 @@ mod tests {
         assert!(matches!(check_phc(&huge), Err(BadHash::Params(_))));
         assert!(!verify_secret(b"x", &huge));
         assert_eq!(check_phc("$2b$12$abc"), Err(BadHash::NotPhc));
+    }
+
+    #[test]
+    fn verification_reuses_this_threads_memory_and_agrees_with_argon2() {
+        use argon2::password_hash::PasswordVerifier as _;
+        // Two lanes and two passes, so the reused buffer is exercised beyond the trivial case.
+        let params = HashParams(Params::new(64, 2, 2, None).unwrap());
+        let h = hash_secret_with(b"acorn", &params).unwrap();
+        std::thread::spawn(move || {
+            let reference = |secret: &[u8]| {
+                Argon2::default()
+                    .verify_password(secret, &PasswordHash::new(&h).unwrap())
+                    .is_ok()
+            };
+            for (secret, want) in [(&b"acorn"[..], true), (b"oak", false), (b"", false)] {
+                assert_eq!(verify_secret(secret, &h), want);
+                assert_eq!(reference(secret), want);
+            }
+            // One buffer of the stored cost, kept for the next check on this thread.
+            assert_eq!(MEMORY.with(|m| m.borrow().len()), 64);
+            let small = hash_secret_with(b"x", &HashParams::for_tests()).unwrap();
+            assert!(verify_secret(b"x", &small));
+            assert_eq!(
+                MEMORY.with(|m| m.borrow().len()),
+                64,
+                "not shrunk or regrown"
+            );
+        })
+        .join()
+        .unwrap();
+    }
+
+    #[test]
+    fn unmatchable_hashes_are_valid_cost_alike_and_match_nothing() {
+        let params = HashParams::for_tests();
+        let h = unmatchable_hash(&params);
+        assert_eq!(check_phc(&h).unwrap(), params);
+        assert_ne!(h, unmatchable_hash(&params), "salted afresh");
+        for secret in [&b""[..], b"roar", b"anything"] {
+            assert!(!verify_secret(secret, &h));
+        }
     }
 
     #[test]

@@ -104,6 +104,10 @@ pub enum BindRefusal {
     /// The table is full of live bindings.
     #[error("the identity map is full ({0} bindings)")]
     Full(usize),
+    /// The address is not a school client's: outside every configured network, or
+    /// unspecified, multicast or broadcast.
+    #[error("{0} is not a client address in any of the school's networks")]
+    NotSchoolAddress(IpAddr),
     /// Unbind of an address not bound to that user.
     #[error("{ip} is not bound to `{user}`")]
     NotBound {

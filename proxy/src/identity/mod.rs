@@ -8,7 +8,8 @@
 //! - [`hashing`] — argon2id parameters, hashing and verification;
 //! - [`directory`] — the [`DirectoryBackend`] trait (users file today; LDAP/AD later);
 //! - [`auth`] — proxy authentication with a success cache and per-client failure limits;
-//! - [`rate_limit`] — failure counting per client address;
+//! - [`rate_limit`] — failure counting per client (address, or IPv6 /64);
+//! - [`verifier`] — the few threads that run argon2, each reusing its working memory;
 //! - [`tokens`] and [`map`] — the identity map for transparent mode and its scoped tokens;
 //! - [`endpoint`] — the `POST /identity` admin request handler and its audit record;
 //! - [`metrics`] — counters.
@@ -22,6 +23,7 @@ pub mod metrics;
 pub mod rate_limit;
 pub mod tokens;
 pub mod users_file;
+pub mod verifier;
 
 pub use auth::{AuthError, AuthSettings, ProxyAuth};
 pub use directory::{DirectoryBackend, DirectoryError, DirectoryUser, UsersFileDirectory};
@@ -119,7 +121,7 @@ pub struct IdentitySettings {
     /// `[[identity.token]]` entries: `name`, `scope` (`classroom` / `login-server`), `hash`.
     pub tokens: Vec<TokenSpec>,
     /// `auth_cache_ttl` (s, 300), `auth_cache_size` (10000), `failure_limit` (5),
-    /// `failure_window` (s, 60), `failure_clients` (4096), `max_concurrent_verifications` (4).
+    /// `failure_window` (s, 60), `failure_clients` (4096), `max_concurrent_verifications` (2).
     pub auth: AuthSettings,
     /// `default_binding_ttl` (s, 3600), `max_binding_ttl` (s, 43200), `max_bindings` (65536).
     pub map: MapSettings,
@@ -182,6 +184,9 @@ pub enum IdentityError {
     /// No random key for the fingerprint caches.
     #[error(transparent)]
     Hash(#[from] hashing::HashError),
+    /// The argon2 threads could not start.
+    #[error(transparent)]
+    Verifier(#[from] verifier::VerifierError),
 }
 
 /// Client identification for the daemon: built from [`IdentitySettings`] and the [`Config`],
@@ -268,6 +273,9 @@ impl Identities {
             .collect();
         let networks: Vec<(Cidr, GroupId)> =
             config.networks.iter().map(|n| (n.cidr, n.group)).collect();
+        let verifiers = Arc::new(verifier::Verifiers::new(
+            settings.auth.max_concurrent_verifications,
+        )?);
         let mut identities = Self {
             devices: HashMap::new(),
             networks,
@@ -279,12 +287,14 @@ impl Identities {
                 clock.clone(),
                 settings.auth.failure_limit,
                 settings.auth.failure_window,
+                verifiers.clone(),
             )?,
             auth: ProxyAuth::new(
                 directory.clone(),
                 settings.auth.clone(),
                 clock.clone(),
                 metrics.clone(),
+                verifiers,
             )?,
             map: IdentityMap::new(settings.map.clone(), clock.clone()),
             metrics,
@@ -423,7 +433,8 @@ impl Identities {
                 .ok()
                 .flatten()
                 .and_then(|u| self.bind_user(&u));
-            let kept = resolved.filter(|u| check_scope(b.scope, ip, ip, u).is_ok());
+            let kept = resolved
+                .filter(|u| check_scope(b.scope, ip, ip, u).is_ok() && self.bindable(ip).is_ok());
             match kept {
                 Some(u) => self.map.restore(
                     ip,
@@ -442,6 +453,21 @@ impl Identities {
         }
         self.metrics.map_bindings.set(self.map.len() as i64);
         dropped
+    }
+
+    /// Whether `ip` may be bound in the identity map: a single client address inside a
+    /// configured network. Checked for every scope: a login-server token binding `0.0.0.0` or
+    /// an address outside the school would make a binding no client can own.
+    fn bindable(&self, ip: IpAddr) -> Result<(), map::BindRefusal> {
+        let ip = canonical_ip(ip);
+        let special = ip.is_unspecified()
+            || ip.is_multicast()
+            || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast());
+        let in_network = self.networks.iter().any(|(c, _)| c.contains(ip));
+        if special || !in_network {
+            return Err(map::BindRefusal::NotSchoolAddress(ip));
+        }
+        Ok(())
     }
 
     fn device(&self, ip: IpAddr) -> Option<&DeviceIdentity> {

@@ -3,12 +3,14 @@
 //! The config holds only each token's name, scope and argon2id hash (`[[identity.token]]`);
 //! `lychgate user token` makes a random 32-byte token (base64url), prints it once and prints
 //! the config lines. A token's scope decides what it may bind ([`TokenScope`]). Checks run on
-//! the blocking pool; a verified token is remembered for a few minutes by a keyed fingerprint
+//! the verifier threads shared with proxy sign-in; a verified token is remembered for a few minutes by a keyed fingerprint
 //! (a classroom's thirty logins at nine o'clock should not cost thirty argon2 runs per
-//! configured token), and failures are rate-limited per caller address.
+//! configured token), and failures are rate-limited per caller (address, or IPv6 /64), counted
+//! from the moment a check is admitted.
 
 use super::hashing::{BadHash, Fingerprinter, HashError, check_phc, hash_secret, verify_secret};
-use super::rate_limit::FailureLimiter;
+use super::rate_limit::{FailureLimiter, SharedLimiter};
+use super::verifier::Verifiers;
 use crate::clock::SharedClock;
 use base64::Engine as _;
 use std::collections::HashMap;
@@ -123,8 +125,11 @@ pub enum TokenRefusal {
     #[error("token not recognised")]
     Unknown,
     /// Too many recent failures from this caller.
-    #[error("too many failed token checks from this address; try again later")]
-    RateLimited,
+    #[error("too many failed token checks from this address; try again in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until the caller's failure window closes (the `Retry-After` value).
+        retry_after_secs: u64,
+    },
     /// The check could not run.
     #[error("internal error while checking the token: {0}")]
     Internal(String),
@@ -143,11 +148,10 @@ pub struct Tokens {
     /// Fingerprint of a verified token → (index into `specs`, expiry). Only verified tokens go
     /// in, so it holds at most one entry per configured token.
     cache: Mutex<HashMap<[u8; 32], (usize, Instant)>>,
-    /// Failures per caller address.
-    failures: Mutex<FailureLimiter>,
-    /// Shared with the blocking tasks, which hold a permit until argon2 finishes even when
-    /// the request that started them has gone.
-    checking: Arc<tokio::sync::Semaphore>,
+    /// Failures per caller (address, or IPv6 /64), settled by the verifier threads.
+    failures: SharedLimiter,
+    /// The threads that run argon2 (shared with proxy sign-in).
+    verifiers: Arc<Verifiers>,
 }
 
 impl fmt::Debug for Tokens {
@@ -167,13 +171,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub const TOKEN_CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Tokens {
-    /// Checks the configured tokens; failures are limited to `failure_limit` per
-    /// `failure_window` per caller address.
+    /// Checks the configured tokens on `verifiers`; failures are limited to `failure_limit`
+    /// per `failure_window` per caller.
     pub fn new(
         specs: &[TokenSpec],
         clock: SharedClock,
         failure_limit: u32,
         failure_window: Duration,
+        verifiers: Arc<Verifiers>,
     ) -> Result<Self, TokenConfigErrors> {
         let mut errors = Vec::new();
         let mut out: Vec<(Arc<str>, TokenScope, String)> = Vec::new();
@@ -196,13 +201,16 @@ impl Tokens {
         }
         Ok(Self {
             specs: Arc::new(out),
+            failures: SharedLimiter::new(
+                FailureLimiter::new(failure_limit, failure_window, 4096),
+                clock.clone(),
+            ),
             clock,
             cache_ttl: TOKEN_CACHE_TTL,
             fingerprinter: Fingerprinter::new()
                 .map_err(|e| TokenConfigErrors(vec![TokenConfigError::Random(e.to_string())]))?,
             cache: Mutex::new(HashMap::new()),
-            failures: Mutex::new(FailureLimiter::new(failure_limit, failure_window, 4096)),
-            checking: Arc::new(tokio::sync::Semaphore::new(2)),
+            verifiers,
         })
     }
 
@@ -227,8 +235,8 @@ impl Tokens {
             })
             .filter(|t| !t.is_empty())
             .ok_or(TokenRefusal::Missing)?;
-        if self.is_limited(caller) {
-            return Err(TokenRefusal::RateLimited);
+        if let Some(retry_after) = self.failures.retry_after(caller) {
+            return Err(Self::limited(retry_after));
         }
         let fingerprint = self.fingerprinter.fingerprint(b"identity-token", token);
         let now = self.clock.now();
@@ -237,36 +245,31 @@ impl Tokens {
                 return Ok(self.verified(i));
             }
         }
-        let permit = self
-            .checking
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| TokenRefusal::Internal(e.to_string()))?;
-        if self.is_limited(caller) {
-            return Err(TokenRefusal::RateLimited);
-        }
+        let mut pending = self.failures.admit(caller).await.map_err(Self::limited)?;
         let specs = self.specs.clone();
         let mut secret = token.to_vec();
-        let found = tokio::task::spawn_blocking(move || {
-            let found = specs
-                .iter()
-                .position(|(_, _, hash)| verify_secret(&secret, hash));
-            secret.fill(0);
-            drop(permit);
-            found
-        })
-        .await
-        .map_err(|e| TokenRefusal::Internal(e.to_string()))?;
+        // Settled on the verifier thread, before its slot is given back.
+        let found = self
+            .verifiers
+            .run(move || {
+                let found = specs
+                    .iter()
+                    .position(|(_, _, hash)| verify_secret(&secret, hash));
+                secret.fill(0);
+                if found.is_none() {
+                    pending.failed();
+                }
+                drop(pending);
+                found
+            })
+            .await
+            .map_err(|e| TokenRefusal::Internal(e.to_string()))?;
         match found {
             Some(i) => {
                 lock(&self.cache).insert(fingerprint, (i, self.clock.now() + self.cache_ttl));
                 Ok(self.verified(i))
             }
-            None => {
-                lock(&self.failures).record_failure(caller, self.clock.now());
-                Err(TokenRefusal::Unknown)
-            }
+            None => Err(TokenRefusal::Unknown),
         }
     }
 
@@ -278,8 +281,10 @@ impl Tokens {
         }
     }
 
-    fn is_limited(&self, caller: IpAddr) -> bool {
-        lock(&self.failures).is_limited(caller, self.clock.now())
+    fn limited(retry_after: Duration) -> TokenRefusal {
+        TokenRefusal::RateLimited {
+            retry_after_secs: retry_after.as_secs().max(1),
+        }
     }
 }
 
@@ -333,6 +338,7 @@ mod tests {
             clock.clone(),
             2,
             Duration::from_secs(60),
+            Arc::new(Verifiers::new(1).unwrap()),
         )
         .unwrap();
         let ok = tokens
@@ -361,9 +367,18 @@ mod tests {
         }
         assert_eq!(
             tokens.verify(CALLER, Some(b"Bearer server-secret")).await,
-            Err(TokenRefusal::RateLimited)
+            Err(TokenRefusal::RateLimited {
+                retry_after_secs: 60
+            })
         );
-        clock.advance(Duration::from_secs(61));
+        clock.advance(Duration::from_secs(45));
+        assert_eq!(
+            tokens.verify(CALLER, Some(b"Bearer server-secret")).await,
+            Err(TokenRefusal::RateLimited {
+                retry_after_secs: 15
+            })
+        );
+        clock.advance(Duration::from_secs(16));
         assert!(
             tokens
                 .verify(CALLER, Some(b"Bearer server-secret"))
@@ -387,6 +402,7 @@ mod tests {
             clock,
             5,
             Duration::from_secs(60),
+            Arc::new(Verifiers::new(1).unwrap()),
         )
         .unwrap_err();
         assert_eq!(err.0.len(), 2, "{err}");

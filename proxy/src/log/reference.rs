@@ -1,9 +1,6 @@
 //! Block reference codes: the short id on every log line that a child reads out to a teacher
 //! from the block page, and that the safeguarding lead then finds in the log.
 
-use std::hash::{BuildHasher as _, Hasher as _};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 /// Crockford's base-32 alphabet: no `I`, `L`, `O` or `U`, so a code read aloud or copied by hand
 /// by a seven-year-old cannot be confused with `1`, `0` or a rude word.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -15,31 +12,12 @@ pub const REFERENCE_LEN: usize = 8;
 
 /// A new random reference code, e.g. `K7QF2M9X`.
 ///
-/// One per request, so no system call each time: a per-thread SplitMix64 stream seeded from the
-/// OS. A code is a label, not a secret — what it unlocks (a staff review ticket) is also tied to
-/// the person and device it was issued to.
+/// One per request, so no system call each time: the per-thread ChaCha generator
+/// (`rand::rng()`, seeded from the OS and reseeded as it goes). A predictable stream would let
+/// anyone who sees one code work out the next ones, and review tickets are keyed by these codes.
 pub fn new_reference() -> String {
-    thread_local! {
-        static STATE: std::cell::Cell<u64> = std::cell::Cell::new(seed());
-    }
-    let bits = STATE.with(|s| {
-        let x = s.get().wrapping_add(0x9E37_79B9_7F4A_7C15);
-        s.set(x);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    });
-    encode(bits)
-}
-
-fn seed() -> u64 {
-    let mut bytes = [0u8; 8];
-    match getrandom::fill(&mut bytes) {
-        Ok(()) => u64::from_le_bytes(bytes),
-        // The OS random source failing must not stop a request being served or logged.
-        Err(_) => fallback_bits(),
-    }
+    use rand::Rng as _;
+    encode(rand::rng().next_u64())
 }
 
 fn encode(bits: u64) -> String {
@@ -47,14 +25,6 @@ fn encode(bits: u64) -> String {
         .rev()
         .map(|i| char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]))
         .collect()
-}
-
-fn fallback_bits() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // RandomState carries per-process random keys; hashing a counter gives distinct values.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.finish()
 }
 
 /// A reference code as typed by an adult, made canonical for searching: case, spaces and dashes
@@ -99,9 +69,47 @@ mod tests {
         assert_eq!(encode(1 << 35), "10000000");
     }
 
+    /// The SplitMix64 finaliser the codes used to come from, and its inverse.
+    fn mix(mut z: u64) -> u64 {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    fn unmix(mut z: u64) -> u64 {
+        let inverse = |c: u64| {
+            (0..6).fold(c, |i, _| {
+                i.wrapping_mul(2u64.wrapping_sub(c.wrapping_mul(i)))
+            })
+        };
+        z ^= (z >> 31) ^ (z >> 62);
+        z = z.wrapping_mul(inverse(0x94D0_49BB_1331_11EB));
+        z ^= (z >> 27) ^ (z >> 54);
+        z = z.wrapping_mul(inverse(0xBF58_476D_1CE4_E5B9));
+        z ^ (z >> 30) ^ (z >> 60)
+    }
+
+    fn bits(code: &str) -> u64 {
+        code.bytes().fold(0, |acc, c| {
+            (acc << 5) | ALPHABET.iter().position(|a| *a == c).unwrap() as u64
+        })
+    }
+
     #[test]
-    fn fallback_values_differ() {
-        assert_ne!(encode(fallback_bits()), encode(fallback_bits()));
+    fn one_code_does_not_reveal_the_next() {
+        assert_eq!(unmix(mix(0x0123_4567_89AB_CDEF)), 0x0123_4567_89AB_CDEF);
+        // A code carries 40 of a SplitMix64 output's 64 bits: trying the 2^24 missing ones
+        // recovers the generator's state, which then predicts the next codes. From a
+        // cryptographic generator, no candidate predicts two more codes (odds 2^-56).
+        let codes: Vec<u64> = (0..3).map(|_| bits(&new_reference())).collect();
+        let mask = (1u64 << 40) - 1;
+        let predicted = (0..1u64 << 24).any(|high| {
+            let state = unmix((high << 40) | codes[0]);
+            let next = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            mix(next) & mask == codes[1]
+                && mix(next.wrapping_add(0x9E37_79B9_7F4A_7C15)) & mask == codes[2]
+        });
+        assert!(!predicted, "reference codes are predictable from one code");
     }
 
     #[test]

