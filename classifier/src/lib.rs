@@ -12,6 +12,7 @@
 //! - [`phrases`]: weighted phrase matching with evasion normalisation and safeguarding concerns.
 //! - [`regexes`]: many regex rules matched in one pass.
 //! - [`search`]: search engine query extraction.
+//! - [`files`]: reading only regular files, never more than a stated size.
 //! - [`lists`]: loaders for the list formats schools already have.
 //! - [`time`]: local time and time windows.
 //! - [`policy`]: groups × categories × time windows → [`Decision`].
@@ -20,6 +21,7 @@
 pub mod category;
 pub mod concern;
 pub mod domains;
+pub mod files;
 pub mod host;
 pub mod lists;
 pub mod phrases;

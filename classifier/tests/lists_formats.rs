@@ -4,6 +4,7 @@ use lychgate_classifier::domains::{DomainIndexBuilder, MatchScope};
 use lychgate_classifier::lists::{ListError, ListFormat, ListSink, LoadStats, load};
 use lychgate_classifier::urls::UrlTable;
 use lychgate_classifier::{CategoryId, CategorySet};
+use std::fs;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default)]
@@ -169,7 +170,9 @@ fn missing_files_are_errors() {
     let mut c = Collect::default();
     for format in ListFormat::ALL {
         let err = load(&fixture("does-not-exist"), format, &mut c).unwrap_err();
-        let ListError::Io { path, .. } = &err;
+        let ListError::Io { path, .. } = &err else {
+            panic!("{err:?}");
+        };
         assert!(path.ends_with("does-not-exist"));
         assert!(err.to_string().contains("does-not-exist"));
     }
@@ -232,4 +235,59 @@ fn loaded_lists_drive_the_index() {
         1
     );
     assert!(sink.urls.has_host("host.example"));
+}
+
+#[test]
+fn only_regular_files_are_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut c = Collect::default();
+    for format in [ListFormat::Native, ListFormat::Plain, ListFormat::Hosts] {
+        for (path, what) in [
+            (Path::new("/dev/zero"), "a character device"),
+            (fifo.as_path(), "a FIFO (named pipe)"),
+            (dir.path(), "a directory"),
+        ] {
+            let err = load(path, format, &mut c).unwrap_err();
+            assert!(matches!(err, ListError::File { .. }), "{err:?}");
+            assert_eq!(
+                err.to_string(),
+                format!("{}: it is {what}, not a regular file", path.display())
+            );
+        }
+    }
+    // A squidGuard folder's files are held to the same rule.
+    let cat = dir.path().join("cat");
+    fs::create_dir(&cat).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", cat.join("domains")).unwrap();
+    let err = load(&cat, ListFormat::SquidGuard, &mut c).unwrap_err();
+    assert!(
+        err.to_string()
+            .ends_with("domains: it is a character device, not a regular file")
+    );
+}
+
+#[test]
+fn a_list_over_the_size_limit_is_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("huge.txt");
+    // Sparse: nothing is written, and nothing must be read.
+    fs::File::create(&path)
+        .unwrap()
+        .set_len(lychgate_classifier::files::MAX_LIST_BYTES + 1)
+        .unwrap();
+    let mut c = Collect::default();
+    let err = load(&path, ListFormat::Plain, &mut c).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("{}: it is larger than the limit of 256 MiB", path.display())
+    );
+    assert!(c.files.is_empty());
 }

@@ -15,7 +15,7 @@ use crate::http::state::ProxyState;
 use crate::http::upstream::{self, Resolver};
 use crate::identity::Identities;
 use crate::identity::{self, IdentityMetrics};
-use crate::log::{LogMetrics, RequestLog};
+use crate::log::{LogMetrics, RefusedSummary, RequestLog};
 use crate::metrics::ProxyMetrics;
 use crate::tls::TlsPeekMetrics;
 use arc_swap::ArcSwap;
@@ -92,7 +92,10 @@ pub(crate) fn dns_upstreams(
     let specs: Vec<UpstreamSpec> = match &settings.upstreams {
         Some(list) => list.clone(),
         None => {
-            let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_else(|e| {
+            // Read like every other file Lychgate is pointed at: a regular file, bounded.
+            let resolv_conf = std::path::Path::new("/etc/resolv.conf");
+            let text = lychgate_classifier::files::read_regular_text(resolv_conf, 1024 * 1024)
+                .unwrap_or_else(|e| {
                 tracing::warn!(error = %e, "cannot read /etc/resolv.conf: DNS questions that need an upstream will get SERVFAIL until [dns] upstreams is set");
                 String::new()
             });
@@ -233,12 +236,16 @@ pub async fn run(
     dns_metrics.register(&mut registry);
     let dns_settings = config.dns.clone();
     let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
+    let summary_interval = config.log.summary_interval;
     let branding = config.block_page.branding.clone();
-    let review_url = config.block_page.review_url.clone();
+    let review_url = config
+        .block_page
+        .review_url_for(bound.transparent_http.map(|a| a.port()));
     let state = Arc::new(ProxyState {
         config: ArcSwap::from_pointee(config),
         identities,
         log,
+        refused: Arc::new(RefusedSummary::default()),
         metrics,
         request_counters,
         group_names,
@@ -293,6 +300,11 @@ pub async fn run(
     }
     crate::dns::listen::serve(dns, dns_sockets, &listeners, &tracker, &shutdown);
     listeners.spawn(admin::serve(admin_state, admin_listener, tracker.clone()));
+    listeners.spawn(write_summaries_every(
+        Arc::clone(&state),
+        summary_interval,
+        shutdown.clone(),
+    ));
     on_ready(&bound);
 
     shutdown.cancelled().await;
@@ -305,10 +317,39 @@ pub async fn run(
     {
         tracing::warn!("some connections were still open after {DRAIN_TIME:?}; closing them");
     }
-    // Every record queued so far reaches the file before the daemon exits.
+    // The refusals counted since the last summary, now that nothing more can be refused, then
+    // every record queued so far reaches the file before the daemon exits.
+    write_summaries(&state).await;
     drop(state);
     if let Err(e) = log_task.shutdown().await {
         tracing::error!(error = %e, "the request log did not close cleanly");
     }
     Ok(())
+}
+
+/// Writes the summary lines of refused traffic every `interval` until shutdown (the last ones
+/// are written by [`run`] once every listener has stopped, so none is lost or split).
+async fn write_summaries_every(
+    state: Arc<ProxyState>,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => write_summaries(&state).await,
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// One line per client and reason counted since the last call, through the log's queue
+/// (waiting for room like any record), or to stderr once the log has closed.
+async fn write_summaries(state: &ProxyState) {
+    for line in state.refused.drain() {
+        if let Err(closed) = state.log.write(line).await {
+            crate::http::state::write_unlogged(&closed.0);
+        }
+    }
 }

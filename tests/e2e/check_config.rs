@@ -422,3 +422,121 @@ fn an_unusable_users_file_fails_the_check_as_it_fails_run() {
         );
     }
 }
+
+/// A config whose one list is `path`, read as `format`.
+fn one_list_config(path: &str, format: &str) -> String {
+    format!(
+        "default_group = \"pupils\"\n[[list]]\ncategory = \"games\"\npath = \"{path}\"\nformat = \"{format}\"\n[groups.pupils]\nkind = \"pupil\"\nblock = [\"games\"]\n"
+    )
+}
+
+/// Runs `check-config` on a config naming `list` (bounded: a hang on a FIFO fails the test).
+fn check_one_list(dir: &std::path::Path, list: &str, format: &str) -> std::process::Output {
+    std::fs::write(dir.join("lists.toml"), one_list_config(list, format)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_lychgate"))
+        .args(["check-config", "lists.toml"])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("check-config on {list} did not finish");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn files_that_are_not_lists_are_config_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(d.join("fifo"))
+            .status()
+            .unwrap()
+            .success()
+    );
+    std::os::unix::fs::symlink(d.join("loop-b"), d.join("loop-a")).unwrap();
+    std::os::unix::fs::symlink(d.join("loop-a"), d.join("loop-b")).unwrap();
+    // Pseudo-random bytes (a fixed xorshift, so the test is repeatable), and an escape sequence
+    // that must not reach the terminal raw.
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let random: Vec<u8> = (0..64 * 1024)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect();
+    std::fs::write(d.join("random.bin"), &random).unwrap();
+    std::fs::write(
+        d.join("page.html"),
+        format!(
+            "<html>\n{}</html>\n",
+            "<p>\x1b[31mred\x1b[0m</p>\n".repeat(30)
+        ),
+    )
+    .unwrap();
+    let cases = [
+        (
+            "/dev/zero",
+            "native",
+            "/dev/zero: it is a character device, not a regular file",
+        ),
+        (
+            "fifo",
+            "plain",
+            "fifo: it is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            "loop-a",
+            "native",
+            "loop-a: Too many levels of symbolic links",
+        ),
+        (
+            "random.bin",
+            "native",
+            "a NUL byte: this is a binary file, not a text list",
+        ),
+        (
+            "page.html",
+            "plain",
+            "page.html: 32 bad lines and only 0 good ones",
+        ),
+    ];
+    for (list, format, expected) in cases {
+        let out = check_one_list(d, list, format);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(64), "{list}: {err}{}", stdout(&out));
+        assert!(
+            err.contains("lists.toml:4: list[0].path: "),
+            "{list}: {err}"
+        );
+        assert!(err.contains(expected), "{list}: {err}");
+        assert!(!err.contains("not found"), "{list}: {err}");
+        assert!(
+            !err.contains('\x1b') && !stdout(&out).contains('\x1b'),
+            "{list}: {err:?}"
+        );
+    }
+}
+
+#[test]
+fn a_config_that_is_not_a_regular_file_is_a_config_error() {
+    let out = lychgate_in(&root(), &["check-config", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(
+        stderr(&out)
+            .contains("/dev/zero: cannot read: it is a character device, not a regular file"),
+        "{}",
+        stderr(&out)
+    );
+}

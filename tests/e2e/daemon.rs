@@ -401,6 +401,36 @@ pub fn get(proxy: SocketAddr, src: IpAddr, url: &str) -> Reply {
     )
 }
 
+/// Two listeners on the same port of two loopback addresses, both held from the start (a port
+/// found free and bound again later may have been taken by then on a busy machine).
+pub fn listeners_on_one_port(a: IpAddr, b: IpAddr) -> (TcpListener, TcpListener) {
+    (0..50)
+        .find_map(|_| {
+            let first = TcpListener::bind((a, 0)).ok()?;
+            let port = first.local_addr().ok()?.port();
+            let second = TcpListener::bind((b, port)).ok()?;
+            Some((first, second))
+        })
+        .expect("a port free on both addresses")
+}
+
+/// A loopback port that refuses connections and that no one else can take while the returned
+/// socket lives: bound but never listening.
+pub fn refusing_port() -> (socket2::Socket, u16) {
+    let socket =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).expect("socket");
+    socket
+        .bind(&SocketAddr::from(([127, 0, 0, 1], 0)).into())
+        .expect("bind");
+    let port = socket
+        .local_addr()
+        .expect("address")
+        .as_socket()
+        .expect("inet")
+        .port();
+    (socket, port)
+}
+
 /// A loopback HTTP origin: answers every request with what it saw.
 pub struct Origin {
     /// Its address.
@@ -417,7 +447,11 @@ impl Origin {
 
     /// The same, on a given address.
     pub fn start_on(name: &'static str, addr: &str) -> Origin {
-        let listener = TcpListener::bind(addr).expect("bind origin");
+        Self::serve(name, TcpListener::bind(addr).expect("bind origin"))
+    }
+
+    /// The same, on a listener the test already holds.
+    pub fn serve(name: &'static str, listener: TcpListener) -> Origin {
         let addr = listener.local_addr().expect("addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&seen);

@@ -81,7 +81,7 @@ for audience in pupil staff; do
   log "=== $audience: 127.0.0.1 in group $group ==="
   config=$WORK/$audience.toml
   lg_config "$config" "$WORK/$audience" proxy=127.0.0.1:0 admin=127.0.0.1:0 transparent_http= \
-    transparent_https=
+    transparent_https= dns=127.0.0.1:0
   sed -i "/^cidr = \"127.0.0.1\/32\"\$/{n;s/^group = .*/group = \"$group\"/}" "$config"
   [[ $(sed -n '/^cidr = "127.0.0.1\/32"$/{n;p}' "$config") == "group = \"$group\"" ]] ||
     fail "could not map 127.0.0.1 to $group in $config"

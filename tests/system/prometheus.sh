@@ -52,7 +52,7 @@ timeout 10 bash -c "until curl -fs -o /dev/null http://127.0.0.1:$ORIGIN_PORT/; 
   fail "the local origin did not start"
 
 lg_config "$WORK/lychgate.toml" "$WORK" proxy=127.0.0.1:0 admin=127.0.0.1:0 transparent_http= \
-  transparent_https= <<EOF
+  transparent_https= dns=127.0.0.1:0 <<EOF
 [[static_host]]
 name = "www.bbc.co.uk"
 addresses = ["127.0.0.1"]

@@ -4,6 +4,7 @@ use super::{ListSink, LoadStats};
 use crate::domains::MatchScope;
 use crate::source::ListWarning;
 use std::borrow::Cow;
+use std::io::BufRead;
 use std::path::Path;
 
 /// Warnings kept per load; past this, one summary warning counts the rest.
@@ -12,28 +13,46 @@ pub(crate) const MAX_WARNINGS: usize = 1000;
 /// Longest excerpt of a bad line quoted in a warning.
 const MAX_QUOTE: usize = 80;
 
-/// Calls `f(line_number, text)` for every line of `bytes`: a leading UTF-8 BOM is dropped, `\n`
-/// and `\r\n` both end a line, and bytes that are not UTF-8 are replaced with U+FFFD (every
-/// parser rejects a content line containing U+FFFD with a warning, so comments in another
-/// encoding cost nothing).
-pub(crate) fn for_each_line(bytes: &[u8], mut f: impl FnMut(u32, Cow<'_, str>)) {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    if bytes.is_empty() {
-        return;
-    }
-    // Valid UTF-8 (the usual case) is checked once for the whole file, not line by line.
-    if let Ok(text) = std::str::from_utf8(bytes) {
-        let body = text.strip_suffix('\n').unwrap_or(text);
-        for (i, raw) in body.split('\n').enumerate() {
-            let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            f(line_number(i), Cow::Borrowed(raw));
+/// The lines of a list, read one at a time so a big list is never held whole in memory: a
+/// leading UTF-8 BOM is dropped, `\n` and `\r\n` both end a line, and bytes that are not UTF-8
+/// are replaced with U+FFFD (every parser rejects a content line containing U+FFFD with a
+/// warning, so comments in another encoding cost nothing).
+pub(crate) struct Lines<R> {
+    reader: R,
+    buf: Vec<u8>,
+    read: usize,
+}
+
+impl<R: BufRead> Lines<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        Lines {
+            reader,
+            buf: Vec::new(),
+            read: 0,
         }
-        return;
     }
-    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
-    for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+
+    /// The next line and its 1-based number, or `None` at the end.
+    pub(crate) fn next_line(&mut self) -> std::io::Result<Option<(u32, Cow<'_, str>)>> {
+        self.buf.clear();
+        if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
+            return Ok(None);
+        }
+        let mut raw: &[u8] = &self.buf;
+        if self.read == 0 {
+            raw = raw.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(raw);
+            if raw.is_empty() {
+                return Ok(None);
+            }
+        }
+        self.read += 1;
+        let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        f(line_number(i), String::from_utf8_lossy(raw));
+        let text = match std::str::from_utf8(raw) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
+        Ok(Some((line_number(self.read - 1), text)))
     }
 }
 
@@ -41,13 +60,31 @@ fn line_number(index: usize) -> u32 {
     u32::try_from(index + 1).unwrap_or(u32::MAX)
 }
 
-/// Quotes (part of) a line for a warning message.
+/// Quotes (part of) a line for a warning message. Control and bidirectional-override characters
+/// are escaped (`\u{1b}`): a binary file must not send escape sequences to the technician's
+/// terminal, nor reorder what it shows.
 pub(crate) fn quote(s: &str) -> String {
-    if s.chars().count() <= MAX_QUOTE {
-        format!("`{s}`")
+    let mut out = String::with_capacity(s.len().min(MAX_QUOTE) + 2);
+    out.push('`');
+    for (i, c) in s.chars().enumerate() {
+        if i == MAX_QUOTE {
+            out.push('…');
+            break;
+        }
+        push_shown(&mut out, c);
+    }
+    out.push('`');
+    out
+}
+
+/// Pushes `c`, escaped when a terminal would act on it instead of showing it.
+pub(crate) fn push_shown(out: &mut String, c: char) {
+    let acts = c.is_control()
+        || matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+    if acts {
+        out.extend(c.escape_default());
     } else {
-        let head: String = s.chars().take(MAX_QUOTE).collect();
-        format!("`{head}…`")
+        out.push(c);
     }
 }
 
@@ -115,7 +152,10 @@ mod tests {
 
     fn lines(b: &[u8]) -> Vec<(u32, String)> {
         let mut v = Vec::new();
-        for_each_line(b, |n, t| v.push((n, t.into_owned())));
+        let mut lines = Lines::new(b);
+        while let Some((n, t)) = lines.next_line().unwrap() {
+            v.push((n, t.into_owned()));
+        }
         v
     }
 
@@ -133,5 +173,20 @@ mod tests {
         assert!(lines(b"").is_empty());
         assert_eq!(lines(b"x\n"), [(1, "x".to_string())]);
         assert_eq!(lines(b"\r\n"), [(1, String::new())]);
+    }
+
+    #[test]
+    fn a_bom_alone_is_no_line() {
+        assert!(lines(b"\xEF\xBB\xBF").is_empty());
+        assert_eq!(lines(b"\xEF\xBB\xBF\n"), [(1, String::new())]);
+    }
+
+    #[test]
+    fn quotes_escape_what_a_terminal_would_act_on() {
+        assert_eq!(quote("a\u{1b}[2Jb"), "`a\\u{1b}[2Jb`");
+        assert_eq!(quote("x\u{202E}y\u{7}"), "`x\\u{202e}y\\u{7}`");
+        assert_eq!(quote("ok.example"), "`ok.example`");
+        let long = "a".repeat(100);
+        assert_eq!(quote(&long), format!("`{}…`", "a".repeat(MAX_QUOTE)));
     }
 }

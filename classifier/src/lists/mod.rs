@@ -3,7 +3,10 @@
 //! Every loader reads one file (or one squidGuard category folder), hands each entry to a
 //! [`ListSink`] with its line number, and collects bad lines as [`ListWarning`]s instead of
 //! stopping: a typo on line 9,000 must not lose the other 8,999 entries. Only failing to read the
-//! file at all is a [`ListError`]. No input makes a loader panic.
+//! file at all is a [`ListError`], and so is a file that is not a list: anything but a regular
+//! file, one over [`MAX_LIST_BYTES`], a binary file (a NUL byte), or mostly garbage (more bad
+//! lines than good ones, once there are [`MIN_BAD_LINES_FOR_GARBAGE`] bad lines). No input makes
+//! a loader panic, and files are read line by line, never whole.
 //!
 //! All formats share the same line handling: a UTF-8 byte-order mark is ignored, lines may end
 //! in `\n` or `\r\n`, and bytes that are not UTF-8 are decoded lossily; a comment in another
@@ -15,6 +18,7 @@
 pub mod phrases;
 
 use crate::domains::MatchScope;
+use crate::files::{self, FileError, MAX_LIST_BYTES};
 use crate::source::ListWarning;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
@@ -123,17 +127,69 @@ impl LoadStats {
     }
 }
 
-/// A list could not be read at all.
+/// A list at or above this many bad lines, with more bad lines than good ones, is refused as
+/// not a list at all (a binary file, a web page, the wrong format): a few typos in a small
+/// hand-written list stay warnings.
+pub const MIN_BAD_LINES_FOR_GARBAGE: usize = 10;
+
+/// A list could not be read at all, or is not a list.
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
     /// I/O failure.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+    /// Not a regular file, or too large.
+    #[error("{}: {source}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: FileError,
+    },
+    /// A NUL byte: a binary file, not a text list.
+    #[error("{}:{line}: a NUL byte: this is a binary file, not a text list", path.display())]
+    Binary {
+        /// The file.
+        path: PathBuf,
+        /// The line holding the first NUL byte.
+        line: u32,
+    },
+    /// More bad lines than good ones.
+    #[error(
+        "{}: {bad} bad lines and only {good} good ones: is this the right file and format? (first: {first})",
+        path.display()
+    )]
+    MostlyBad {
+        /// The file.
+        path: PathBuf,
+        /// Lines that were not valid entries.
+        bad: usize,
+        /// Entries, and lines deliberately skipped.
+        good: usize,
+        /// The first bad line's warning.
+        first: ListWarning,
+    },
+}
+
+impl ListError {
+    /// The error for a file [`files::open_regular`] refused.
+    pub(crate) fn from_file(path: &Path, error: FileError) -> ListError {
+        match error {
+            FileError::Io(source) => ListError::Io {
+                path: path.into(),
+                source,
+            },
+            source => ListError::File {
+                path: path.into(),
+                source,
+            },
+        }
+    }
 }
 
 /// Why a list entry is not a usable domain name.
@@ -246,7 +302,8 @@ fn check_ascii_name(name: &str, raw: &str) -> Result<(), BadDomain> {
 }
 
 /// Loads a list file (or squidGuard folder) into a sink. A missing or unreadable file (or
-/// squidGuard folder) is an error; bad lines are warnings in the returned stats.
+/// squidGuard folder) is an error, and so is a file that is not a list (see [`ListError`]); bad
+/// lines are warnings in the returned stats.
 pub fn load(
     path: &Path,
     format: ListFormat,
@@ -255,11 +312,31 @@ pub fn load(
     if format == ListFormat::SquidGuard {
         return squidguard::load_folder(path, sink);
     }
-    let bytes = std::fs::read(path).map_err(|source| ListError::Io {
-        path: path.into(),
-        source,
-    })?;
-    load_bytes(path, &bytes, format, sink)
+    load_file(path, sink, line_parser(format))
+}
+
+/// Streams one regular file of at most [`MAX_LIST_BYTES`] through a line parser.
+fn load_file(
+    path: &Path,
+    sink: &mut dyn ListSink,
+    parse: fn(&mut lines::Ctx<'_>, u32, &str),
+) -> Result<LoadStats, ListError> {
+    let mut file =
+        files::open_regular(path, MAX_LIST_BYTES).map_err(|e| ListError::from_file(path, e))?;
+    let stats = parse_file(path, &mut file, sink, parse)?;
+    file.check_not_over()
+        .map_err(|e| ListError::from_file(path, e))?;
+    Ok(stats)
+}
+
+fn line_parser(format: ListFormat) -> fn(&mut lines::Ctx<'_>, u32, &str) {
+    match format {
+        ListFormat::Native => native::parse_line,
+        ListFormat::Plain => plain::parse_line,
+        ListFormat::Hosts => hosts::parse_line,
+        ListFormat::Adblock => adblock::parse_line,
+        ListFormat::SquidGuard => squidguard::parse_domains_line,
+    }
 }
 
 /// Loads list text already in memory (used for the embedded default lists); `path` names it in
@@ -281,14 +358,7 @@ pub fn load_bytes(
     format: ListFormat,
     sink: &mut dyn ListSink,
 ) -> Result<LoadStats, ListError> {
-    let parse: fn(&mut lines::Ctx<'_>, u32, &str) = match format {
-        ListFormat::Native => native::parse_line,
-        ListFormat::Plain => plain::parse_line,
-        ListFormat::Hosts => hosts::parse_line,
-        ListFormat::Adblock => adblock::parse_line,
-        ListFormat::SquidGuard => squidguard::parse_domains_line,
-    };
-    Ok(parse_file(path, bytes, sink, parse))
+    parse_file(path, bytes, sink, line_parser(format))
 }
 
 /// Loads one file of a squidGuard category from memory; `path` names it in warnings.
@@ -297,17 +367,18 @@ pub fn load_squidguard_file(
     bytes: &[u8],
     file: SquidGuardFile,
     sink: &mut dyn ListSink,
-) -> LoadStats {
+) -> Result<LoadStats, ListError> {
     parse_file(path, bytes, sink, file.parser())
 }
 
-/// Runs a line parser over a whole file and finishes the stats.
+/// Runs a line parser over every line of a file and finishes the stats; refuses a binary file
+/// at its first NUL byte, and a file that is mostly bad lines once it has been read.
 fn parse_file(
     path: &Path,
-    bytes: &[u8],
+    reader: impl std::io::BufRead,
     sink: &mut dyn ListSink,
     parse: fn(&mut lines::Ctx<'_>, u32, &str),
-) -> LoadStats {
+) -> Result<LoadStats, ListError> {
     let mut stats = LoadStats::default();
     let mut dropped = 0usize;
     sink.begin_file(path);
@@ -318,7 +389,29 @@ fn parse_file(
             stats: &mut stats,
             dropped: &mut dropped,
         };
-        lines::for_each_line(bytes, |n, text| parse(&mut ctx, n, &text));
+        let mut lines = lines::Lines::new(reader);
+        while let Some((n, text)) = lines.next_line().map_err(|source| ListError::Io {
+            path: path.into(),
+            source,
+        })? {
+            if text.contains('\0') {
+                return Err(ListError::Binary {
+                    path: path.into(),
+                    line: n,
+                });
+            }
+            parse(&mut ctx, n, &text);
+        }
+    }
+    let bad = stats.warnings.len() + dropped;
+    let good = stats.entries() + stats.skipped;
+    if bad >= MIN_BAD_LINES_FOR_GARBAGE && bad > good {
+        return Err(ListError::MostlyBad {
+            path: path.into(),
+            bad,
+            good,
+            first: stats.warnings.swap_remove(0),
+        });
     }
     if dropped > 0 {
         stats.warnings.push(ListWarning {
@@ -330,7 +423,7 @@ fn parse_file(
             ),
         });
     }
-    stats
+    Ok(stats)
 }
 
 /// Strips a `#` comment that starts the line or follows whitespace; `#` inside a word is kept.

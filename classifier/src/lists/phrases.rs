@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 
 use crate::category::{Categories, CategoryId};
 use crate::concern::{Severity, Theme};
-use crate::lists::ListError;
+use crate::files::{self, MAX_LIST_BYTES};
+use crate::lists::{ListError, lines};
 use crate::phrases::{MAX_PHRASE_PARTS, PhraseMeta, PhraseScope, PhraseSetBuilder, normalise};
 use crate::source::{ListId, ListWarning, SourceRef};
 
@@ -87,10 +88,7 @@ pub fn load_phrases(
     categories: &Categories,
     builder: &mut PhraseSetBuilder,
 ) -> Result<PhraseLoadStats, ListError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ListError::Io {
-        path: path.into(),
-        source,
-    })?;
+    let text = read_phrase_file(path)?;
     let mut loader = Loader {
         list,
         categories,
@@ -122,6 +120,36 @@ pub fn load_phrases_str(
     let mut ctx = Context::default();
     loader.parse(path, text, &mut ctx, false);
     Ok(loader.stats)
+}
+
+/// Reads a phrase list: a regular file of at most [`MAX_LIST_BYTES`], UTF-8 text with no NUL
+/// byte (which would mean a binary file).
+fn read_phrase_file(path: &Path) -> Result<String, ListError> {
+    let bytes =
+        files::read_regular(path, MAX_LIST_BYTES).map_err(|e| ListError::from_file(path, e))?;
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(ListError::Binary {
+            path: path.into(),
+            line: line_of(&bytes, at),
+        });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = line_of(e.as_bytes(), at);
+        ListError::Io {
+            path: path.into(),
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("line {line} is not UTF-8 text (a phrase list must be UTF-8)"),
+            ),
+        }
+    })
+}
+
+/// The 1-based line holding byte `at`.
+fn line_of(bytes: &[u8], at: usize) -> u32 {
+    let newlines = bytes[..at].iter().filter(|&&b| b == b'\n').count();
+    u32::try_from(newlines + 1).unwrap_or(u32::MAX)
 }
 
 /// A category as written in a list: a canonical name, or a common e2guardian `listcategory` name.
@@ -172,11 +200,17 @@ struct Group<'t> {
 }
 
 impl Loader<'_> {
+    /// Records a warning; what it quotes from the line is escaped (see [`lines::quote`]).
     fn warn(&mut self, path: &Path, line: u32, message: impl Into<String>) {
+        let message: String = message.into();
+        let mut shown = String::with_capacity(message.len());
+        for c in message.chars() {
+            lines::push_shown(&mut shown, c);
+        }
         self.stats.warnings.push(ListWarning {
             path: path.to_path_buf(),
             line,
-            message: message.into(),
+            message: shown,
         });
     }
 
@@ -328,14 +362,10 @@ impl Loader<'_> {
             );
             return;
         }
-        let text = match std::fs::read_to_string(&target_path) {
+        let text = match read_phrase_file(&target_path) {
             Ok(t) => t,
             Err(e) => {
-                self.warn(
-                    path,
-                    line,
-                    format!("cannot read `{}`: {e}", target_path.display()),
-                );
+                self.warn(path, line, format!("cannot read: {e}"));
                 return;
             }
         };

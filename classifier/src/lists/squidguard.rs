@@ -66,13 +66,14 @@ pub(crate) fn load_folder(dir: &Path, sink: &mut dyn ListSink) -> Result<LoadSta
     let mut found = 0;
     for file in SquidGuardFile::ALL {
         let path = dir.join(file.file_name());
-        let bytes = match std::fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(source) => return Err(ListError::Io { path, source }),
-        };
+        match super::load_file(&path, sink, file.parser()) {
+            Ok(file_stats) => stats.add(file_stats),
+            Err(ListError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                continue;
+            }
+            Err(e) => return Err(e),
+        }
         found += 1;
-        stats.add(super::load_squidguard_file(&path, &bytes, file, sink));
     }
     if found == 0 {
         stats.warnings.push(crate::source::ListWarning {

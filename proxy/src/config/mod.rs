@@ -17,6 +17,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use serving::{ProxySettings, StaticHosts};
 pub use validate::{AccountType, Config, GroupMeta, ListSummary, Listen, Network};
 
+use lychgate_classifier::files;
 use reader::Source;
 use std::path::{Path, PathBuf};
 
@@ -42,6 +43,9 @@ impl ConfigOrigin {
     }
 }
 
+/// The largest config file read (the shipped one is a few KiB).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
 /// Places searched, in order, when no path is given.
 pub const SEARCH_PATHS: [&str; 2] = ["config/lychgate.toml", "/etc/lychgate/lychgate.toml"];
 
@@ -65,7 +69,7 @@ pub fn load(origin: &ConfigOrigin) -> Result<Config, ConfigErrors> {
     match origin {
         ConfigOrigin::Embedded => load_str(DEFAULT_CONFIG, origin.clone(), Path::new(".")),
         ConfigOrigin::File(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            let text = files::read_regular_text(path, MAX_CONFIG_BYTES).map_err(|e| {
                 ConfigErrors(vec![ConfigError {
                     file: path.clone(),
                     line: 0,

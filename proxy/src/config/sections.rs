@@ -5,7 +5,7 @@
 //! the config file's folder, like list paths. Production configs use absolute paths.
 
 use super::reader::{Fields, Located, Source};
-use crate::http::pages::{BlockPageSettings, Branding};
+use crate::http::pages::{BlockPageSettings, Branding, DEFAULT_PAGES_BASE_URL, REVIEW_PATH};
 use crate::identity::{IdentitySettings, StaticDevice, TokenScope, TokenSpec};
 use crate::log::{LogSettings, QueryLogging};
 use lychgate_classifier::policy::GroupId;
@@ -41,6 +41,8 @@ pub struct RawLog {
     pub queue_capacity: Option<Located<i64>>,
     /// Largest batch.
     pub batch_max: Option<Located<i64>>,
+    /// Seconds between summary lines of refused traffic.
+    pub summary_interval_seconds: Option<Located<i64>>,
 }
 
 /// One `[[identity.device]]`.
@@ -116,6 +118,7 @@ const LOG_KEYS: &[&str] = &[
     "query",
     "queue_capacity",
     "batch_max",
+    "summary_interval_seconds",
 ];
 const IDENTITY_KEYS: &[&str] = &[
     "users_file",
@@ -154,6 +157,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
             query: t.string(src, "query"),
             queue_capacity: t.integer(src, "queue_capacity"),
             batch_max: t.integer(src, "batch_max"),
+            summary_interval_seconds: t.integer(src, "summary_interval_seconds"),
         };
         t.finish(src, LOG_KEYS);
     }
@@ -210,6 +214,25 @@ pub struct BlockPage {
     pub branding: Branding,
     /// Where staff review forms post (`None`: no review form).
     pub review_url: Option<String>,
+    /// `pages_url` was left to its default, which names no port.
+    pub default_pages_url: bool,
+}
+
+impl BlockPage {
+    /// Where the review form posts, once the listeners are bound. The default pages URL names
+    /// no port: that reaches Lychgate through the explicit proxy (which answers its service
+    /// host on any port), but a browser in transparent mode connects to the gateway itself,
+    /// and traffic to the gateway is not redirected, so the default takes the transparent
+    /// HTTP listener's port when that is not 80.
+    pub fn review_url_for(&self, transparent_http_port: Option<u16>) -> Option<String> {
+        let url = self.review_url.as_deref()?;
+        match transparent_http_port {
+            Some(port) if self.default_pages_url && port != 80 => {
+                Some(format!("{DEFAULT_PAGES_BASE_URL}:{port}{REVIEW_PATH}"))
+            }
+            _ => Some(url.to_string()),
+        }
+    }
 }
 
 /// The checked sections.
@@ -282,6 +305,9 @@ pub fn validate(
     }
     if let Some(n) = positive(src, l.batch_max.as_ref(), 1 << 16) {
         log.batch_max = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(n) = positive(src, l.summary_interval_seconds.as_ref(), 3600) {
+        log.summary_interval = std::time::Duration::from_secs(n);
     }
     if let Err(e) = log.check() {
         let at = l.dir.as_ref().map_or(0, |d| d.offset);
@@ -423,6 +449,42 @@ pub fn validate(
         block_page: BlockPage {
             branding,
             review_url,
+            default_pages_url: b.pages_url.is_none(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block_page(review_url: Option<&str>, default_pages_url: bool) -> BlockPage {
+        BlockPage {
+            branding: Branding::default(),
+            review_url: review_url.map(str::to_string),
+            default_pages_url,
+        }
+    }
+
+    #[test]
+    fn the_default_review_url_follows_a_transparent_listener_off_port_80() {
+        let default = block_page(Some("http://lychgate.internal/review"), true);
+        assert_eq!(
+            default.review_url_for(Some(3129)).as_deref(),
+            Some("http://lychgate.internal:3129/review")
+        );
+        for port in [Some(80), None] {
+            assert_eq!(
+                default.review_url_for(port).as_deref(),
+                Some("http://lychgate.internal/review")
+            );
+        }
+        // A pages_url the technician wrote is theirs; no review form stays none.
+        let given = block_page(Some("https://filter.school.example/review"), false);
+        assert_eq!(
+            given.review_url_for(Some(3129)).as_deref(),
+            Some("https://filter.school.example/review")
+        );
+        assert_eq!(block_page(None, true).review_url_for(Some(3129)), None);
     }
 }

@@ -594,7 +594,7 @@ fn load_list(
         }
     } else {
         let full = base_dir.join(&path.value);
-        if !full.exists() {
+        if is_missing(&full) {
             src.error(
                 path.offset,
                 &path.field,
@@ -648,7 +648,7 @@ fn load_phrase_entry(
             .collect()
     } else {
         let full = base_dir.join(&entry.value);
-        if !full.exists() {
+        if is_missing(&full) {
             src.error(
                 entry.offset,
                 &entry.field,
@@ -665,6 +665,12 @@ fn load_phrase_entry(
             Err(e) => src.error(entry.offset, &entry.field, e, None),
         }
     }
+}
+
+/// Only a path that really does not exist is "not found": a symlink loop, a permission problem
+/// or a file that is not a list is left to the loader, whose error names the cause.
+fn is_missing(path: &Path) -> bool {
+    std::fs::metadata(path).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn parse_action(src: &mut Source<'_>, v: Option<&Located<String>>, default: Action) -> Action {

@@ -110,6 +110,63 @@ pub fn check(
     }
 }
 
+/// The part of an upstream answer that belongs to the question `asked`: answer records owned by
+/// the asked name or by a CNAME target in its chain (followed from the name), and authority
+/// SOA records of a zone holding one of those names (a negative answer's TTL comes from it).
+/// Everything else — records for names nobody asked about that an upstream or a forger slipped
+/// in, NS records and their glue — is dropped before the answer is cached, so no client ever
+/// caches it. (The additional section is never kept; Lychgate writes its own OPT.)
+pub fn in_question_chain(
+    asked: &str,
+    answers: Vec<Record>,
+    authorities: Vec<Record>,
+) -> (Vec<Record>, Vec<Record>) {
+    // Spelled as `normalised_host` spells owners: lower case, no trailing dot, the root `.`.
+    let asked = match asked.trim_end_matches('.') {
+        "" => ".".to_string(),
+        name => name.to_ascii_lowercase(),
+    };
+    let mut chain = vec![asked];
+    // Each round adds at least one name or stops, so at most one round per record.
+    for _ in 0..=answers.len() {
+        let before = chain.len();
+        for r in &answers {
+            if let RData::CNAME(target) = &r.data {
+                if chain.contains(&normalised_host(&r.name)) {
+                    let target = normalised_host(&target.0);
+                    if !chain.contains(&target) {
+                        chain.push(target);
+                    }
+                }
+            }
+        }
+        if chain.len() == before {
+            break;
+        }
+    }
+    let answers = answers
+        .into_iter()
+        .filter(|r| chain.contains(&normalised_host(&r.name)))
+        .collect();
+    let authorities = authorities
+        .into_iter()
+        .filter(|r| {
+            let zone = normalised_host(&r.name);
+            matches!(r.data, RData::SOA(_)) && chain.iter().any(|n| is_within(n, &zone))
+        })
+        .collect();
+    (answers, authorities)
+}
+
+/// Whether `name` is `zone` or below it (both normalised; `.` is the root).
+fn is_within(name: &str, zone: &str) -> bool {
+    zone == "."
+        || name == zone
+        || (name.len() > zone.len()
+            && name.ends_with(zone)
+            && name.as_bytes()[name.len() - zone.len() - 1] == b'.')
+}
+
 /// The name a record sends the client on to: a CNAME's target, or an HTTPS/SVCB record's
 /// target (none when it is `.`, the owner itself). Each is decided for the client's group.
 pub(super) fn alias_target(data: &RData) -> Option<&Name> {
@@ -233,6 +290,60 @@ mod tests {
             Verdict::AliasBlocked { name, .. } => assert_eq!(name, "bets.blocked.example"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn only_the_question_s_chain_and_its_zone_s_soa_are_kept() {
+        use hickory_proto::rr::rdata::{NS, SOA};
+        let a_for = |owner: &str, last: u8| {
+            Record::from_rdata(name(owner), 300, RData::A(A::new(192, 0, 2, last)))
+        };
+        let cname = |owner: &str, target: &str| {
+            Record::from_rdata(name(owner), 300, RData::CNAME(CNAME(name(target))))
+        };
+        let answers = vec![
+            // Out of order on purpose: the chain is followed whatever the order.
+            a_for("edge.CDN.example.net.", 1),
+            cname("www.school.example.", "school.cdn.example.net."),
+            cname("school.cdn.example.net.", "edge.cdn.example.net."),
+            // Slipped in: another name, and a CNAME hanging off a name not in the chain.
+            a_for("bank.example.com.", 66),
+            cname("other.example.", "www.school.example."),
+        ];
+        let soa = |owner: &str| {
+            let n = name(owner);
+            Record::from_rdata(
+                n.clone(),
+                300,
+                RData::SOA(SOA::new(n.clone(), n, 1, 1, 1, 1, 60)),
+            )
+        };
+        let authorities = vec![
+            soa("example.net."),
+            soa("bank.example.com."),
+            Record::from_rdata(
+                name("example.net."),
+                300,
+                RData::NS(NS(name("ns1.example.net."))),
+            ),
+        ];
+        let (answers, authorities) = in_question_chain("www.school.example", answers, authorities);
+        let owners: Vec<String> = answers.iter().map(|r| r.name.to_ascii()).collect();
+        assert_eq!(
+            owners,
+            [
+                "edge.CDN.example.net.",
+                "www.school.example.",
+                "school.cdn.example.net."
+            ]
+        );
+        assert_eq!(authorities.len(), 1);
+        assert_eq!(authorities[0].name, name("example.net."));
+        assert!(is_within("a.b.example", "example") && is_within("x", "."));
+        // The root's own records (a `. NS` question) are its chain too.
+        let root_ns = Record::from_rdata(Name::root(), 300, RData::NS(NS(name("a.root."))));
+        assert_eq!(in_question_chain(".", vec![root_ns], vec![]).0.len(), 1);
+        assert!(!is_within("badexample", "example"));
     }
 
     #[test]

@@ -76,14 +76,27 @@ struct Entry {
     name: Box<str>,
     qtype: RecordType,
     answer: Arc<UpstreamAnswer>,
+    /// When (in the shard's insertion count) this entry was put in: its place in `order`.
+    inserted: u64,
 }
 
 #[derive(Debug, Default)]
 struct Shard {
     entries: HashMap<u64, Entry>,
-    /// Keys in insertion order, oldest first (a key may appear again after re-insertion; stale
-    /// positions are skipped when evicting).
-    order: VecDeque<u64>,
+    /// (key, insertion count) oldest first. A key removed on expiry, or put in again, leaves its
+    /// old position behind; a position is live only while its entry has the same insertion
+    /// count, so a stale one never evicts the entry that replaced it.
+    order: VecDeque<(u64, u64)>,
+    /// Insertions so far.
+    inserts: u64,
+}
+
+impl Shard {
+    fn is_live(&self, (key, inserted): (u64, u64)) -> bool {
+        self.entries
+            .get(&key)
+            .is_some_and(|e| e.inserted == inserted)
+    }
 }
 
 /// The answer cache.
@@ -150,27 +163,32 @@ impl AnswerCache {
         let mut shard = self.shard(key);
         let fresh = !shard.entries.contains_key(&key);
         while fresh && shard.entries.len() >= per_shard {
-            let Some(old) = shard.order.pop_front() else {
+            let Some(oldest) = shard.order.pop_front() else {
                 break;
             };
-            shard.entries.remove(&old);
+            if shard.is_live(oldest) {
+                shard.entries.remove(&oldest.0);
+            }
         }
+        shard.inserts += 1;
+        let inserted = shard.inserts;
         shard.entries.insert(
             key,
             Entry {
                 name: host.into(),
                 qtype,
                 answer,
+                inserted,
             },
         );
-        if fresh {
-            shard.order.push_back(key);
-        }
-        // Keys whose entries expired and were removed on lookup linger in `order`: drop them
-        // when they outnumber the live entries, so the queue stays bounded too.
+        // A replaced entry is new again: it goes to the back, its old position goes stale.
+        shard.order.push_back((key, inserted));
+        // Stale positions (expired on lookup, replaced) linger in `order`: drop them when they
+        // outnumber the live entries, so the queue stays bounded too.
         if shard.order.len() > 2 * per_shard {
-            let Shard { entries, order } = &mut *shard;
-            order.retain(|k| entries.contains_key(k));
+            let mut order = std::mem::take(&mut shard.order);
+            order.retain(|&p| shard.is_live(p));
+            shard.order = order;
         }
     }
 
@@ -316,6 +334,70 @@ mod tests {
                 .get(key, host, RecordType::AAAA, Instant::now())
                 .is_none()
         );
+    }
+
+    /// Hosts whose keys fall in the same shard, so one shard's eviction order can be tested.
+    fn same_shard(n: usize) -> Vec<String> {
+        let shard_of = |h: &str| (cache_key(h, RecordType::A) >> 60) as usize % SHARDS;
+        let first = shard_of("h0.example");
+        (0..10_000)
+            .map(|i| format!("h{i}.example"))
+            .filter(|h| shard_of(h) == first)
+            .take(n)
+            .collect()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_fetched_again_after_expiry_is_not_evicted_by_its_old_position() {
+        let cache = AnswerCache::new(SHARDS * 2);
+        let hosts = same_shard(3);
+        let (short, older, newer) = (&hosts[0], &hosts[1], &hosts[2]);
+        let key = |h: &str| cache_key(h, RecordType::A);
+        let live = |h: &str| {
+            cache
+                .get(key(h), h, RecordType::A, Instant::now())
+                .is_some()
+        };
+        // A popular short-TTL name expires and is removed on lookup, then fetched again.
+        cache.insert(key(short), short, RecordType::A, answer(1));
+        cache.insert(key(older), older, RecordType::A, answer(600));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!live(short));
+        cache.insert(key(short), short, RecordType::A, answer(600));
+        // The shard is full: the oldest live entry goes, not the one fetched just now.
+        cache.insert(key(newer), newer, RecordType::A, answer(600));
+        assert!(
+            live(short),
+            "the fresh answer was evicted by its stale position"
+        );
+        assert!(!live(older));
+        assert!(live(newer));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_replaced_answer_counts_as_new_for_eviction() {
+        let cache = AnswerCache::new(SHARDS * 2);
+        let hosts = same_shard(3);
+        let key = |h: &str| cache_key(h, RecordType::A);
+        let live = |h: &str| {
+            cache
+                .get(key(h), h, RecordType::A, Instant::now())
+                .is_some()
+        };
+        cache.insert(key(&hosts[0]), &hosts[0], RecordType::A, answer(600));
+        cache.insert(key(&hosts[1]), &hosts[1], RecordType::A, answer(600));
+        cache.insert(key(&hosts[0]), &hosts[0], RecordType::A, answer(600));
+        cache.insert(key(&hosts[2]), &hosts[2], RecordType::A, answer(600));
+        assert!(live(&hosts[0]) && live(&hosts[2]));
+        assert!(!live(&hosts[1]));
+        // However often names come and go, the queue stays bounded.
+        for round in 0..100 {
+            for h in &hosts {
+                cache.insert(key(h), h, RecordType::A, answer(600 + round));
+            }
+        }
+        let shard = cache.shard(key(&hosts[0]));
+        assert!(shard.order.len() <= 2 * cache.per_shard + 1);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::wire::Answer;
 use crate::config::{BlockedAnswer, Config, DnsSettings};
 use crate::http::state::{ProxyState, with_scratch, write_unlogged};
 use crate::identity::ClientIdentity;
-use crate::log::{Flag, LogDecision, RecordType, RequestRecord};
+use crate::log::{Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{RData, Record, RecordType as Rtype};
@@ -243,18 +243,16 @@ impl DnsServer {
         };
         let in_network = config.serves(ip);
 
-        // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions
-        // from the school's devices are logged (without reading them); from outside, only
-        // counted — the WAN side must not be able to fill the log disk.
+        // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions are
+        // counted for the summary lines, never a line each: one device must not be able to
+        // fill the log disk.
         if !self.rate.allow(ip, log.started) {
             self.metrics.refuse("rate_limited");
-            if !in_network {
-                return Step::Done(None, None);
+            let group = in_network.then(|| self.shared.identities.by_address(ip).group);
+            if let Some(g) = group {
+                self.metrics.count(2, Some(usize::from(g.0)), "other");
             }
-            log.decision = LogDecision::Error;
-            log.flag(Flag::RateLimited);
-            log.identity = Some(self.shared.identities.by_address(ip));
-            return Step::Done(None, Some(Box::new(self.finish(log, &config))));
+            return self.summarise_unread(&config, RefusedReason::RateLimited, &log, group);
         }
 
         let read = match super::wire::read_question(packet) {
@@ -265,7 +263,8 @@ impl DnsServer {
             Ok(q) => q,
             Err(Unreadable::Drop(_)) => {
                 self.metrics.refuse("malformed");
-                return Step::Done(None, None);
+                let group = in_network.then(|| self.shared.identities.by_address(ip).group);
+                return self.summarise_unread(&config, RefusedReason::Malformed, &log, group);
             }
             Err(Unreadable::Answer {
                 id,
@@ -279,18 +278,20 @@ impl DnsServer {
                     log.host = Some(message::normalised_host(&q.name));
                     log.qtype = Some(qtype_name(q.query_type));
                 }
-                let rcode = if in_network {
+                let (rcode, refused) = if in_network {
                     log.identity = Some(self.shared.identities.by_address(ip));
                     log.flag(Flag::Malformed);
                     log.rule = Some(format!("unreadable question: {reason}"));
                     log.decision = LogDecision::Error;
-                    rcode
+                    (rcode, RefusedReason::Malformed)
                 } else {
                     self.refuse_outsider(&mut log);
-                    ResponseCode::Refused
+                    (ResponseCode::Refused, RefusedReason::NotInNetwork)
                 };
                 let m = reply_unreadable(id, rcode, query, edns, self.settings.max_udp_payload);
-                return self.respond(log, &config, &m, transport, None);
+                let limit = (transport == Transport::Udp).then_some(message::CLASSIC_UDP_LIMIT);
+                let (bytes, record) = self.respond_record(log, &config, &m, limit);
+                return self.summarised(bytes, &record, refused);
             }
         };
         log.host = Some(q.host.clone());
@@ -301,7 +302,8 @@ impl DnsServer {
         if !in_network {
             self.refuse_outsider(&mut log);
             let bytes = Answer::new(&q, 5, self.settings.max_udp_payload).finish();
-            return self.respond_bytes(log, &config, bytes);
+            let (bytes, record) = self.finish_bytes(log, &config, bytes);
+            return self.summarised(bytes, &record, RefusedReason::NotInNetwork);
         }
         let who = self.shared.identities.by_address(ip);
         let group = who.group;
@@ -497,21 +499,23 @@ impl DnsServer {
             .upstream_seconds
             .observe(fetched.latency.as_secs_f64());
         let m = fetched.message;
+        let (answers, authorities) =
+            answer_check::in_question_chain(host, m.answers, m.authorities);
         let ttl = cache_ttl(
             m.metadata.response_code,
-            &m.answers,
-            &m.authorities,
+            &answers,
+            &authorities,
             self.settings.max_cache_ttl,
             self.settings.max_negative_ttl,
         );
         let wire = (ttl > 0)
-            .then(|| WireTemplate::new(host, qtype, &m.answers, &m.authorities))
+            .then(|| WireTemplate::new(host, qtype, &answers, &authorities))
             .flatten();
         let answer = Arc::new(UpstreamAnswer {
             wire,
             rcode: m.metadata.response_code,
-            answers: m.answers,
-            authorities: m.authorities,
+            answers,
+            authorities,
             fetched: tokio::time::Instant::now(),
             ttl,
             latency: fetched.latency,
@@ -781,6 +785,40 @@ impl DnsServer {
             r.qtype.as_deref().unwrap_or("other"),
         );
         r
+    }
+
+    /// A packet refused unread and unanswered (over the rate, or dropped), counted into the
+    /// summary under the client's group by address (`None`: from outside the networks).
+    fn summarise_unread(
+        &self,
+        config: &Config,
+        reason: RefusedReason,
+        log: &QueryLog,
+        group: Option<GroupId>,
+    ) -> Step {
+        self.shared.refused.add(&Refused {
+            kind: RecordType::Dns,
+            reason,
+            client: log.client,
+            group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
+            time: log.time,
+            bytes_in: log.bytes_in as u64,
+            bytes_out: 0,
+            status: 0,
+        });
+        Step::Done(None, None)
+    }
+
+    /// A refused question's answer, sent without a line of its own: its record (counted in
+    /// the metrics already) goes into the summary instead.
+    fn summarised(
+        &self,
+        bytes: Option<Vec<u8>>,
+        record: &RequestRecord,
+        reason: RefusedReason,
+    ) -> Step {
+        self.shared.refused.add(&Refused::of_record(record, reason));
+        Step::Done(bytes, None)
     }
 
     fn refuse_outsider(&self, log: &mut QueryLog) {

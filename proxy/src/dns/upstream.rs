@@ -1,10 +1,13 @@
-//! Forwarding allowed questions to the upstream resolvers. Plain upstreams: UDP first (with a random id on one of
-//! a few sockets, each with its own random source port, and the answer's question checked
-//! against the one asked), TCP when the answer comes back truncated; each upstream in order for
-//! `upstream_timeout`, the next one when it times out, fails, or answers SERVFAIL or REFUSED.
+//! Forwarding allowed questions to the upstream resolvers. Plain upstreams: UDP first, each
+//! question from its own socket on a random source port with a random id (as resolvers do since
+//! 2008: an off-path forger must guess both, about 2^32 tries, not 2^16), the answer's question
+//! checked against the one asked; TCP when the answer comes back truncated. Each upstream in
+//! order for `upstream_timeout`, the next one when it times out, fails, or answers SERVFAIL or
+//! REFUSED. Ids and ports come from `rand`'s per-thread cryptographic generator (ChaCha,
+//! seeded from the OS), so no system call is made for them.
 //!
-//! DNS-over-TLS upstreams (`upstream_tls.rs`) keep one connection with questions pipelined.
-//! Sockets are opened on first use: nothing is sent, or even bound, before a client asks.
+//! DNS-over-TLS upstreams (`upstream_tls.rs`) keep one connection with questions pipelined,
+//! opened on first use.
 
 use super::message::fqdn;
 use super::upstream_tls::TlsUpstream;
@@ -12,17 +15,20 @@ use super::wire::{name_end, read_frame, write_frame};
 use crate::config::UpstreamSpec;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::RecordType;
+use rand::RngExt as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpStream, UdpSocket};
-use tokio::sync::{OnceCell, oneshot};
+use tokio::sync::oneshot;
 
-/// UDP sockets per upstream: enough spread of source ports and ids for thousands of questions
-/// in flight without id reuse.
-const SOCKETS_PER_UPSTREAM: usize = 4;
+/// Source ports a question's socket is bound to, chosen at random (the ports below are the
+/// system's well-known ones).
+const SOURCE_PORTS: std::ops::RangeInclusive<u16> = 1024..=65535;
+/// Random ports tried before the kernel is left to choose (a port in use is skipped).
+const PORT_TRIES: usize = 16;
 /// The EDNS size Lychgate asks upstreams for (DNS Flag Day 2020).
 const UPSTREAM_PAYLOAD: u16 = 1232;
 /// Largest answer read over UDP.
@@ -112,20 +118,10 @@ struct Upstream {
 
 #[derive(Debug)]
 enum Kind {
-    /// Plain DNS: UDP sockets opened on first use, TCP for truncated answers.
-    Plain {
-        addr: SocketAddr,
-        udp: OnceCell<Vec<Arc<UdpChannel>>>,
-    },
+    /// Plain DNS: a UDP socket per question, TCP for truncated answers.
+    Plain(SocketAddr),
     /// DNS over TLS.
     Tls(TlsUpstream),
-}
-
-/// One connected UDP socket and the questions waiting for answers on it, by id.
-#[derive(Debug)]
-struct UdpChannel {
-    socket: UdpSocket,
-    waiting: Waiting,
 }
 
 /// Questions sent on one socket or connection and not yet answered, by id.
@@ -173,10 +169,7 @@ impl Upstreams {
         let mut list = Vec::with_capacity(specs.len());
         for spec in specs {
             let kind = match spec {
-                UpstreamSpec::Plain(addr) => Kind::Plain {
-                    addr: *addr,
-                    udp: OnceCell::new(),
-                },
+                UpstreamSpec::Plain(addr) => Kind::Plain(*addr),
                 UpstreamSpec::Tls { addr, server_name } => {
                     let config = match &tls_config {
                         Some(c) => Arc::clone(c),
@@ -268,12 +261,9 @@ fn read_answer(bytes: &[u8], query: &Query) -> Result<Message, UpstreamFault> {
     }
 }
 
-fn random_u16() -> u16 {
-    let mut b = [0u8; 2];
-    // The OS generator failing is not something to recover from gracefully; an id of 0 still
-    // works (the answer's question is checked too).
-    let _ = getrandom::fill(&mut b);
-    u16::from_ne_bytes(b)
+/// A random message id, from this thread's cryptographic generator.
+fn random_id() -> u16 {
+    rand::rng().random()
 }
 
 impl Upstream {
@@ -285,9 +275,7 @@ impl Upstream {
     ) -> Result<Message, UpstreamFault> {
         let deadline = tokio::time::Instant::now() + timeout;
         match &self.kind {
-            Kind::Plain { addr, udp } => {
-                exchange_plain(*addr, udp, query, checking_disabled, deadline).await
-            }
+            Kind::Plain(addr) => exchange_plain(*addr, query, checking_disabled, deadline).await,
             Kind::Tls(tls) => {
                 let bytes =
                     question_bytes(0, query, checking_disabled).ok_or(UpstreamFault::Error)?;
@@ -301,68 +289,78 @@ impl Upstream {
     }
 }
 
-async fn channels(
-    addr: SocketAddr,
-    udp: &OnceCell<Vec<Arc<UdpChannel>>>,
-) -> Result<&Vec<Arc<UdpChannel>>, UpstreamFault> {
-    udp.get_or_try_init(|| async {
-        let mut out = Vec::with_capacity(SOCKETS_PER_UPSTREAM);
-        for _ in 0..SOCKETS_PER_UPSTREAM {
-            let local: SocketAddr = if addr.is_ipv4() {
-                SocketAddr::from(([0, 0, 0, 0], 0))
-            } else {
-                SocketAddr::from(([0u16; 8], 0))
-            };
-            let socket = UdpSocket::bind(local).await.map_err(|e| {
-                tracing::warn!(upstream = %addr, error = %e, "cannot open a UDP socket for the upstream");
-                UpstreamFault::Error
-            })?;
-            socket.connect(addr).await.map_err(|e| {
-                tracing::warn!(upstream = %addr, error = %e, "cannot reach the upstream");
-                UpstreamFault::Error
-            })?;
-            let channel = Arc::new(UdpChannel {
-                socket,
-                waiting: Waiting::default(),
-            });
-            tokio::spawn(read_answers(Arc::downgrade(&channel)));
-            out.push(channel);
+/// A UDP socket for one question to `upstream`, on a random source port.
+fn question_socket(upstream: SocketAddr) -> Result<UdpSocket, UpstreamFault> {
+    let any: std::net::IpAddr = if upstream.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    let mut rng = rand::rng();
+    let mut bound = None;
+    for _ in 0..PORT_TRIES {
+        let port = rng.random_range(SOURCE_PORTS);
+        match std::net::UdpSocket::bind((any, port)) {
+            Ok(s) => {
+                bound = Some(s);
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {}
+            Err(e) => {
+                tracing::warn!(upstream = %upstream, error = %e, "cannot open a UDP socket for the upstream");
+                return Err(UpstreamFault::Error);
+            }
         }
-        Ok(out)
+    }
+    // Every port tried was taken (a very busy machine): the kernel's choice is random too.
+    let socket = match bound {
+        Some(s) => Ok(s),
+        None => std::net::UdpSocket::bind((any, 0)),
+    }
+    .and_then(|s| {
+        s.connect(upstream)?;
+        s.set_nonblocking(true)?;
+        UdpSocket::from_std(s)
+    });
+    socket.map_err(|e| {
+        tracing::warn!(upstream = %upstream, error = %e, "cannot reach the upstream");
+        UpstreamFault::Error
     })
-    .await
 }
 
 async fn exchange_plain(
     addr: SocketAddr,
-    udp: &OnceCell<Vec<Arc<UdpChannel>>>,
     query: &Query,
     checking_disabled: bool,
     deadline: tokio::time::Instant,
 ) -> Result<Message, UpstreamFault> {
-    let channels = channels(addr, udp).await?;
-    let channel = &channels[usize::from(random_u16()) % channels.len()];
-    let Some(mut bytes) = question_bytes(0, query, checking_disabled) else {
-        return Err(UpstreamFault::Error);
-    };
-    let Some(section) = question_section(&bytes).map(<[u8]>::to_vec) else {
-        return Err(UpstreamFault::Error);
-    };
-    let (id, rx) = channel.waiting.register(section);
-    bytes[..2].copy_from_slice(&id.to_be_bytes());
-    if channel.socket.send(&bytes).await.is_err() {
-        channel.waiting.forget(id);
-        return Err(UpstreamFault::Error);
-    }
-    let answer = match tokio::time::timeout_at(deadline, rx).await {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(_)) => return Err(UpstreamFault::Error),
-        Err(_) => {
-            channel.waiting.forget(id);
-            return Err(UpstreamFault::Timeout);
+    let socket = question_socket(addr)?;
+    let id = random_id();
+    let bytes = question_bytes(id, query, checking_disabled).ok_or(UpstreamFault::Error)?;
+    let section = question_section(&bytes).ok_or(UpstreamFault::Error)?;
+    socket
+        .send(&bytes)
+        .await
+        .map_err(|_| UpstreamFault::Error)?;
+    let mut buf = vec![0u8; MAX_UDP_ANSWER];
+    let answer = loop {
+        let n = match tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
+            Ok(Ok(n)) => n,
+            // An ICMP unreachable from an earlier send, or the like.
+            Ok(Err(_)) => return Err(UpstreamFault::Error),
+            Err(_) => return Err(UpstreamFault::Timeout),
+        };
+        let packet = &buf[..n];
+        // Another id, or the right id with another question (forged, or a confused upstream):
+        // not the answer; keep waiting for the real one (RFC 5452 §9.1).
+        if packet.len() >= 2
+            && u16::from_be_bytes([packet[0], packet[1]]) == id
+            && answers_question(packet, section)
+        {
+            break packet;
         }
     };
-    let message = read_answer(&answer, query)?;
+    let message = read_answer(answer, query)?;
     if !message.metadata.truncation {
         return Ok(message);
     }
@@ -378,7 +376,7 @@ async fn exchange_tcp(
     query: &Query,
     checking_disabled: bool,
 ) -> Result<Message, UpstreamFault> {
-    let id = random_u16();
+    let id = random_id();
     let bytes = question_bytes(id, query, checking_disabled).ok_or(UpstreamFault::Error)?;
     let mut stream = TcpStream::connect(addr)
         .await
@@ -404,13 +402,13 @@ impl Waiting {
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut id = random_u16();
+        let mut id = random_id();
         // At most 65,536 ids; with thousands in flight a free one is found in a few tries.
         for _ in 0..64 {
             if !waiting.contains_key(&id) {
                 break;
             }
-            id = random_u16();
+            id = random_id();
         }
         // Still taken (an absurd load): the older waiter loses its slot and times out.
         waiting.insert(
@@ -462,25 +460,64 @@ impl Waiting {
     }
 }
 
-/// Hands each answer arriving on a UDP channel to the question waiting for it. Ends when the
-/// channel is dropped.
-async fn read_answers(channel: std::sync::Weak<UdpChannel>) {
-    let mut buf = vec![0u8; MAX_UDP_ANSWER];
-    loop {
-        let Some(ch) = channel.upgrade() else { return };
-        // Hold the channel only while a packet is read, not while idle for ever.
-        let received =
-            tokio::time::timeout(Duration::from_secs(30), ch.socket.recv(&mut buf)).await;
-        if let Ok(Ok(n)) = received {
-            ch.waiting.deliver(&buf[..n]);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use hickory_proto::rr::Name;
+
+    /// A loopback upstream answering every question (echoing it, NOERROR, no records) and
+    /// remembering the source port and id of each; first it sends a forged answer with the
+    /// right id but another question, which must be ignored.
+    async fn echo_upstream() -> (SocketAddr, Arc<Mutex<Vec<(u16, u16)>>>) {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = socket.local_addr().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = Arc::clone(&seen);
+        tokio::spawn(async move {
+            let mut buf = [0u8; 512];
+            while let Ok((n, peer)) = socket.recv_from(&mut buf).await {
+                let mut question = Message::from_vec(&buf[..n]).unwrap();
+                let id = question.metadata.id;
+                record.lock().unwrap().push((peer.port(), id));
+                let mut forged = Message::new(id, MessageType::Response, OpCode::Query);
+                forged.queries.push(Query::query(
+                    Name::from_ascii("forged.example.").unwrap(),
+                    RecordType::A,
+                ));
+                let _ = socket.send_to(&forged.to_vec().unwrap(), peer).await;
+                question.metadata.message_type = MessageType::Response;
+                let _ = socket.send_to(&question.to_vec().unwrap(), peer).await;
+            }
+        });
+        (addr, seen)
+    }
+
+    #[tokio::test]
+    async fn each_question_goes_from_its_own_random_port_with_a_random_id() {
+        let (addr, seen) = echo_upstream().await;
+        let upstreams =
+            Upstreams::new(&[UpstreamSpec::Plain(addr)], Duration::from_secs(2), None).unwrap();
+        let asked = 40;
+        for i in 0..asked {
+            let fetched = upstreams
+                .ask(&format!("n{i}.example.org"), RecordType::A, false)
+                .await
+                .expect("the real answer, not the forged one");
+            assert_eq!(
+                fetched.message.queries[0].name,
+                Name::from_ascii(format!("n{i}.example.org.")).unwrap()
+            );
+        }
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(seen.len(), asked);
+        let ports: std::collections::HashSet<u16> = seen.iter().map(|(p, _)| *p).collect();
+        let ids: std::collections::HashSet<u16> = seen.iter().map(|(_, id)| *id).collect();
+        // A fixed handful of sockets would show at most a few ports; 40 random draws from
+        // 64,512 collide rarely.
+        assert!(ports.len() >= asked - 3, "{} distinct ports", ports.len());
+        assert!(ports.iter().all(|p| SOURCE_PORTS.contains(p)));
+        assert!(ids.len() >= asked - 3, "{} distinct ids", ids.len());
+    }
 
     #[test]
     fn only_an_answer_to_the_same_question_counts() {

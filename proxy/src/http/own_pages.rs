@@ -122,14 +122,20 @@ async fn review(
         ctx.outcome = Outcome::Block;
         ctx.rule = Some("review requests are for staff".to_string());
         ctx.identity = Some(identity);
-        let page = service::status_page(state, StatusCode::FORBIDDEN, &ctx.reference);
+        let page =
+            service::error_page(state, &pages::ErrorKind::ReviewForStaffOnly, &ctx.reference);
         return page_response(state, ctx, page).await;
     }
     let body = match Limited::new(req.into_body(), pages::MAX_FORM_BYTES)
         .collect()
         .await
     {
-        Ok(b) => b.to_bytes(),
+        Ok(b) => {
+            let body = b.to_bytes();
+            ctx.bytes_in
+                .store(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            body
+        }
         Err(_) => {
             state.review_metrics.observe(ReviewOutcome::Invalid);
             ctx.identity = Some(identity);

@@ -3,13 +3,14 @@
 //! TLS tunnel (port 443). Each connection runs in its own task, so a panic in one is contained
 //! by tokio and never takes the daemon down; shutdown lets in-flight requests finish.
 
+use super::body::OnBodyEnd;
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::GuardedIo;
 use super::limits::ConnectionSlot;
 use super::service::{self, Connection, Mode};
 use super::state::ProxyState;
 use super::tunnel;
-use crate::log::Flag;
+use crate::log::{Flag, RefusedReason};
 use crate::metrics::ReasonLabel;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -18,8 +19,10 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
@@ -123,7 +126,11 @@ async fn serve_http(
     let config = state.config.load_full();
     let conn = Connection { client: peer, mode };
     let (io, alarm) = GuardedIo::new(stream);
-    let io = TokioIo::new(io);
+    let sent = Arc::new(AtomicU64::new(0));
+    let io = TokioIo::new(CountSent {
+        inner: io,
+        sent: Arc::clone(&sent),
+    });
     let svc_state = Arc::clone(state);
     let svc = service_fn(move |req| {
         // A panic while handling a request becomes a 500 for that request only; a request
@@ -165,7 +172,7 @@ async fn serve_http(
         }
     };
     if let Err(e) = result {
-        bad_connection(state, peer, &e).await;
+        bad_connection(state, peer, &e, sent.load(Ordering::Relaxed));
     }
 }
 
@@ -198,14 +205,16 @@ async fn internal_error(
 }
 
 /// A connection hyper gave up on: a head too large or too slow, or not HTTP. hyper answers some
-/// of these itself (431, 408, 400); the record and the count are Lychgate's.
-async fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Error) {
-    let (reason, flag) = if e.is_timeout() {
-        ("header_timeout", Flag::HeaderTimeout)
+/// of these itself (431, 408, 400: `sent` bytes since the client's last bytes); the count and
+/// the summary line are Lychgate's — refused before anything was served, so summarised like
+/// other refused traffic rather than a line each.
+fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Error, sent: u64) {
+    let (reason, summary) = if e.is_timeout() {
+        ("header_timeout", RefusedReason::HeaderTimeout)
     } else if e.is_parse_too_large() {
-        ("header_too_large", Flag::HeaderTooLarge)
+        ("header_too_large", RefusedReason::HeaderTooLarge)
     } else if e.is_parse() {
-        ("unparseable", Flag::Unparseable)
+        ("unparseable", RefusedReason::Unparseable)
     } else if e.is_incomplete_message() || e.is_canceled() || e.is_closed() {
         return;
     } else {
@@ -222,15 +231,20 @@ async fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Er
         peer.ip(),
         super::context::new_reference(),
     );
+    // Only clients in a network get here: they have a group by address.
+    let who = state.identities.by_address(peer.ip());
+    state.set_group(&mut ctx, who.group);
+    ctx.identity = Some(who);
     ctx.outcome = Outcome::Error;
     ctx.status = 400;
-    ctx.flag(flag);
+    ctx.bytes_out = sent;
     ctx.rule = Some(format!("bad request: {e}"));
-    state.record(ctx).await;
+    state.summarise(ctx, summary);
 }
 
 /// Clients outside the configured networks: a 403 page on the HTTP listeners (so a technician
-/// testing from the wrong VLAN sees why), a closed connection on the TLS one; logged either way.
+/// testing from the wrong VLAN sees why), a closed connection on the TLS one; counted either
+/// way, and summarised per client rather than a line each (a flood must not fill the log disk).
 async fn refuse_outsider(
     state: Arc<ProxyState>,
     stream: TcpStream,
@@ -242,8 +256,9 @@ async fn refuse_outsider(
             RequestContext::new(TrafficKind::Tls, peer.ip(), super::context::new_reference());
         ctx.outcome = Outcome::Block;
         ctx.flag(Flag::NotInNetwork);
+        ctx.rule = Some("client is not in a configured network".to_string());
         drop(stream);
-        state.record(ctx).await;
+        state.summarise(ctx, RefusedReason::NotInNetwork);
         return;
     }
     let svc_state = Arc::clone(&state);
@@ -257,11 +272,19 @@ async fn refuse_outsider(
             );
             ctx.method = req.method().as_str().to_string();
             ctx.host = req.uri().host().unwrap_or_default().to_string();
+            ctx.port = req.uri().port_u16().unwrap_or(0);
+            if req.method() == http::Method::CONNECT {
+                ctx.kind = TrafficKind::Connect;
+                ctx.scheme = "https";
+            }
             ctx.outcome = Outcome::Block;
             ctx.flag(Flag::NotInNetwork);
             ctx.rule = Some("client is not in a configured network".to_string());
             let page = service::status_page(&state, http::StatusCode::FORBIDDEN, &ctx.reference);
-            Ok::<_, std::convert::Infallible>(service::page_response(&state, ctx, page).await)
+            ctx.status = page.status.as_u16();
+            let reference = ctx.reference.clone();
+            let done = Box::new(SummariseOnEnd { state, ctx });
+            Ok::<_, std::convert::Infallible>(service::page_with(&reference, page, done))
         }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -270,6 +293,82 @@ async fn refuse_outsider(
         .header_read_timeout(Duration::from_secs(5))
         .keep_alive(false);
     let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
+}
+
+/// The client's socket, counting the bytes written to it since the client last sent any: what
+/// hyper wrote itself in answer to a bad head.
+struct CountSent<T> {
+    inner: T,
+    sent: Arc<AtomicU64>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for CountSent<T> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.sent.store(0, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for CountSent<T> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.sent.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.sent.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
+/// An outsider's 403 page: once it has gone out, the request is counted in the summary.
+struct SummariseOnEnd {
+    state: Arc<ProxyState>,
+    ctx: RequestContext,
+}
+
+impl OnBodyEnd for SummariseOnEnd {
+    fn finish(self: Box<Self>, bytes: u64, complete: bool) {
+        let SummariseOnEnd { state, mut ctx } = *self;
+        ctx.bytes_out = bytes;
+        if !complete {
+            ctx.flag(Flag::ClientClosed);
+        }
+        state.summarise(ctx, RefusedReason::NotInNetwork);
+    }
 }
 
 /// A future that turns a panic while polling it into an error, so one request's bug cannot take

@@ -188,7 +188,8 @@ async fn serve_http(
         return page_response(&state, ctx, page).await;
     }
     if ctx.outcome == Outcome::Block {
-        let page = block_page(&state, &ctx, group, &url_text, decision.category);
+        let shown = shown_url("http", &target.host, target.port, &target.path_and_query);
+        let page = block_page(&state, &ctx, group, &shown, decision.category);
         return page_response(&state, ctx, page).await;
     }
 
@@ -411,6 +412,19 @@ pub fn audience(state: &ProxyState, group: GroupId) -> Audience {
     }
 }
 
+/// A URL as the block page and the review request show it: with its port unless it is the
+/// scheme's default, so a staff member reviews the site that was really asked for.
+pub fn shown_url(scheme: &str, host: &str, port: u16, path_and_query: &str) -> String {
+    let default = if scheme == "https" { 443 } else { 80 };
+    let bracket = host.contains(':') && !host.starts_with('[');
+    let (open, close) = if bracket { ("[", "]") } else { ("", "") };
+    if port == default || port == 0 {
+        format!("{scheme}://{open}{host}{close}{path_and_query}")
+    } else {
+        format!("{scheme}://{open}{host}{close}:{port}{path_and_query}")
+    }
+}
+
 /// The block page for this request, issuing a review ticket when the page offers a review.
 pub fn block_page(
     state: &ProxyState,
@@ -483,14 +497,20 @@ pub async fn page_response(
     page: Page,
 ) -> ProxyResponse {
     ctx.status = page.status.as_u16();
+    let reference = ctx.reference.clone();
+    let done = finisher(state, ctx).await;
+    page_with(&reference, page, done)
+}
+
+/// A page whose end runs `done` (which writes or counts its request).
+pub fn page_with(reference: &str, page: Page, done: Box<dyn OnBodyEnd>) -> ProxyResponse {
     let mut builder = Response::builder()
         .status(page.status)
-        .header("x-lychgate-reference", ctx.reference.as_str());
+        .header("x-lychgate-reference", reference);
     for (name, value) in page.headers() {
         builder = builder.header(name, value);
     }
     let body = ResponseBody::page(page.body);
-    let done = finisher(state, ctx).await;
     builder
         .body(Counted::new(body, done))
         .unwrap_or_else(|_| Response::new(Counted::new(ResponseBody::empty(), Box::new(NoRecord))))
@@ -681,5 +701,27 @@ mod tests {
         assert!(port("example.com:65536").is_err());
         assert_eq!(port("example.com:"), Ok(None));
         assert_eq!(port("user@example.com:81"), Ok(Some(81)));
+    }
+
+    #[test]
+    fn shown_urls_keep_a_port_that_is_not_the_default() {
+        assert_eq!(
+            shown_url("http", "a.example", 80, "/x"),
+            "http://a.example/x"
+        );
+        assert_eq!(
+            shown_url("http", "a.example", 8080, "/x?y"),
+            "http://a.example:8080/x?y"
+        );
+        assert_eq!(
+            shown_url("https", "a.example", 443, "/"),
+            "https://a.example/"
+        );
+        assert_eq!(
+            shown_url("https", "a.example", 8443, "/"),
+            "https://a.example:8443/"
+        );
+        assert_eq!(shown_url("http", "::1", 81, "/"), "http://[::1]:81/");
+        assert_eq!(shown_url("http", "[::1]", 80, "/"), "http://[::1]/");
     }
 }

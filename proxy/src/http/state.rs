@@ -40,6 +40,9 @@ pub struct ProxyState {
     pub identities: Identities,
     /// The request log.
     pub log: LogHandle,
+    /// Refused traffic (rate-limited, unreadable, outsiders), counted for the summary lines
+    /// instead of a line each.
+    pub refused: Arc<crate::log::RefusedSummary>,
     /// Metrics.
     pub metrics: Arc<ProxyMetrics>,
     /// `lychgate_requests_total`, by index.
@@ -181,6 +184,15 @@ impl ProxyState {
             // overflow, is stderr (journald), marked so it can be found.
             write_unlogged(&closed.0);
         }
+    }
+
+    /// Counts a request refused before it was served (from outside the networks, unreadable)
+    /// in the metrics and in the summary lines, instead of writing a line of its own.
+    pub fn summarise(&self, ctx: RequestContext, reason: crate::log::RefusedReason) {
+        self.count(&ctx);
+        let record = ctx.into_record(&self.config.load());
+        self.refused
+            .add(&crate::log::Refused::of_record(&record, reason));
     }
 
     /// Records that the origin could not be reached: counted by kind, flagged, an error. A

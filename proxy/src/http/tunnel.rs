@@ -145,7 +145,7 @@ pub async fn connect(
                 reason: "port_refused",
             })
             .inc();
-        let url = format!("https://{host}:{port}/");
+        let url = service::shown_url("https", &host, port, "/");
         let page = service::block_page(&state, &ctx, group, &url, None);
         return service::page_response(&state, ctx, page).await;
     }
@@ -158,7 +158,7 @@ pub async fn connect(
             .get_or_create(&crate::metrics::ReasonLabel { reason: "blocked" })
             .inc();
         // Browsers do not show a proxy's body for a refused CONNECT; curl and logs do.
-        let url = format!("https://{host}/");
+        let url = service::shown_url("https", &host, port, "/");
         let page = service::block_page(&state, &ctx, group, &url, decision_category);
         return service::page_response(&state, ctx, page).await;
     }

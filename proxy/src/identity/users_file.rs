@@ -25,6 +25,7 @@
 
 use super::hashing::{BadHash, check_phc};
 use crate::config::AccountType;
+use lychgate_classifier::files::{self, FileError};
 use std::collections::HashMap;
 use std::fmt;
 use std::io::Write as _;
@@ -107,6 +108,9 @@ impl fmt::Display for LineErrors {
     }
 }
 
+/// The largest users file read: 10,000 accounts are about 1.5 MiB.
+pub const MAX_USERS_FILE_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Reading or writing the users file failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UsersFileError {
@@ -116,7 +120,7 @@ pub enum UsersFileError {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: FileError,
     },
     /// The file could not be written.
     #[error("{}: cannot write: {source}", path.display())]
@@ -227,9 +231,11 @@ impl UsersFile {
 
     /// Reads and checks a users file; `known_groups` are the config's group names.
     pub fn load(path: &Path, known_groups: &[&str]) -> Result<Self, UsersFileError> {
-        let text = std::fs::read_to_string(path).map_err(|source| UsersFileError::Read {
-            path: path.to_path_buf(),
-            source,
+        let text = files::read_regular_text(path, MAX_USERS_FILE_BYTES).map_err(|source| {
+            UsersFileError::Read {
+                path: path.to_path_buf(),
+                source,
+            }
         })?;
         let mut file = Self::parse(path, &text, known_groups)?;
         if let Some(w) = world_readable_warning(path) {
@@ -537,6 +543,20 @@ mod tests {
 
     fn hash(pw: &str) -> String {
         hash_secret_with(pw.as_bytes(), &HashParams::for_tests()).unwrap()
+    }
+
+    #[test]
+    fn a_users_file_must_be_a_regular_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in [Path::new("/dev/zero"), dir.path()] {
+            let err = UsersFile::load(path, &["staff"]).unwrap_err();
+            let msg = err.to_string();
+            assert!(
+                msg.starts_with(&format!("{}: cannot read: it is a ", path.display()))
+                    && msg.ends_with(", not a regular file"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -94,6 +94,8 @@ pub fn write(record: &RequestRecord, out: &mut Vec<u8>) {
         Some(d) => milliseconds(d, out),
         None => out.extend_from_slice(b"null"),
     }
+    out.extend_from_slice(b",\"count\":");
+    number(record.count, out);
     out.extend_from_slice(b",\"authority\":");
     opt_string(record.authority.as_deref(), out);
     out.extend_from_slice(b"}\n");
@@ -302,6 +304,7 @@ mod tests {
                 r.rcode = Some("NXDOMAIN");
                 r.cache_hit = Some(i % 4 == 1);
                 r.upstream_ms = Some(Duration::from_micros(duration / 3));
+                r.count = duration;
             } else {
                 r.authority = Some(format!("[2001:db8::{i}]:443 \"x\"\u{1}"));
             }

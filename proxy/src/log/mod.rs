@@ -6,6 +6,8 @@
 //! - [`query`]: how much of a query string is kept (GDPR).
 //! - `writer`: the queue, batching, retries, health, stderr as the last resort.
 //! - `sink` and [`rotate`]: the dated files, rotation at local midnight, compression, retention.
+//! - [`summary`]: refused traffic (rate-limited, unreadable, outsiders) counted and written as
+//!   one line per client per interval.
 //! - [`metrics`]: what a technician sees in Prometheus.
 //!
 //! ```text
@@ -24,6 +26,7 @@ pub mod reference;
 pub mod rotate;
 pub mod settings;
 mod sink;
+pub mod summary;
 mod writer;
 
 pub use error::{LogClosed, LogError};
@@ -32,6 +35,7 @@ pub use query::{QueryLogging, QueryLoggingError};
 pub use record::{Concern, Flag, LogDecision, RecordType, RequestRecord, SCHEMA_VERSION};
 pub use reference::{new_reference, normalize_reference};
 pub use settings::{DEFAULT_RETENTION_DAYS, LogSettings};
+pub use summary::{Refused, RefusedReason, RefusedSummary};
 pub use writer::{LogHandle, LogPermit, RequestLogTask, STDERR_PREFIX};
 
 use crate::clock::SharedClock;

@@ -172,6 +172,9 @@ pub enum Flag {
     Truncated,
     /// DNS: the question could not be read (answered FORMERR, NOTIMP or BADVERS).
     Malformed,
+    /// The line stands for `count` refused requests from one client (or from the clients beyond
+    /// the summary table) in one interval, not for one request.
+    Summary,
 }
 
 /// One request, as written to the log. Build it with [`RequestRecord::new`] and fill in what the
@@ -242,6 +245,8 @@ pub struct RequestRecord {
     /// DNS: how long the upstream took to answer; written as milliseconds like `duration_ms`.
     #[serde(serialize_with = "ser_opt_duration_ms")]
     pub upstream_ms: Option<Duration>,
+    /// How many requests the line stands for: 1, or a summary's exact count (flag `summary`).
+    pub count: u64,
     /// CONNECT: the authority the client asked for (`host:port`), whatever the SNI said (then
     /// in `host`); `None` for everything else.
     pub authority: Option<String>,
@@ -291,6 +296,7 @@ impl RequestRecord {
             rcode: None,
             cache_hit: None,
             upstream_ms: None,
+            count: 1,
             authority: None,
         }
     }
@@ -365,7 +371,7 @@ pub(crate) mod tests {
         r
     }
 
-    const FIELDS: [&str; 29] = [
+    const FIELDS: [&str; 30] = [
         "v",
         "time",
         "id",
@@ -394,6 +400,7 @@ pub(crate) mod tests {
         "rcode",
         "cache_hit",
         "upstream_ms",
+        "count",
         "authority",
     ];
 

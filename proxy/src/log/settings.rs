@@ -42,6 +42,10 @@ pub struct LogSettings {
     pub timezone: TimeZone,
     /// `[log] query` (default `search-terms-only`).
     pub query: QueryLogging,
+    /// `[log] summary_interval_seconds` (default 10, at most 3600): how often refused traffic
+    /// (rate-limited, unreadable, from outside the networks) is written as one summary line per
+    /// client and reason ([`super::summary`]).
+    pub summary_interval: Duration,
 }
 
 impl Default for LogSettings {
@@ -58,6 +62,7 @@ impl Default for LogSettings {
             // A UK school's zone; falls back to UTC only if the zone database is missing.
             timezone: TimeZone::get("Europe/London").unwrap_or(TimeZone::UTC),
             query: QueryLogging::SearchTermsOnly,
+            summary_interval: Duration::from_secs(10),
         }
     }
 }

@@ -3,13 +3,13 @@
 
   dns_upstream.py PORT QUERYLOG NAME=ADDR[,ADDR...]...
 
-Answers on 127.0.0.1:PORT over UDP and TCP. A NAME=... entry gives the name its A records
+Answers on 127.0.0.1:PORT over UDP and TCP (PORT 0: one the kernel chooses, free for both). A NAME=... entry gives the name its A records
 (IPv4 addresses) and AAAA records (IPv6 addresses), TTL 300; NAME=>TARGET makes NAME a CNAME
 of TARGET (followed within the table). A name in the table asked for another type gets
 NOERROR with no answer; any other name gets NXDOMAIN with a SOA (negative TTL 60). An OPT
 record in the question is answered with one. Every question is appended to QUERYLOG as
 "PROTO NAME TYPE" (lower-case name, no trailing dot), so a test can tell what reached the
-upstream. Prints "listening PORT" once both sockets are bound. No internet, standard library
+upstream. Prints "listening PORT" (the real port) once both sockets are bound. No internet, standard library
 only.
 """
 import ipaddress
@@ -146,6 +146,21 @@ class TCPServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
     daemon_threads = True
 
 
+def bind_both(port):
+    """UDP and TCP on one port; port 0 takes the kernel's UDP port and then the same port for TCP,
+    trying again (bounded) when TCP already has it."""
+    for _ in range(50 if port == 0 else 1):
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", port))
+        try:
+            return udp, TCPServer(("127.0.0.1", udp.getsockname()[1]), TCPHandler)
+        except OSError:
+            udp.close()
+            if port != 0:
+                raise
+    sys.exit("no port free for both UDP and TCP")
+
+
 def main():
     global LOG_PATH
     if len(sys.argv) < 3:
@@ -165,9 +180,8 @@ def main():
             ip = ipaddress.ip_address(addr)
             recs.append((1 if ip.version == 4 else 28, ip.packed))
         RECORDS[name] = recs
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    udp.bind(("127.0.0.1", port))
-    tcp = TCPServer(("127.0.0.1", port), TCPHandler)
+    udp, tcp = bind_both(port)
+    port = udp.getsockname()[1]
     threading.Thread(target=serve_udp, args=(udp,), daemon=True).start()
     print(f"listening {port}", flush=True)
     tcp.serve_forever()

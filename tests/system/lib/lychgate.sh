@@ -10,7 +10,8 @@
 #   lg_build                           cargo build --release -p lychgate --locked; sets LG_BIN
 #   lg_config OUT WORKDIR NAME=VALUE.. writes a config: the default one with [listen] addresses
 #                                      replaced (proxy, admin, transparent_http,
-#                                      transparent_https, dns; an empty value drops the key),
+#                                      transparent_https, dns: every one must be given, so no
+#                                      default fixed port is bound; an empty value drops it),
 #                                      [log] dir and state_dir under WORKDIR, and stdin appended
 #   lg_start NAME CONFIG [PREFIX...]   runs `lychgate run CONFIG` in the background (behind
 #                                      PREFIX, e.g. `ip netns exec NS`), waits for `ready` and
@@ -22,7 +23,6 @@
 #                                      LG_STOP_RC to its exit status
 #   lg_stop_all                        lg_stop for every started daemon (put it in the EXIT trap)
 #   lg_free_port                       prints a TCP port free on 127.0.0.1 now
-#   lg_free_dns_port                   prints a port free on 127.0.0.1 for UDP and TCP now
 
 LG_TAG=${LG_TAG:-system}
 LG_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -81,7 +81,7 @@ lg_build() {
 
 # lg_config OUT WORKDIR [proxy=ADDR] [admin=ADDR] [transparent_http=ADDR] ... < extra-toml
 lg_config() {
-  local out=$1 work=$2 kv key value
+  local out=$1 work=$2 kv key value given=" "
   shift 2
   local sed_args=(
     -e "s|^dir = \"var/log\"|dir = \"$work/log\"|"
@@ -92,11 +92,17 @@ lg_config() {
     value=${kv#*=}
     [[ $key =~ ^(proxy|admin|transparent_http|transparent_https|dns)$ ]] ||
       fail "lg_config: unknown listener '$key'"
+    given+="$key "
     if [[ -n $value ]]; then
       sed_args+=(-e "s|^$key = \".*\"|$key = \"$value\"|")
     else
       sed_args+=(-e "/^$key = /d")
     fi
+  done
+  # The default config's fixed ports (3128, 5300, 9090 ...) may be held by anything else on the
+  # machine: every listener is given (port 0, or a port in the test's own namespace) or dropped.
+  for key in proxy admin transparent_http transparent_https dns; do
+    [[ $given == *" $key "* ]] || fail "lg_config: give $key=ADDR (port 0 on loopback) or $key= to drop it"
   done
   sed "${sed_args[@]}" "$LG_ROOT/config/lychgate.toml" >"$out"
   # Anything the caller gives (networks, static hosts) is appended as more top-level tables.
@@ -162,21 +168,4 @@ lg_stop_all() {
 
 lg_free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# lg_free_dns_port — prints a port free on 127.0.0.1 for both UDP and TCP now (DNS uses both).
-lg_free_dns_port() {
-  python3 -c '
-import socket
-for _ in range(100):
-    t = socket.socket(); t.bind(("127.0.0.1", 0)); port = t.getsockname()[1]
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        u.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    print(port)
-    break
-else:
-    raise SystemExit("no port free for both UDP and TCP")'
 }

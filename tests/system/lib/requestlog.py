@@ -23,6 +23,8 @@ FIELDS = [
     "decision", "category", "rule", "search", "concerns", "flags",
     # DNS questions' fields, at the end of every line (null for web requests): docs/dns.md
     "qtype", "rcode", "cache_hit", "upstream_ms",
+    # how many requests the line stands for (1, or a summary's count): docs/logging.md
+    "count",
     # CONNECT's authority, after the DNS fields: docs/logging.md
     "authority",
 ]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
+use lychgate_classifier::files::{self, FileError};
 
 use super::DEFAULT_PAGES_BASE_URL;
 
@@ -36,7 +37,7 @@ pub enum BrandingError {
         /// The logo file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        source: FileError,
     },
     /// The logo is larger than [`MAX_LOGO_BYTES`].
     #[error(
@@ -254,15 +255,12 @@ impl Branding {
             size,
             max: MAX_LOGO_BYTES,
         };
-        let size = std::fs::metadata(path).map_err(read_err)?.len();
-        if size > MAX_LOGO_BYTES {
-            return Err(too_large(size));
-        }
-        let bytes = std::fs::read(path).map_err(read_err)?;
-        // The file may have grown between the two calls.
-        if bytes.len() as u64 > MAX_LOGO_BYTES {
-            return Err(too_large(bytes.len() as u64));
-        }
+        let bytes = files::read_regular(path, MAX_LOGO_BYTES).map_err(|e| match e {
+            FileError::TooLarge { limit } => {
+                too_large(std::fs::metadata(path).map_or(limit + 1, |m| m.len()))
+            }
+            other => read_err(other),
+        })?;
         InlineLogo::from_bytes(&bytes).ok_or_else(|| BrandingError::LogoFormat {
             path: path.to_path_buf(),
         })
@@ -481,6 +479,15 @@ pub(crate) mod tests {
         let jpeg = dir.path().join("crest.jpg");
         std::fs::write(&jpeg, [0xff, 0xd8, 0xff, 0xe0, 0, 16]).unwrap();
         assert_eq!(Branding::load_logo(&jpeg).unwrap().mime(), "image/jpeg");
+    }
+
+    #[test]
+    fn a_logo_must_be_a_regular_file() {
+        let err = Branding::load_logo(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot read the logo /dev/zero: it is a character device, not a regular file"
+        );
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum ErrorKind<'a> {
     },
     /// 403: the client is not on the school's networks (an open-proxy refusal).
     ClientNotAllowed,
+    /// 403: a review request from someone who is not staff (reviews are asked for by staff; a
+    /// pupil asks their teacher).
+    ReviewForStaffOnly,
     /// 407: the proxy needs the user to sign in (the server adds `Proxy-Authenticate`).
     ProxyAuthRequired,
     /// 404: no such Lychgate page.
@@ -78,9 +81,9 @@ impl ErrorKind<'_> {
     pub fn status(&self) -> StatusCode {
         match self {
             ErrorKind::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ErrorKind::ClientNotAllowed | ErrorKind::DestinationRefused { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            ErrorKind::ClientNotAllowed
+            | ErrorKind::ReviewForStaffOnly
+            | ErrorKind::DestinationRefused { .. } => StatusCode::FORBIDDEN,
             ErrorKind::ProxyAuthRequired => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -131,6 +134,14 @@ pub fn render_error_page(
             vec![Text(
                 "Your device is not on the school's network, so this web filter will not fetch \
                  pages for it.",
+            )],
+        ),
+        ErrorKind::ReviewForStaffOnly => (
+            "For staff only",
+            vec![Text("Only staff can ask for a review")],
+            vec![Text(
+                "Asking for a blocked page to be looked at again is for school staff. If you \
+                 need this page for your work, tell your teacher.",
             )],
         ),
         ErrorKind::ProxyAuthRequired => (
@@ -293,7 +304,7 @@ mod tests {
 
     #[test]
     fn each_error_has_its_status_words_and_reference() {
-        let cases: [(ErrorKind<'_>, u16, &str); 14] = [
+        let cases: [(ErrorKind<'_>, u16, &str); 15] = [
             (
                 ErrorKind::DestinationRefused { host: "localhost" },
                 403,
@@ -310,6 +321,11 @@ mod tests {
                 ErrorKind::ClientNotAllowed,
                 403,
                 "serves only the school&#39;s network",
+            ),
+            (
+                ErrorKind::ReviewForStaffOnly,
+                403,
+                "Only staff can ask for a review",
             ),
             (
                 ErrorKind::ProxyAuthRequired,
