@@ -94,7 +94,7 @@ start_gateway() { # name [extra [proxy] keys]; each run its own work folder and 
   mkdir -p "$WORK/$1"
   LOGDIR=$WORK/$1/log
   lg_config "$WORK/$1.toml" "$WORK/$1" proxy="$NETNS_GW_LAN4:$PROXY_PORT" \
-    admin="127.0.0.1:$ADMIN_PORT" dns="127.0.0.1:$DNS_PORT" <<EOF
+    admin="127.0.0.1:$ADMIN_PORT" dns="127.0.0.1:$DNS_PORT" transparent_http= transparent_https= <<EOF
 [[network]]
 cidr = "$NETNS_LAN_NET4"
 group = "ks2"
