@@ -5,13 +5,14 @@
 use crate::admin::{self, AdminState};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::http::destination::{self, DestinationPolicy};
 use crate::http::limits::ConnectionLimits;
 use crate::http::pages::{
     DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
 };
 use crate::http::server::{self, ListenerKind};
 use crate::http::state::ProxyState;
-use crate::http::upstream::{self, OwnSockets, Resolver};
+use crate::http::upstream::{self, Resolver};
 use crate::identity::Identities;
 use crate::identity::{self, IdentityMetrics};
 use crate::log::{LogMetrics, RefusedSummary, RequestLog};
@@ -150,11 +151,18 @@ pub async fn run(
         transparent_https: tls_listener.as_ref().map(|l| local(l, config.listen.proxy)),
         dns: dns_sockets.addresses(),
     };
-    let own = OwnSockets::default();
-    own.add(bound.proxy);
-    own.add(bound.admin);
-    bound.transparent_http.into_iter().for_each(|a| own.add(a));
-    bound.transparent_https.into_iter().for_each(|a| own.add(a));
+    // Every listener (DNS over UDP and TCP included) is Lychgate's own: never a destination.
+    let own_listeners: Vec<SocketAddr> = [bound.proxy, bound.admin]
+        .into_iter()
+        .chain(bound.transparent_http)
+        .chain(bound.transparent_https)
+        .chain(bound.dns.iter().copied())
+        .collect();
+    let destinations = DestinationPolicy::new(
+        own_listeners,
+        destination::interface_addresses(),
+        config.proxy.allowed_private_destinations.clone(),
+    );
 
     let mut registry = Registry::default();
     let metrics = Arc::new(ProxyMetrics::default());
@@ -187,8 +195,8 @@ pub async fn run(
         DEFAULT_TICKET_CAPACITY,
     );
 
-    let resolver = Resolver::new(Arc::new(config.static_hosts.clone()), own);
-    let client = upstream::client(
+    let resolver = Resolver::new(Arc::new(config.static_hosts.clone()), destinations);
+    let client = upstream::pools(
         resolver.clone(),
         config.proxy.connect_timeout,
         config.proxy.pool_idle_per_host,

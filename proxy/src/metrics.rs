@@ -65,6 +65,8 @@ pub struct ProxyMetrics {
     pub policy_loaded_seconds: Gauge<f64, AtomicU64>,
     /// Identity-map bindings by outcome.
     pub identity_bindings: Family<ReasonLabel, Counter>,
+    /// Destinations the proxy refused to dial, by reason (`loopback`, `private` ...).
+    pub destination_refused: Family<ReasonLabel, Counter>,
 }
 
 impl Default for ProxyMetrics {
@@ -84,6 +86,7 @@ impl Default for ProxyMetrics {
             policy_generation: Gauge::default(),
             policy_loaded_seconds: Gauge::default(),
             identity_bindings: Family::default(),
+            destination_refused: Family::default(),
         }
     }
 }
@@ -150,6 +153,19 @@ impl ProxyMetrics {
             "lychgate_identity_bindings",
             "Identity-map bindings by outcome",
             self.identity_bindings.clone(),
+        );
+        // Every reason exported from the start, so a rate of zero is visible before the first.
+        for reason in crate::http::destination::DestinationRefusal::ALL {
+            self.destination_refused
+                .get_or_create(&ReasonLabel {
+                    reason: reason.label(),
+                })
+                .inc_by(0);
+        }
+        registry.register(
+            "lychgate_destination_refused",
+            "Requests and tunnels whose destination the proxy refused to dial, by reason",
+            self.destination_refused.clone(),
         );
     }
 }

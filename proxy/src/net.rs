@@ -43,6 +43,11 @@ impl CidrError {
 }
 
 impl Cidr {
+    /// The block's network address.
+    pub fn addr(&self) -> IpAddr {
+        self.0.network()
+    }
+
     /// The prefix length.
     pub fn prefix(&self) -> u8 {
         self.0.prefix_len()

@@ -306,6 +306,46 @@ fn a_missing_config_file_is_a_config_error() {
     );
 }
 
+#[test]
+fn allowed_private_destinations_accepts_only_private_blocks_each_refused_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = std::fs::read_to_string(root().join("config/lychgate.toml")).unwrap();
+    let text = default.replacen(
+        "connect_ports = [443]",
+        "connect_ports = [443]\nallowed_private_destinations = [\n  \"10.20.0.0/16\",\n  \
+         \"fd00:1::/64\",\n  \"127.0.0.0/8\",\n  \"10.0.0.0/33\",\n  \"0.0.0.0/0\",\n  \
+         \"169.254.169.254\",\n  \"8.0.0.0/6\",\n]",
+        1,
+    );
+    let first = text
+        .lines()
+        .position(|l| l.starts_with("allowed_private_destinations"))
+        .expect("key written")
+        + 1;
+    let path = dir.path().join("private.toml");
+    std::fs::write(&path, &text).unwrap();
+    let out = lychgate_in(root().as_path(), &["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(64), "{}", stdout(&out));
+    let err = stderr(&out);
+    for (offset, what) in [
+        (3, "`127.0.0.0/8` is not inside a private or shared range"),
+        (4, "`10.0.0.0/33` is not an address block"),
+        (5, "`0.0.0.0/0` is not inside a private or shared range"),
+        (
+            6,
+            "`169.254.169.254` is not inside a private or shared range",
+        ),
+        (7, "`8.0.0.0/6` is not inside a private or shared range"),
+    ] {
+        let needle = format!("private.toml:{}: ", first + offset);
+        assert!(
+            err.lines().any(|l| l.contains(&needle) && l.contains(what)),
+            "expected `{needle}…{what}` in:\n{err}"
+        );
+    }
+    assert!(err.starts_with("5 problems in the configuration:"), "{err}");
+}
+
 /// The default config with `edits` applied (`from` → `to`) and `extra` appended, written into
 /// a temporary folder; returns the folder and the config's path.
 fn edited_default(edits: &[(&str, &str)], extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {

@@ -413,8 +413,13 @@ fn smuggling_ambiguities_and_loops_are_refused_with_a_reason() {
         &format!("http://127.0.0.1:{}/", daemon.proxy.port()),
     );
     assert_eq!(
-        itself.status, 400,
-        "a request to Lychgate's own socket is refused"
+        itself.status, 403,
+        "a request to Lychgate's own socket is refused by the destination policy"
+    );
+    let r = daemon.record(&itself.reference());
+    assert!(
+        r["flags"].as_array().unwrap().iter().any(|f| f == "loop"),
+        "{r}"
     );
     let origin_form = send(
         daemon.proxy,
@@ -619,4 +624,210 @@ fn metrics_count_what_happened() {
         "GET /readyz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
     );
     assert_eq!(ready.status, 200);
+}
+
+/// The `host:` lines of a request head the origin saw.
+fn host_lines(head: &str) -> Vec<String> {
+    head.lines()
+        .map(str::to_ascii_lowercase)
+        .filter(|l| l.starts_with("host:"))
+        .collect()
+}
+
+#[test]
+fn the_origin_gets_the_host_that_was_decided_on() {
+    let (daemon, origin) = with_origin("");
+    let port = origin.addr.port();
+    // A pupil's request for an allowed URI with a blocked site's Host (twice, even): the
+    // origin — or a CDN routing by Host — must see only the URI's authority.
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        &format!(
+            "GET http://www.bbc.co.uk:{port}/news HTTP/1.1\r\nHost: pornhub.com\r\n\
+             Host: pornhub.com\r\nConnection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.body_text());
+    let head = origin.requests().pop().expect("origin saw the request");
+    assert_eq!(
+        host_lines(&head),
+        [format!("host: www.bbc.co.uk:{port}")],
+        "{head}"
+    );
+    let records = daemon.log_records(1);
+    assert!(
+        records
+            .iter()
+            .any(|r| r["path"] == "/news" && r["host"] == format!("www.bbc.co.uk:{port}")),
+        "{records:?}"
+    );
+    // `Connection: close, Host` names Host as hop-by-hop: it is still sent, once.
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        &format!(
+            "GET http://www.bbc.co.uk:{port}/a HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\n\
+             Connection: close, Host\r\n\r\n"
+        ),
+    );
+    assert_eq!(reply.status, 200);
+    let head = origin.requests().pop().expect("origin saw the request");
+    assert_eq!(
+        host_lines(&head),
+        [format!("host: www.bbc.co.uk:{port}")],
+        "{head}"
+    );
+
+    // Transparent mode decides on the Host: a second one is refused, not forwarded.
+    let http = daemon.transparent_http.expect("transparent 80 listener");
+    let seen = origin.requests().len();
+    let two = send(
+        http,
+        local(2),
+        &format!(
+            "GET /b HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\nHost: pornhub.com\r\n\
+             Connection: close\r\n\r\n"
+        ),
+    );
+    assert_eq!(two.status, 400, "{}", two.body_text());
+    assert!(two.body_text().contains("more than one Host header"));
+    assert_eq!(daemon.record(&two.reference())["decision"], "error");
+    assert_eq!(origin.requests().len(), seen, "the origin was reached");
+    let hop = send(
+        http,
+        local(2),
+        &format!(
+            "GET /c HTTP/1.1\r\nHost: www.bbc.co.uk:{port}\r\nConnection: close, Host\r\n\r\n"
+        ),
+    );
+    assert_eq!(hop.status, 200, "{}", hop.body_text());
+    let head = origin.requests().pop().expect("origin saw the request");
+    assert_eq!(
+        host_lines(&head),
+        [format!("host: www.bbc.co.uk:{port}")],
+        "{head}"
+    );
+}
+
+#[test]
+fn odd_transfer_encodings_are_refused_not_forwarded() {
+    let (daemon, origin) = with_origin("");
+    let port = origin.addr.port();
+    for te in [
+        "Transfer-Encoding: identity, chunked\r\n",
+        "Transfer-Encoding: chunked, chunked\r\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        let reply = send(
+            daemon.proxy,
+            local(1),
+            &format!(
+                "POST http://www.bbc.co.uk:{port}/form HTTP/1.1\r\nHost: www.bbc.co.uk\r\n{te}\
+                 Connection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n"
+            ),
+        );
+        assert_eq!(reply.status, 400, "{te}: {}", reply.body_text());
+        let r = daemon.record(&reply.reference());
+        assert!(
+            r["flags"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f == "ambiguous_framing"),
+            "{te}: {r}"
+        );
+    }
+    assert!(origin.requests().is_empty(), "{:?}", origin.requests());
+    let metrics = daemon.metrics();
+    assert!(
+        metrics.contains("lychgate_bad_requests_total{reason=\"bad_transfer_encoding\"} 3"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn ipv6_literal_urls_are_read_and_logged_with_brackets() {
+    let daemon = Daemon::start("");
+    // KS2 blocks IP-literal hosts: decided and logged, never dialled.
+    for (url, host) in [
+        ("http://[2001:db8::1]/x", "[2001:db8::1]"),
+        ("http://[2001:DB8::1]:8080/x", "[2001:db8::1]:8080"),
+    ] {
+        let reply = get(daemon.proxy, local(2), url);
+        assert_eq!(reply.status, 403, "{url}: {}", reply.body_text());
+        let r = daemon.record(&reply.reference());
+        assert_eq!(r["host"], host, "{url}: {r}");
+        assert_eq!(r["decision"], "block", "{url}: {r}");
+    }
+    // CONNECT too (the port is logged apart for tunnels).
+    let reply = send(
+        daemon.proxy,
+        local(2),
+        "CONNECT [2001:db8::1]:443 HTTP/1.1\r\nHost: [2001:db8::1]:443\r\n\r\n",
+    );
+    assert_eq!(reply.status, 403, "{}", reply.body_text());
+    let r = daemon.record(&reply.reference());
+    assert_eq!(r["host"], "[2001:db8::1]", "{r}");
+    assert_eq!(r["authority"], "[2001:db8::1]:443", "{r}");
+}
+
+/// A request head of exactly `len` bytes (request line, headers, blank line), padded with one
+/// `X-Pad` header, plus `extra` more header fields.
+fn head_of(url: &str, host: &str, len: usize, extra: usize) -> String {
+    let mut fields = String::new();
+    for i in 0..extra {
+        fields.push_str(&format!("X-F{i}: v\r\n"));
+    }
+    let fixed = format!(
+        "GET {url} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n{fields}X-Pad: \r\n\r\n"
+    );
+    assert!(fixed.len() <= len, "{} > {len}", fixed.len());
+    fixed.replacen(
+        "X-Pad: ",
+        &format!("X-Pad: {}", "a".repeat(len - fixed.len())),
+        1,
+    )
+}
+
+#[test]
+fn header_limits_hold_exactly_at_the_boundary() {
+    let origin = Origin::start("A");
+    // The default limit, 65536: hyper's read buffer grows in steps up to it, which is where
+    // heads over the limit used to slip through.
+    let daemon =
+        Daemon::start("[[static_host]]\nname = \"www.bbc.co.uk\"\naddresses = [\"127.0.0.1\"]\n");
+    let host = format!("www.bbc.co.uk:{}", origin.addr.port());
+    let url = format!("http://{host}/");
+    let at_limit = head_of(&url, &host, 65536, 0);
+    assert_eq!(at_limit.len(), 65536);
+    assert_eq!(send(daemon.proxy, local(1), &at_limit).status, 200);
+    let over = head_of(&url, &host, 65537, 0);
+    assert_eq!(send(daemon.proxy, local(1), &over).status, 431);
+    // Heads well over the limit, sent in one go, are refused too (the read buffer alone let
+    // heads of about 96 KiB through).
+    for len in [80_000, 98_000] {
+        let big = head_of(&url, &host, len, 0);
+        assert_eq!(send(daemon.proxy, local(1), &big).status, 431, "{len}");
+    }
+    // 100 header fields (Host, Connection, X-Pad and 97 more) pass; 101 do not.
+    assert_eq!(
+        send(daemon.proxy, local(1), &head_of(&url, &host, 4000, 97)).status,
+        200
+    );
+    assert_eq!(
+        send(daemon.proxy, local(1), &head_of(&url, &host, 4000, 98)).status,
+        431
+    );
+    assert_eq!(origin.requests().len(), 2);
+    // The refusals are counted (and summarised in the log rather than a line each) once
+    // hyper has closed each connection, which may be just after the 431 arrived.
+    let counted = "lychgate_bad_requests_total{reason=\"header_too_large\"} 4";
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut metrics = daemon.metrics();
+    while !metrics.contains(counted) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        metrics = daemon.metrics();
+    }
+    assert!(metrics.contains(counted), "{metrics}");
 }

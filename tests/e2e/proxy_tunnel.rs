@@ -117,6 +117,12 @@ fn domain_fronting_is_caught_by_the_sni() {
         .expect("record");
     assert_eq!(r["decision"], "block");
     assert_eq!(r["host"], format!("pornhub.com:{}", origin.addr.port()));
+    // The authority asked for is kept beside the SNI.
+    assert_eq!(
+        r["authority"],
+        format!("www.bbc.co.uk:{}", origin.addr.port()),
+        "{r}"
+    );
     assert!(
         r["flags"]
             .as_array()
@@ -271,4 +277,24 @@ fn open_tunnels_count_towards_the_connection_limit() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn connect_ports_must_be_plain_digits() {
+    let site = TlsOrigin::start("S");
+    let daemon = daemon_for(site.addr.port());
+    for authority in [
+        format!("www.bbc.co.uk:+{}", site.addr.port()),
+        "www.bbc.co.uk:+443".to_string(),
+    ] {
+        let mut s = connect_from(local(1), daemon.proxy);
+        s.write_all(
+            format!("CONNECT {authority} HTTP/1.1\r\nHost: {authority}\r\n\r\n").as_bytes(),
+        )
+        .unwrap();
+        let reply = read_reply(&mut s);
+        assert_eq!(reply.status, 400, "{authority}: {}", reply.body_text());
+        assert!(reply.body_text().contains("digits only"), "{authority}");
+    }
+    assert!(site.seen.lock().unwrap().is_empty(), "the site was reached");
 }

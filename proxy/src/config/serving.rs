@@ -3,6 +3,8 @@
 //! (stage two). Kept apart from the policy sections so `validate.rs` stays about filtering.
 
 use super::reader::{Fields, Located, Source};
+use crate::http::destination::private_ranges;
+use crate::net::Cidr;
 use lychgate_classifier::host::{Host, normalize_host};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -46,6 +48,8 @@ pub struct RawProxy {
     pub pool_idle_per_host: Option<Located<i64>>,
     /// Seconds an idle upstream connection is kept.
     pub pool_idle_timeout_seconds: Option<Located<i64>>,
+    /// Private address blocks the proxy may connect to.
+    pub allowed_private_destinations: Option<Vec<Located<String>>>,
 }
 
 /// One `[[static_host]]` as written.
@@ -71,6 +75,7 @@ const PROXY_KEYS: &[&str] = &[
     "max_connections_per_client",
     "pool_idle_per_host",
     "pool_idle_timeout_seconds",
+    "allowed_private_destinations",
 ];
 const STATIC_HOST_KEYS: &[&str] = &["name", "addresses"];
 
@@ -92,6 +97,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawServing {
             max_connections_per_client: t.integer(src, "max_connections_per_client"),
             pool_idle_per_host: t.integer(src, "pool_idle_per_host"),
             pool_idle_timeout_seconds: t.integer(src, "pool_idle_timeout_seconds"),
+            allowed_private_destinations: t.strings(src, "allowed_private_destinations"),
         };
         t.finish(src, PROXY_KEYS);
     }
@@ -134,6 +140,9 @@ pub struct ProxySettings {
     pub pool_idle_per_host: usize,
     /// How long an idle upstream connection is kept.
     pub pool_idle_timeout: Duration,
+    /// Private and shared-range blocks the proxy may connect to (the school's own servers);
+    /// every other private address is refused as a destination.
+    pub allowed_private_destinations: Vec<Cidr>,
 }
 
 impl Default for ProxySettings {
@@ -152,6 +161,7 @@ impl Default for ProxySettings {
             max_connections_per_client: 256,
             pool_idle_per_host: 64,
             pool_idle_timeout: Duration::from_secs(60),
+            allowed_private_destinations: Vec::new(),
         }
     }
 }
@@ -352,6 +362,12 @@ pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, Stati
             3600,
             d.pool_idle_timeout,
         ),
+        allowed_private_destinations: private_destinations(
+            src,
+            p.allowed_private_destinations
+                .as_deref()
+                .unwrap_or_default(),
+        ),
     };
 
     let mut hosts = StaticHosts::default();
@@ -402,6 +418,40 @@ pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, Stati
         hosts.insert(normalised, addresses);
     }
     (settings, hosts)
+}
+
+/// `allowed_private_destinations`: address blocks inside the private and shared ranges only —
+/// loopback, link-local and public addresses are not the school's to open.
+fn private_destinations(src: &mut Source<'_>, values: &[Located<String>]) -> Vec<Cidr> {
+    let ranges = private_ranges();
+    let mut out = Vec::new();
+    for v in values {
+        let cidr: Cidr = match v.value.parse() {
+            Ok(c) => c,
+            Err(e) => {
+                src.error(v.offset, &v.field, e.to_string(), None);
+                continue;
+            }
+        };
+        let inside = ranges
+            .iter()
+            .any(|r| r.contains(cidr.addr()) && cidr.prefix() >= r.prefix());
+        if inside {
+            out.push(cidr);
+        } else {
+            src.error(
+                v.offset,
+                &v.field,
+                format!("`{}` is not inside a private or shared range", v.value),
+                Some(
+                    "only blocks inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10 \
+                     or fc00::/7 can be opened; loopback, link-local and the gateway's own \
+                     addresses never can",
+                ),
+            );
+        }
+    }
+    out
 }
 
 /// An address a listener may use, for the optional listeners.

@@ -99,6 +99,9 @@ pub struct RequestContext {
     pub rule: Option<String>,
     /// Search terms, if a search.
     pub search: Option<String>,
+    /// CONNECT: the authority asked for (`host:port`, normalised), kept apart from `host`,
+    /// which becomes the SNI when the two differ.
+    pub authority: Option<String>,
     /// Safeguarding concerns found.
     pub concerns: Vec<(Theme, Severity)>,
     /// Notable facts (`safe_search`, `sni_mismatch`, `auth_failed` ...).
@@ -133,6 +136,7 @@ impl RequestContext {
             outcome: Outcome::Error,
             rule: None,
             search: None,
+            authority: None,
             concerns: Vec::new(),
             flags: Vec::new(),
             time: jiff::Timestamp::now(),
@@ -181,6 +185,11 @@ impl RequestContext {
         r.scheme = Some(self.scheme.to_string());
         if !self.host.is_empty() {
             let default_port = if self.scheme == "https" { 443 } else { 80 };
+            // An IPv6 literal (the only host with a `:`) is logged in brackets, as in a URL, so
+            // a port after it cannot be read as part of the address.
+            if self.host.contains(':') && !self.host.starts_with('[') {
+                self.host = format!("[{}]", self.host);
+            }
             r.host = Some(if self.port == 0 || self.port == default_port {
                 take(&mut self.host)
             } else {
@@ -204,6 +213,7 @@ impl RequestContext {
             .map(|c| config.policy.categories().name(c).to_string());
         r.rule = self.rule.take();
         r.search = self.search.take();
+        r.authority = self.authority.take();
         r.concerns = take(&mut self.concerns)
             .into_iter()
             .map(|(theme, severity)| Concern { theme, severity })

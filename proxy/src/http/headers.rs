@@ -36,7 +36,9 @@ impl FramingError {
                  two Content-Length headers)"
             }
             FramingError::DuplicateLength => "the request has more than one Content-Length",
-            FramingError::BadTransferEncoding => "the request's Transfer-Encoding is not chunked",
+            FramingError::BadTransferEncoding => {
+                "the request's Transfer-Encoding is not one header ending in a single chunked"
+            }
         }
     }
 
@@ -61,13 +63,25 @@ pub fn check_framing(headers: &HeaderMap) -> Result<(), FramingError> {
     if lengths > 1 {
         return Err(FramingError::DuplicateLength);
     }
-    if let Some(last) = encodings.last() {
-        let last_coding = last
+    // One header line whose codings end in a single `chunked`, after registered compressions
+    // only: `identity`, unknown codings, `chunked` twice or a second header line are read
+    // differently by different parsers, so they are refused rather than forwarded.
+    if encodings.len() > 1 {
+        return Err(FramingError::BadTransferEncoding);
+    }
+    if let Some(value) = encodings.first() {
+        let text = value
             .to_str()
-            .ok()
-            .and_then(|v| v.rsplit(',').next())
-            .map(|c| c.trim().to_ascii_lowercase());
-        if last_coding.as_deref() != Some("chunked") {
+            .map_err(|_| FramingError::BadTransferEncoding)?;
+        let mut codings = text.split(',').map(str::trim).rev();
+        if !codings
+            .next()
+            .is_some_and(|c| c.eq_ignore_ascii_case("chunked"))
+        {
+            return Err(FramingError::BadTransferEncoding);
+        }
+        const COMPRESSIONS: [&str; 5] = ["gzip", "x-gzip", "deflate", "compress", "x-compress"];
+        if !codings.all(|c| COMPRESSIONS.iter().any(|k| c.eq_ignore_ascii_case(k))) {
             return Err(FramingError::BadTransferEncoding);
         }
     }
@@ -157,6 +171,32 @@ mod tests {
         assert_eq!(
             check_framing(&map(&[("transfer-encoding", "gzip, Chunked")])),
             Ok(())
+        );
+        assert_eq!(
+            check_framing(&map(&[("transfer-encoding", " chunked ")])),
+            Ok(())
+        );
+        for odd in [
+            "identity, chunked",
+            "chunked, chunked",
+            "foo, chunked",
+            ", chunked",
+            "chunked;q=1",
+            "",
+        ] {
+            assert_eq!(
+                check_framing(&map(&[("transfer-encoding", odd)])),
+                Err(FramingError::BadTransferEncoding),
+                "{odd}"
+            );
+        }
+        assert_eq!(
+            check_framing(&map(&[
+                ("transfer-encoding", "gzip"),
+                ("transfer-encoding", "chunked")
+            ])),
+            Err(FramingError::BadTransferEncoding),
+            "two header lines"
         );
         assert_eq!(check_framing(&map(&[("content-length", "5")])), Ok(()));
     }

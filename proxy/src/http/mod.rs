@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod context;
+pub mod destination;
 pub mod framing_guard;
 pub mod headers;
 pub mod limits;

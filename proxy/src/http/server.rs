@@ -154,7 +154,13 @@ async fn serve_http(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(config.proxy.header_timeout)
+        // The buffer cap alone lets a head that completes in the read crossing it through (up
+        // to about twice the limit); max_header_size holds the parsed head — request line,
+        // headers and the blank line — to exactly max_header_bytes. The number of header
+        // fields is capped at hyper's default, 100 (more: 431 too; setting it would move the
+        // parser's header table to the heap for every request).
         .max_buf_size(config.proxy.max_header_bytes.max(8192))
+        .max_header_size(config.proxy.max_header_bytes)
         .keep_alive(true);
     let connection = builder.serve_connection(io, svc).with_upgrades();
     tokio::pin!(connection);

@@ -70,6 +70,8 @@ struct RawTarget {
     host: String,
     port: u16,
     path_and_query: String,
+    /// The `Host` header the origin gets: the authority decided on.
+    host_header: HeaderValue,
 }
 
 /// hyper's entry point: never fails; every problem becomes a page and a log record.
@@ -161,7 +163,11 @@ async fn serve_http(
     ctx.identity = Some(identity);
 
     // Phase 3: decide.
-    let url_text = format!("http://{}{}", target.host, target.path_and_query);
+    let url_text = if target.host.contains(':') {
+        format!("http://[{}]{}", target.host, target.path_and_query)
+    } else {
+        format!("http://{}{}", target.host, target.path_and_query)
+    };
     let normalised = match normalize_url(&url_text) {
         Ok(u) => u,
         Err(e) => {
@@ -219,17 +225,29 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             if authority.as_str().contains('@') {
                 return Err("the address must not carry a user name or password");
             }
+            // The client's own `Host` headers are ignored: the origin must see the host that
+            // was decided on, not another one a CDN would route by.
+            let host_header = HeaderValue::from_str(authority.as_str())
+                .map_err(|_| "the address cannot be forwarded")?;
+            let port = plain_port(authority)?.unwrap_or(80);
             Ok(Some(RawTarget {
+                host_header,
                 host: authority
                     .host()
                     .trim_matches(['[', ']'])
                     .to_ascii_lowercase(),
-                port: authority.port_u16().unwrap_or(80),
+                port,
                 path_and_query,
             }))
         }
         Mode::Transparent { original_dst } => {
-            let host_header = match req.headers().get(header::HOST).map(HeaderValue::to_str) {
+            // The decision is made on one `Host`; an origin could route by another.
+            let mut hosts = req.headers().get_all(header::HOST).iter();
+            let (first, second) = (hosts.next(), hosts.next());
+            if second.is_some() {
+                return Err("the request has more than one Host header");
+            }
+            let host_header = match first.map(HeaderValue::to_str) {
                 Some(Ok(h)) => h.to_string(),
                 Some(Err(_)) => return Err("the Host header is not readable"),
                 None => match uri.authority() {
@@ -240,13 +258,20 @@ fn read_target(req: &Request<Incoming>, mode: Mode) -> Result<Option<RawTarget>,
             let authority: http::uri::Authority = host_header
                 .parse()
                 .map_err(|_| "the Host header is not a host name")?;
+            if authority.as_str().contains('@') {
+                return Err("the Host header must not carry a user name or password");
+            }
+            let host_header = HeaderValue::from_str(authority.as_str())
+                .map_err(|_| "the Host header is not a host name")?;
             let default_port = original_dst.map_or(80, |d| d.port());
+            let port = plain_port(&authority)?.unwrap_or(default_port);
             Ok(Some(RawTarget {
+                host_header,
                 host: authority
                     .host()
                     .trim_matches(['[', ']'])
                     .to_ascii_lowercase(),
-                port: authority.port_u16().unwrap_or(default_port),
+                port,
                 path_and_query,
             }))
         }
@@ -267,16 +292,24 @@ async fn forward(
         ctx.flag(Flag::SafeSearch);
     }
     // Where to connect: the SafeSearch front end, the verified original destination
-    // (transparent), or the host asked for.
+    // (transparent, checked here), or the host asked for. The by-name pool's connector resolves
+    // its authority and checks every address against the destination policy before it dials.
+    let mut pool = &state.client.by_name;
     let authority = match (conn.mode, redirected) {
-        (_, Some(safe)) => format!("{safe}:{}", target.port),
+        (_, Some(safe)) => authority_text(safe, target.port),
         (
             Mode::Transparent {
                 original_dst: Some(dst),
             },
             None,
-        ) => match state.resolver.resolve(&target.host, dst.port()).await {
-            Ok(addrs) if addrs.iter().any(|a| a.ip() == dst.ip()) => dst.to_string(),
+        ) => match state.resolver.addresses(&target.host, dst.port()).await {
+            Ok(addrs) if addrs.iter().any(|a| a.ip() == dst.ip()) => {
+                if let Err(e) = state.resolver.check_address(&target.host, dst) {
+                    return upstream_failed(&state, ctx, e.failure()).await;
+                }
+                pool = &state.client.checked_address;
+                dst.to_string()
+            }
             Ok(_) => {
                 ctx.flag(Flag::HostMismatch);
                 ctx.outcome = Outcome::Block;
@@ -297,19 +330,7 @@ async fn forward(
                 return upstream_failed(&state, ctx, failure).await;
             }
         },
-        _ => {
-            if state.resolver.port_is_own(target.port) {
-                if let Err(e) = state.resolver.resolve(&target.host, target.port).await {
-                    let failure = UpstreamFailure::classify(&e);
-                    return upstream_failed(&state, ctx, failure).await;
-                }
-            }
-            if target.host.contains(':') {
-                format!("[{}]:{}", target.host, target.port)
-            } else {
-                format!("{}:{}", target.host, target.port)
-            }
-        }
+        _ => authority_text(&target.host, target.port),
     };
     let uri: Uri = match format!("http://{authority}{}", target.path_and_query).parse() {
         Ok(u) => u,
@@ -318,17 +339,10 @@ async fn forward(
 
     let (mut parts, body) = req.into_parts();
     let version = parts.version;
-    if !parts.headers.contains_key(header::HOST) {
-        let host = if target.port == 80 {
-            target.host.clone()
-        } else {
-            format!("{}:{}", target.host, target.port)
-        };
-        if let Ok(v) = HeaderValue::from_str(&host) {
-            parts.headers.insert(header::HOST, v);
-        }
-    }
     headers::strip_hop_by_hop(&mut parts.headers);
+    // After the hop-by-hop removal (`Connection: host` must not drop it): exactly one `Host`,
+    // the authority that was decided on (RFC 9112 §3.2.2), whatever the client sent.
+    parts.headers.insert(header::HOST, target.host_header);
     headers::add_via(&mut parts.headers, version, &config.proxy.via);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
@@ -336,11 +350,8 @@ async fn forward(
         Request::from_parts(parts, UpstreamBody::new(body, Arc::clone(&ctx.bytes_in)));
 
     let sent = std::time::Instant::now();
-    let result = tokio::time::timeout(
-        config.proxy.response_timeout,
-        state.client.request(upstream_req),
-    )
-    .await;
+    let result =
+        tokio::time::timeout(config.proxy.response_timeout, pool.request(upstream_req)).await;
     let response = match result {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -360,6 +371,36 @@ async fn forward(
     ctx.status = parts.status.as_u16();
     let done = finisher(&state, ctx).await;
     Response::from_parts(parts, Counted::new(ResponseBody::Origin(body), done))
+}
+
+/// The authority's port when written as plain decimal digits (`Ok(None)`: no port). `u16`'s
+/// parser also takes `+443`, which another parser on the way may read differently.
+pub fn plain_port(authority: &http::uri::Authority) -> Result<Option<u16>, &'static str> {
+    // The text after the host, read from the authority as written: `Authority::port` is `None`
+    // for a port that is not a `u16` (`:65536`), which must not become the default port.
+    let text = authority.as_str();
+    let after_userinfo = text.rsplit_once('@').map_or(text, |(_, rest)| rest);
+    let after_host = after_userinfo
+        .get(authority.host().len()..)
+        .unwrap_or_default();
+    match after_host.strip_prefix(':') {
+        None if after_host.is_empty() => Ok(None),
+        Some("") => Ok(None),
+        Some(digits) if digits.bytes().all(|b| b.is_ascii_digit()) => digits
+            .parse()
+            .map(Some)
+            .map_err(|_| "the port is not a port number"),
+        _ => Err("the port must be written in digits only"),
+    }
+}
+
+/// `host:port` for a URI, with an IPv6 address in brackets.
+fn authority_text(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
 }
 
 /// Who a page is for.
@@ -572,9 +613,7 @@ pub async fn upstream_failed(
         UpstreamFailure::Dns => ErrorKind::UpstreamNoSuchName { host: &host },
         UpstreamFailure::Refused => ErrorKind::UpstreamRefused { host: &host },
         UpstreamFailure::Timeout => ErrorKind::UpstreamTimeout { host: &host },
-        UpstreamFailure::Loop => ErrorKind::BadRequest {
-            reason: "the address points back at this proxy",
-        },
+        UpstreamFailure::Destination(_) => ErrorKind::DestinationRefused { host: &host },
         UpstreamFailure::Other => ErrorKind::UpstreamUnreachable { host: &host },
     };
     let page = error_page(state, &kind, &ctx.reference);
@@ -645,7 +684,24 @@ pub fn status_page(state: &ProxyState, status: StatusCode, reference: &str) -> P
 
 #[cfg(test)]
 mod tests {
-    use super::shown_url;
+    use super::*;
+
+    fn port(text: &str) -> Result<Option<u16>, &'static str> {
+        plain_port(&text.parse().unwrap())
+    }
+
+    #[test]
+    fn ports_are_plain_decimal_digits_only() {
+        assert_eq!(port("example.com:443"), Ok(Some(443)));
+        assert_eq!(port("[::1]:8080"), Ok(Some(8080)));
+        assert_eq!(port("example.com"), Ok(None));
+        assert_eq!(port("example.com:0443"), Ok(Some(443)));
+        assert!(port("example.com:+443").is_err());
+        assert!(port("example.com:+24643").is_err());
+        assert!(port("example.com:65536").is_err());
+        assert_eq!(port("example.com:"), Ok(None));
+        assert_eq!(port("user@example.com:81"), Ok(Some(81)));
+    }
 
     #[test]
     fn shown_urls_keep_a_port_that_is_not_the_default() {

@@ -3,9 +3,10 @@
 //! (identify, decide, record), written once for the explicit, transparent and tunnel paths.
 
 use super::context::{Outcome, RequestContext};
+use super::destination::DestinationRefusal;
 use super::limits::ConnectionLimits;
 use super::pages::{Branding, ReviewStore};
-use super::upstream::{Resolver, UpstreamClient, UpstreamFailure};
+use super::upstream::{Resolver, UpstreamFailure, UpstreamPools};
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::identity::{AuthError, ClientIdentity, Identities};
@@ -56,8 +57,8 @@ pub struct ProxyState {
     pub review_tickets: super::pages::ReviewTickets,
     /// Time.
     pub clock: SharedClock,
-    /// The upstream pool.
-    pub client: UpstreamClient,
+    /// The upstream pools.
+    pub client: UpstreamPools,
     /// Name resolution.
     pub resolver: Resolver,
     /// Block and error page look.
@@ -194,8 +195,29 @@ impl ProxyState {
             .add(&crate::log::Refused::of_record(&record, reason));
     }
 
-    /// Records that the origin could not be reached: counted by kind, flagged, an error.
+    /// Records that the origin could not be reached: counted by kind, flagged, an error. A
+    /// refused destination is a block instead: counted by reason, flagged
+    /// `destination_refused` (and `loop` when it is Lychgate itself), the reason in `rule`.
     pub fn upstream_failed(&self, ctx: &mut RequestContext, failure: UpstreamFailure) {
+        if let UpstreamFailure::Destination(reason) = failure {
+            self.metrics
+                .destination_refused
+                .get_or_create(&crate::metrics::ReasonLabel {
+                    reason: reason.label(),
+                })
+                .inc();
+            ctx.outcome = Outcome::Block;
+            ctx.flag(Flag::DestinationRefused);
+            if reason == DestinationRefusal::OwnListener {
+                ctx.flag(Flag::Loop);
+            }
+            ctx.rule = Some(format!(
+                "destination refused ({}): {}",
+                reason.label(),
+                reason.describe()
+            ));
+            return;
+        }
         self.metrics
             .upstream_errors
             .get_or_create(&crate::metrics::KindLabel {
@@ -207,7 +229,7 @@ impl ProxyState {
             UpstreamFailure::Dns => Flag::UpstreamDns,
             UpstreamFailure::Refused => Flag::UpstreamRefused,
             UpstreamFailure::Timeout => Flag::UpstreamTimeout,
-            UpstreamFailure::Loop => Flag::Loop,
+            UpstreamFailure::Destination(_) => Flag::DestinationRefused,
             UpstreamFailure::Other => Flag::UpstreamError,
         });
     }

@@ -8,7 +8,7 @@ use super::context::{Outcome, RequestContext, TrafficKind};
 use super::limits::ConnectionSlot;
 use super::service::{self, Connection, NoRecord, ProxyResponse};
 use super::state::{ProxyState, SignIn};
-use super::upstream::UpstreamFailure;
+use super::upstream::{UpstreamFailure, connect_checked};
 use crate::log::Flag;
 use crate::safe_search;
 use crate::tls::alert::{AlertDescription, alert_record};
@@ -103,14 +103,21 @@ pub async fn connect(
     let Some(authority) = req.uri().authority().cloned() else {
         return service::bad_request(&state, ctx, "CONNECT needs host:port").await;
     };
-    let Some(port) = authority.port_u16() else {
-        return service::bad_request(&state, ctx, "CONNECT needs host:port").await;
+    let port = match service::plain_port(&authority) {
+        Ok(Some(port)) => port,
+        Ok(None) => return service::bad_request(&state, ctx, "CONNECT needs host:port").await,
+        Err(reason) => return service::bad_request(&state, ctx, reason).await,
     };
     let Some(host) = normalised_host(authority.host()) else {
         return service::bad_request(&state, ctx, "CONNECT names no valid host").await;
     };
     ctx.host.clone_from(&host);
     ctx.port = port;
+    ctx.authority = Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    });
     let auth = req
         .headers()
         .get(header::PROXY_AUTHORIZATION)
@@ -166,6 +173,30 @@ pub async fn connect(
         return service::page_response(&state, ctx, page).await;
     }
 
+    // The destination is resolved and checked before the 200, so a refused or unknown one gets
+    // a page the client can show; the tunnel then dials exactly these addresses (unless the
+    // SNI names another host, which is then resolved and checked in its turn).
+    let checked = if safe_search::redirect(config.policy.group(group), &host).is_some() {
+        None
+    } else {
+        match state.resolver.resolve(&host, port).await {
+            Ok(addrs) => Some(addrs),
+            Err(e) => {
+                let failure = e.failure();
+                if let UpstreamFailure::Destination(_) = failure {
+                    state
+                        .metrics
+                        .tunnels
+                        .get_or_create(&crate::metrics::ReasonLabel {
+                            reason: "destination_refused",
+                        })
+                        .inc();
+                }
+                return service::upstream_failed(&state, ctx, failure).await;
+            }
+        }
+    };
+
     let state2 = Arc::clone(&state);
     // The tunnel outlives the HTTP exchange: it keeps the connection's slot (limits, gauge)
     // and is tracked, so shutdown waits for it and its record reaches the log.
@@ -174,7 +205,7 @@ pub async fn connect(
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let client = TokioIo::new(upgraded);
-                run_tunnel(state2, conn, ctx, group, client, host, port, None).await;
+                run_tunnel(state2, conn, ctx, group, client, host, port, None, checked).await;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "CONNECT upgrade failed");
@@ -214,7 +245,18 @@ pub async fn transparent_tls(
     };
     let host = original_dst.map_or_else(String::new, |d| d.ip().to_string());
     let port = ctx.port;
-    run_tunnel(state, conn, ctx, group, client, host, port, original_dst).await;
+    run_tunnel(
+        state,
+        conn,
+        ctx,
+        group,
+        client,
+        host,
+        port,
+        original_dst,
+        None,
+    )
+    .await;
 }
 
 /// The shared second half: first bytes, SNI decision, upstream connection, splice, record.
@@ -228,6 +270,7 @@ async fn run_tunnel<S>(
     mut host: String,
     port: u16,
     original_dst: Option<SocketAddr>,
+    mut checked: Option<Vec<SocketAddr>>,
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -241,6 +284,8 @@ async fn run_tunnel<S>(
         FirstBytes::Tls(Some(sni)) => {
             if sni != host {
                 let authority = std::mem::replace(&mut host, sni.clone());
+                // The addresses checked were the authority's; the SNI's are looked up anew.
+                checked = None;
                 ctx.host.clone_from(&sni);
                 if ctx.kind == TrafficKind::Connect {
                     ctx.flag(Flag::SniMismatch);
@@ -320,17 +365,22 @@ async fn run_tunnel<S>(
     if redirected.is_some() {
         ctx.flag(Flag::SafeSearch);
     }
+    // Every address dialled is one the resolver checked against the destination policy.
     let target: Result<Vec<SocketAddr>, UpstreamFailure> = match (original_dst, redirected) {
         (_, Some(safe)) => state
             .resolver
             .resolve(safe, port)
             .await
-            .map_err(|e| UpstreamFailure::classify(&e)),
-        (Some(dst), None) => match state.resolver.resolve(&host, dst.port()).await {
+            .map_err(|e| e.failure()),
+        (Some(dst), None) => match state.resolver.addresses(&host, dst.port()).await {
             Ok(addrs)
                 if addrs.iter().any(|a| a.ip() == dst.ip()) || host == dst.ip().to_string() =>
             {
-                Ok(vec![dst])
+                state
+                    .resolver
+                    .check_address(&host, dst)
+                    .map(|()| vec![dst])
+                    .map_err(|e| e.failure())
             }
             Ok(_) => {
                 // squid's host_verify_strict: the name must resolve to where the client was going.
@@ -350,27 +400,47 @@ async fn run_tunnel<S>(
                 state.record(ctx).await;
                 return;
             }
-            Err(e) => Err(UpstreamFailure::classify(&e)),
+            Err(e) => Err(e.failure()),
         },
-        (None, None) => state
-            .resolver
-            .resolve(&host, port)
-            .await
-            .map_err(|e| UpstreamFailure::classify(&e)),
+        (None, None) => match checked {
+            Some(addrs) => Ok(addrs),
+            None => state
+                .resolver
+                .resolve(&host, port)
+                .await
+                .map_err(|e| e.failure()),
+        },
     };
     let upstream = match target {
-        Ok(addrs) => connect_any(&addrs, config.proxy.connect_timeout).await,
+        Ok(addrs) => connect_checked(&addrs, config.proxy.connect_timeout)
+            .await
+            .map_err(|e| e.failure()),
         Err(f) => Err(f),
     };
     let mut upstream = match upstream {
         Ok(s) => s,
         Err(failure) => {
             state.upstream_failed(&mut ctx, failure);
-            ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
+            let alert = if let UpstreamFailure::Destination(reason) = failure {
+                state
+                    .metrics
+                    .tunnels
+                    .get_or_create(&crate::metrics::ReasonLabel {
+                        reason: "destination_refused",
+                    })
+                    .inc();
+                ctx.rule = Some(format!(
+                    "destination refused ({}): {host}:{port} is {}",
+                    reason.label(),
+                    reason.describe()
+                ));
+                AlertDescription::AccessDenied
+            } else {
+                ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
+                AlertDescription::InternalError
+            };
             if is_tls {
-                let _ = client
-                    .write_all(&alert_record(AlertDescription::InternalError))
-                    .await;
+                let _ = client.write_all(&alert_record(alert)).await;
             }
             state.record(ctx).await;
             return;
@@ -412,24 +482,6 @@ async fn run_tunnel<S>(
     }
     let _ = conn;
     state.record(ctx).await;
-}
-
-async fn connect_any(
-    addrs: &[SocketAddr],
-    timeout: std::time::Duration,
-) -> Result<TcpStream, UpstreamFailure> {
-    let mut last = UpstreamFailure::Other;
-    for addr in addrs {
-        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
-            Ok(Ok(s)) => {
-                let _ = s.set_nodelay(true);
-                return Ok(s);
-            }
-            Ok(Err(e)) => last = UpstreamFailure::from_io(&e),
-            Err(_) => last = UpstreamFailure::Timeout,
-        }
-    }
-    Err(last)
 }
 
 /// Copies both ways until either side closes, the tunnel idles out, the daemon stops, or —

@@ -1,12 +1,14 @@
 //! Reaching origins: name resolution (static overrides first, then the system resolver — no
-//! traffic leaves the machine unless a client asked), the shared keep-alive pool, and the
-//! classification of upstream failures into what the 502/504 page and the metrics say.
+//! traffic leaves the machine unless a client asked), the destination policy applied to every
+//! address resolved, the shared keep-alive pool whose connector dials exactly the checked
+//! addresses, and the classification of upstream failures into what the 502/504 page and the
+//! metrics say.
 
+use super::destination::{DestinationPolicy, DestinationRefusal, Trust, canonical};
 use crate::config::StaticHosts;
+use http::Uri;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::connect::dns::Name;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +16,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::net::TcpStream;
 
 /// Why an origin could not be reached, as the client, logs and metrics are told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,8 +27,9 @@ pub enum UpstreamFailure {
     Refused,
     /// Connecting or waiting for the response took too long.
     Timeout,
-    /// The name points back at Lychgate itself.
-    Loop,
+    /// The destination policy refuses the address (Lychgate itself, loopback, the school's
+    /// private network ...): never dialled.
+    Destination(DestinationRefusal),
     /// Anything else (reset, malformed response ...).
     Other,
 }
@@ -37,17 +41,17 @@ impl UpstreamFailure {
             UpstreamFailure::Dns => "dns",
             UpstreamFailure::Refused => "refused",
             UpstreamFailure::Timeout => "timeout",
-            UpstreamFailure::Loop => "loop",
+            UpstreamFailure::Destination(_) => "destination",
             UpstreamFailure::Other => "other",
         }
     }
 
-    /// Every label, for pre-registering metrics.
-    pub const ALL: [UpstreamFailure; 5] = [
+    /// Every label of `lychgate_upstream_errors_total`, for pre-registering metrics (a refused
+    /// destination is counted in `lychgate_destination_refused_total` instead).
+    pub const ALL: [UpstreamFailure; 4] = [
         UpstreamFailure::Dns,
         UpstreamFailure::Refused,
         UpstreamFailure::Timeout,
-        UpstreamFailure::Loop,
         UpstreamFailure::Other,
     ];
 
@@ -64,18 +68,14 @@ impl UpstreamFailure {
     pub fn classify(e: &(dyn std::error::Error + 'static)) -> Self {
         let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(err) = cur {
+            if let Some(c) = err.downcast_ref::<ConnectError>() {
+                return c.failure();
+            }
             if let Some(r) = err.downcast_ref::<ResolveError>() {
-                return match r {
-                    ResolveError::Loop { .. } => UpstreamFailure::Loop,
-                    _ => UpstreamFailure::Dns,
-                };
+                return r.failure();
             }
             if let Some(io) = err.downcast_ref::<io::Error>() {
                 return Self::from_io(io);
-            }
-            // HttpConnector reports its own connect timeout as a plain message.
-            if err.to_string().contains("timed out") {
-                return UpstreamFailure::Timeout;
             }
             cur = err.source();
         }
@@ -83,7 +83,7 @@ impl UpstreamFailure {
     }
 }
 
-/// A name could not be turned into addresses.
+/// A name could not be turned into addresses the proxy may dial.
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     /// The resolver had no answer.
@@ -100,112 +100,218 @@ pub enum ResolveError {
         /// The name.
         name: String,
     },
-    /// The name resolves to one of Lychgate's own listening sockets.
-    #[error("`{name}` points at Lychgate itself ({addr})")]
-    Loop {
+    /// The name resolves to an address the destination policy refuses.
+    #[error("`{name}` resolves to {addr}, {}", reason.describe())]
+    Refused {
         /// The name.
         name: String,
-        /// The address.
+        /// The first refused address.
         addr: SocketAddr,
+        /// Why.
+        reason: DestinationRefusal,
     },
 }
 
-/// Lychgate's own listening sockets, so that a request cannot be sent back into Lychgate.
-#[derive(Debug, Clone, Default)]
-pub struct OwnSockets(Arc<std::sync::RwLock<Vec<SocketAddr>>>);
-
-impl OwnSockets {
-    /// Records a bound listener.
-    pub fn add(&self, addr: SocketAddr) {
-        self.0.write().unwrap_or_else(|e| e.into_inner()).push(addr);
-    }
-
-    /// Whether a port is one of Lychgate's listening ports (so a name on it needs the loop check).
-    pub fn has_port(&self, port: u16) -> bool {
-        self.0
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .any(|l| l.port() == port)
-    }
-
-    /// Whether a destination is one of Lychgate's listeners (a wildcard listener matches any
-    /// loopback or unspecified address on its port).
-    pub fn contains(&self, dst: SocketAddr) -> bool {
-        let own = self.0.read().unwrap_or_else(|e| e.into_inner());
-        own.iter().any(|l| {
-            l.port() == dst.port()
-                && (l.ip() == dst.ip()
-                    || (l.ip().is_unspecified()
-                        && (dst.ip().is_loopback() || dst.ip().is_unspecified())))
-        })
+impl ResolveError {
+    /// What the client and the metrics are told.
+    pub fn failure(&self) -> UpstreamFailure {
+        match self {
+            ResolveError::Refused { reason, .. } => UpstreamFailure::Destination(*reason),
+            ResolveError::Lookup { .. } | ResolveError::NoAddresses { .. } => UpstreamFailure::Dns,
+        }
     }
 }
 
-/// Resolves names: `[[static_host]]` first, then the system resolver (getaddrinfo, which
-/// reads `/etc/hosts` and `/etc/resolv.conf`).
+/// Connecting to an origin failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// No checked address to dial.
+    #[error(transparent)]
+    Resolve(#[from] ResolveError),
+    /// Every address failed; the last error.
+    #[error("cannot connect to {addr}: {source}")]
+    Io {
+        /// The last address tried.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+    /// Connecting took longer than `connect_timeout_seconds`.
+    #[error("connecting to {addr} timed out")]
+    Timeout {
+        /// The last address tried.
+        addr: SocketAddr,
+    },
+    /// The URI has no host (hyper hands the connector only absolute URIs).
+    #[error("the address has no host")]
+    NoHost,
+}
+
+impl ConnectError {
+    /// What the client and the metrics are told.
+    pub fn failure(&self) -> UpstreamFailure {
+        match self {
+            ConnectError::Resolve(r) => r.failure(),
+            ConnectError::Io { source, .. } => UpstreamFailure::from_io(source),
+            ConnectError::Timeout { .. } => UpstreamFailure::Timeout,
+            ConnectError::NoHost => UpstreamFailure::Other,
+        }
+    }
+}
+
+/// Resolves names — `[[static_host]]` first, then the system resolver (getaddrinfo, which
+/// reads `/etc/hosts` and `/etc/resolv.conf`) — and checks every address against the
+/// destination policy. The only way the proxy turns a name into addresses to dial.
 #[derive(Debug, Clone)]
 pub struct Resolver {
     static_hosts: Arc<StaticHosts>,
-    own: OwnSockets,
+    policy: Arc<DestinationPolicy>,
 }
 
 impl Resolver {
-    /// A resolver with these overrides, refusing Lychgate's own sockets.
-    pub fn new(static_hosts: Arc<StaticHosts>, own: OwnSockets) -> Self {
-        Resolver { static_hosts, own }
+    /// A resolver with these overrides, checking addresses against `policy`.
+    pub fn new(static_hosts: Arc<StaticHosts>, policy: DestinationPolicy) -> Self {
+        Resolver {
+            static_hosts,
+            policy: Arc::new(policy),
+        }
     }
 
-    /// The addresses of `name` (a normalised host name or an IP literal) on `port`.
+    /// The addresses of `name` (a normalised host name or an IP literal) on `port`, each one
+    /// allowed by the destination policy; any refused address refuses the name (as the DNS
+    /// server's rebinding check refuses the whole answer).
     pub async fn resolve(&self, name: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
-        let mut addrs = self.lookup(name).await?;
-        for a in &mut addrs {
-            a.set_port(port);
-        }
-        if let Some(addr) = addrs.iter().find(|a| self.own.contains(**a)) {
-            return Err(ResolveError::Loop {
-                name: name.to_string(),
-                addr: *addr,
-            });
-        }
+        let (addrs, trust) = self.lookup(name, port).await?;
+        self.check_all(name, &addrs, trust)?;
         Ok(addrs)
     }
 
-    /// The addresses of a name (port 0): an IP literal as itself, then `[[static_host]]`, then
-    /// the system resolver.
-    async fn lookup(&self, name: &str) -> Result<Vec<SocketAddr>, ResolveError> {
-        let addrs: Vec<SocketAddr> = if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>()
-        {
-            vec![SocketAddr::new(ip, 0)]
-        } else if let Some(ips) = self.static_hosts.get(name) {
-            ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect()
+    /// The addresses of `name` on `port`, not checked: only for comparing with a transparent
+    /// connection's original destination, which is then checked with [`Self::check_address`].
+    pub async fn addresses(&self, name: &str, port: u16) -> Result<Vec<SocketAddr>, ResolveError> {
+        Ok(self.lookup(name, port).await?.0)
+    }
+
+    /// Checks one address the proxy was told to connect to (a transparent connection's
+    /// original destination, which `name` resolves to): trusted when `name` is a
+    /// `[[static_host]]` that lists it.
+    pub fn check_address(&self, name: &str, dst: SocketAddr) -> Result<(), ResolveError> {
+        let ip = canonical(dst.ip());
+        let listed = self
+            .static_hosts
+            .get(name)
+            .is_some_and(|ips| ips.iter().any(|a| canonical(*a) == ip));
+        let trust = if listed {
+            Trust::StaticHost
         } else {
-            tokio::net::lookup_host((name, 0))
-                .await
-                .map_err(|source| ResolveError::Lookup {
-                    name: name.to_string(),
-                    source,
-                })?
-                .collect()
+            Trust::Untrusted
         };
+        self.check_all(name, &[dst], trust)
+    }
+
+    fn check_all(
+        &self,
+        name: &str,
+        addrs: &[SocketAddr],
+        trust: Trust,
+    ) -> Result<(), ResolveError> {
+        for addr in addrs {
+            if let Err(reason) = self.policy.check(*addr, trust) {
+                return Err(ResolveError::Refused {
+                    name: name.to_string(),
+                    addr: *addr,
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The addresses of a name on `port`: an IP literal as itself, then `[[static_host]]`,
+    /// then the system resolver; with how far they are trusted (only a static host's own
+    /// addresses are: an IP literal is whatever the client wrote).
+    async fn lookup(
+        &self,
+        name: &str,
+        port: u16,
+    ) -> Result<(Vec<SocketAddr>, Trust), ResolveError> {
+        let (addrs, trust): (Vec<SocketAddr>, Trust) =
+            if let Ok(ip) = name.trim_matches(['[', ']']).parse::<IpAddr>() {
+                (vec![SocketAddr::new(ip, port)], Trust::Untrusted)
+            } else if let Some(ips) = self.static_hosts.get(name) {
+                (
+                    ips.iter().map(|ip| SocketAddr::new(*ip, port)).collect(),
+                    Trust::StaticHost,
+                )
+            } else {
+                let found = tokio::net::lookup_host((name, port))
+                    .await
+                    .map_err(|source| ResolveError::Lookup {
+                        name: name.to_string(),
+                        source,
+                    })?
+                    .collect();
+                (found, Trust::Untrusted)
+            };
         if addrs.is_empty() {
             return Err(ResolveError::NoAddresses {
                 name: name.to_string(),
             });
         }
-        Ok(addrs)
-    }
-
-    /// Whether a port is one of Lychgate's listening ports.
-    pub fn port_is_own(&self, port: u16) -> bool {
-        self.own.has_port(port)
+        Ok((addrs, trust))
     }
 }
 
-/// hyper-util's connector asks for names without ports; the port is set by the connector.
-impl tower_service::Service<Name> for Resolver {
-    type Response = std::vec::IntoIter<SocketAddr>;
-    type Error = ResolveError;
+/// Connects to the first of `addrs` that answers, each within `timeout`. The addresses must
+/// come from [`Resolver::resolve`] (or [`Resolver::check_address`]): nothing else is dialled.
+pub async fn connect_checked(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
+    let mut last = ConnectError::NoHost;
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(s)) => {
+                let _ = s.set_nodelay(true);
+                let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(60));
+                let _ = socket2::SockRef::from(&s).set_tcp_keepalive(&keepalive);
+                return Ok(s);
+            }
+            Ok(Err(source)) => {
+                last = ConnectError::Io {
+                    addr: *addr,
+                    source,
+                }
+            }
+            Err(_) => last = ConnectError::Timeout { addr: *addr },
+        }
+    }
+    Err(last)
+}
+
+/// The pools' connector: dials exactly the addresses the [`Resolver`] checked — so the address
+/// checked is the address connected to.
+#[derive(Debug, Clone)]
+pub struct CheckedConnector {
+    resolver: Resolver,
+    connect_timeout: Duration,
+    checks: Checks,
+}
+
+/// Where a connector's addresses are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// Here: the URI's host is resolved and checked.
+    Here,
+    /// By the caller, who put the checked address in the URI as an IP literal (a transparent
+    /// connection's original destination, checked with [`Resolver::check_address`] for the
+    /// name the client asked for). Anything but a literal is refused.
+    ByCaller,
+}
+
+impl tower_service::Service<Uri> for CheckedConnector {
+    type Response = TokioIo<TcpStream>;
+    type Error = ConnectError;
     type Future =
         Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send + 'static>>;
 
@@ -213,32 +319,66 @@ impl tower_service::Service<Name> for Resolver {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, name: Name) -> Self::Future {
-        let resolver = self.clone();
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        let this = self.clone();
         Box::pin(async move {
-            // Port 0 here: HttpConnector replaces it with the URI's port. The loop check
-            // therefore runs again, with the real port, in the request handler.
-            let addrs = resolver.lookup(name.as_str()).await?;
-            Ok(addrs.into_iter())
+            let host = uri.host().ok_or(ConnectError::NoHost)?;
+            let port = uri.port_u16().unwrap_or(80);
+            let addrs = match this.checks {
+                Checks::Here => this.resolver.resolve(host, port).await?,
+                Checks::ByCaller => match host.trim_matches(['[', ']']).parse::<IpAddr>() {
+                    Ok(ip) => vec![SocketAddr::new(ip, port)],
+                    Err(_) => return Err(ConnectError::NoHost),
+                },
+            };
+            let stream = connect_checked(&addrs, this.connect_timeout).await?;
+            Ok(TokioIo::new(stream))
         })
     }
 }
 
 /// The shared upstream pool for forwarded HTTP requests.
-pub type UpstreamClient = Client<HttpConnector<Resolver>, super::body::UpstreamBody>;
+pub type UpstreamClient = Client<CheckedConnector, super::body::UpstreamBody>;
 
-/// Builds the pooled client.
-pub fn client(
+/// The two pools: one resolving and checking each origin's name itself, one for addresses the
+/// caller checked (transparent connections' original destinations).
+#[derive(Debug, Clone)]
+pub struct UpstreamPools {
+    /// Resolves and checks the URI's host.
+    pub by_name: UpstreamClient,
+    /// Dials the IP literal in the URI, already checked by the caller.
+    pub checked_address: UpstreamClient,
+}
+
+/// Builds the pooled clients.
+pub fn pools(
     resolver: Resolver,
     connect_timeout: Duration,
     idle_per_host: usize,
     idle_timeout: Duration,
+) -> UpstreamPools {
+    let build = |checks| {
+        client(
+            CheckedConnector {
+                resolver: resolver.clone(),
+                connect_timeout,
+                checks,
+            },
+            idle_per_host,
+            idle_timeout,
+        )
+    };
+    UpstreamPools {
+        by_name: build(Checks::Here),
+        checked_address: build(Checks::ByCaller),
+    }
+}
+
+fn client(
+    connector: CheckedConnector,
+    idle_per_host: usize,
+    idle_timeout: Duration,
 ) -> UpstreamClient {
-    let mut connector = HttpConnector::new_with_resolver(resolver);
-    connector.set_connect_timeout(Some(connect_timeout));
-    connector.set_nodelay(true);
-    connector.enforce_http(true);
-    connector.set_keepalive(Some(Duration::from_secs(60)));
     Client::builder(TokioExecutor::new())
         .pool_timer(TokioTimer::new())
         .pool_max_idle_per_host(idle_per_host)

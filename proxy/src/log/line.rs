@@ -96,6 +96,8 @@ pub fn write(record: &RequestRecord, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(b",\"count\":");
     number(record.count, out);
+    out.extend_from_slice(b",\"authority\":");
+    opt_string(record.authority.as_deref(), out);
     out.extend_from_slice(b"}\n");
 }
 
@@ -303,6 +305,8 @@ mod tests {
                 r.cache_hit = Some(i % 4 == 1);
                 r.upstream_ms = Some(Duration::from_micros(duration / 3));
                 r.count = duration;
+            } else {
+                r.authority = Some(format!("[2001:db8::{i}]:443 \"x\"\u{1}"));
             }
             let mut mine = Vec::new();
             write(&r, &mut mine);

@@ -143,6 +143,9 @@ pub enum Flag {
     UpstreamTimeout,
     /// The request pointed back at Lychgate itself.
     Loop,
+    /// The destination policy refused the address (loopback, link-local, private, the gateway
+    /// itself); `rule` names the reason.
+    DestinationRefused,
     /// The request already carried Lychgate's Via pseudonym (a forwarding loop).
     ViaLoop,
     /// The tunnel was closed after carrying nothing for `tunnel_idle_timeout_seconds`.
@@ -244,6 +247,9 @@ pub struct RequestRecord {
     pub upstream_ms: Option<Duration>,
     /// How many requests the line stands for: 1, or a summary's exact count (flag `summary`).
     pub count: u64,
+    /// CONNECT: the authority the client asked for (`host:port`), whatever the SNI said (then
+    /// in `host`); `None` for everything else.
+    pub authority: Option<String>,
 }
 
 impl RequestRecord {
@@ -291,6 +297,7 @@ impl RequestRecord {
             cache_hit: None,
             upstream_ms: None,
             count: 1,
+            authority: None,
         }
     }
 
@@ -364,7 +371,7 @@ pub(crate) mod tests {
         r
     }
 
-    const FIELDS: [&str; 29] = [
+    const FIELDS: [&str; 30] = [
         "v",
         "time",
         "id",
@@ -394,6 +401,7 @@ pub(crate) mod tests {
         "cache_hit",
         "upstream_ms",
         "count",
+        "authority",
     ];
 
     fn line(r: &RequestRecord) -> String {

@@ -25,6 +25,8 @@ FIELDS = [
     "qtype", "rcode", "cache_hit", "upstream_ms",
     # how many requests the line stands for (1, or a summary's count): docs/logging.md
     "count",
+    # CONNECT's authority, after the DNS fields: docs/logging.md
+    "authority",
 ]
 
 

@@ -65,6 +65,12 @@ pub enum ErrorKind<'a> {
         /// The host asked for.
         host: &'a str,
     },
+    /// 403: the address is inside the school's network or the gateway itself, which the proxy
+    /// never fetches for a client (the destination policy).
+    DestinationRefused {
+        /// The host asked for.
+        host: &'a str,
+    },
     /// 503: the request log cannot be written, and Lychgate fails closed (every request must be
     /// logged, so none is served).
     LoggingUnavailable,
@@ -75,7 +81,9 @@ impl ErrorKind<'_> {
     pub fn status(&self) -> StatusCode {
         match self {
             ErrorKind::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            ErrorKind::ClientNotAllowed | ErrorKind::ReviewForStaffOnly => StatusCode::FORBIDDEN,
+            ErrorKind::ClientNotAllowed
+            | ErrorKind::ReviewForStaffOnly
+            | ErrorKind::DestinationRefused { .. } => StatusCode::FORBIDDEN,
             ErrorKind::ProxyAuthRequired => StatusCode::PROXY_AUTHENTICATION_REQUIRED,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -180,6 +188,18 @@ pub fn render_error_page(
                 ],
             )
         }
+        ErrorKind::DestinationRefused { host } => (
+            "Not allowed",
+            vec![
+                Value(host),
+                Text(" cannot be reached through the web filter"),
+            ],
+            vec![Text(
+                "This address leads inside the school's network or to the web filter itself, \
+                 which the filter never opens for a browser. If you need this page, tell the IT \
+                 technician.",
+            )],
+        ),
         ErrorKind::UpstreamNoSuchName { host } => (
             "Website not found",
             vec![Text("We could not find "), Value(host)],
@@ -284,7 +304,12 @@ mod tests {
 
     #[test]
     fn each_error_has_its_status_words_and_reference() {
-        let cases: [(ErrorKind<'_>, u16, &str); 14] = [
+        let cases: [(ErrorKind<'_>, u16, &str); 15] = [
+            (
+                ErrorKind::DestinationRefused { host: "localhost" },
+                403,
+                "localhost cannot be reached through the web filter",
+            ),
             (
                 ErrorKind::BadRequest {
                     reason: "the address has no host name",
