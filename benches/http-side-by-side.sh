@@ -37,6 +37,9 @@
 #   OHA             the oha binary (default: oha on PATH; `cargo install oha --locked`)
 #   STRICT=1        exit 3 when a target is missed (default: targets are only reported)
 #
+# Lychgate's bench config lists `allowed_private_destinations = ["127.0.0.1/32"]`: the shared
+# yardstick's origin is 127.0.0.1:18081, and the destination policy refuses loopback otherwise.
+#
 # Ports (loopback): Lychgate proxy 18080, transparent 18083/18084, admin 18089, dns 18053
 # (served but idle in this bench); the shared script's origin 18081, squid 13128, e2guardian 18082;
 # CONNECT: bulk source 18443, bench squid 13129. Rate: origin 18081 (part 1's, started again),
@@ -193,7 +196,7 @@ sed -E \
   -e "s#^transparent_http = .*#transparent_http = \"$LG_TPROXY_HTTP\"#" \
   -e "s#^transparent_https = .*#transparent_https = \"$LG_TPROXY_HTTPS\"#" \
   -e "s#^dir = \"var/log\"#dir = \"$WORK_DIR/log\"#" \
-  -e "s#^connect_ports = \\[443\\]#connect_ports = [443, ${SINK##*:}]#" \
+  -e "s#^connect_ports = \\[443\\]#connect_ports = [443, ${SINK##*:}]\\nallowed_private_destinations = [\"127.0.0.1/32\"]#" \
   "$ROOT/config/lychgate.toml" >"$CONF"
 cat >>"$CONF" <<EOF
 
@@ -206,7 +209,8 @@ format = "plain"
 EOF
 for kv in "state_dir = \"$WORK_DIR/state\"" "proxy = \"$LG_PROXY\"" "dns = \"$LG_DNS\"" "admin = \"$LG_ADMIN\"" \
           "transparent_http = \"$LG_TPROXY_HTTP\"" "transparent_https = \"$LG_TPROXY_HTTPS\"" \
-          "dir = \"$WORK_DIR/log\"" "connect_ports = [443, ${SINK##*:}]" 'lists = ["builtin:phrases"]'; do
+          "dir = \"$WORK_DIR/log\"" "connect_ports = [443, ${SINK##*:}]" 'allowed_private_destinations = ["127.0.0.1/32"]' \
+          'lists = ["builtin:phrases"]'; do
   grep -qxF "$kv" "$CONF" || die "config edit failed: '$kv' not in $CONF (did config/lychgate.toml change?)"
 done
 "$BIN" check-config "$CONF" >"$WORK_DIR/check-config.txt" 2>&1 || { cat "$WORK_DIR/check-config.txt" >&2; die "check-config failed"; }

@@ -313,7 +313,7 @@ fn allowed_private_destinations_accepts_only_private_blocks_each_refused_with_it
     let text = default.replacen(
         "connect_ports = [443]",
         "connect_ports = [443]\nallowed_private_destinations = [\n  \"10.20.0.0/16\",\n  \
-         \"fd00:1::/64\",\n  \"127.0.0.0/8\",\n  \"10.0.0.0/33\",\n  \"0.0.0.0/0\",\n  \
+         \"fd00:1::/64\",\n  \"224.0.0.0/4\",\n  \"10.0.0.0/33\",\n  \"0.0.0.0/0\",\n  \
          \"169.254.169.254\",\n  \"8.0.0.0/6\",\n]",
         1,
     );
@@ -328,7 +328,7 @@ fn allowed_private_destinations_accepts_only_private_blocks_each_refused_with_it
     assert_eq!(out.status.code(), Some(64), "{}", stdout(&out));
     let err = stderr(&out);
     for (offset, what) in [
-        (3, "`127.0.0.0/8` is not inside a private or shared range"),
+        (3, "`224.0.0.0/4` is not inside a private or shared range"),
         (4, "`10.0.0.0/33` is not an address block"),
         (5, "`0.0.0.0/0` is not inside a private or shared range"),
         (
@@ -344,6 +344,26 @@ fn allowed_private_destinations_accepts_only_private_blocks_each_refused_with_it
         );
     }
     assert!(err.starts_with("5 problems in the configuration:"), "{err}");
+}
+
+#[test]
+fn a_listed_loopback_block_is_accepted_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let default = std::fs::read_to_string(root().join("config/lychgate.toml")).unwrap();
+    let text = default.replacen(
+        "connect_ports = [443]",
+        "connect_ports = [443]\nallowed_private_destinations = [\"127.0.0.1/32\"]",
+        1,
+    );
+    let path = dir.path().join("lab.toml");
+    std::fs::write(&path, &text).unwrap();
+    let out = lychgate_in(root().as_path(), &["check-config", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let said = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(
+        said.contains("opens loopback `127.0.0.1/32`"),
+        "the loopback allowance is warned about:\n{said}"
+    );
 }
 
 /// The default config with `edits` applied (`from` → `to`) and `extra` appended, written into

@@ -420,10 +420,14 @@ pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, Stati
     (settings, hosts)
 }
 
-/// `allowed_private_destinations`: address blocks inside the private and shared ranges only —
-/// loopback, link-local and public addresses are not the school's to open.
+/// `allowed_private_destinations`: address blocks inside the private and shared ranges, or —
+/// for a lab or the side-by-side benchmarks, whose origin is on this machine — inside loopback
+/// (`validate` warns about those). Link-local, unspecified and public addresses are not the
+/// school's to open, and Lychgate's own listeners stay refused whatever is listed.
 fn private_destinations(src: &mut Source<'_>, values: &[Located<String>]) -> Vec<Cidr> {
     let ranges = private_ranges();
+    let loopback: [Cidr; 2] = ["127.0.0.0/8", "::1/128"]
+        .map(|r| r.parse().unwrap_or_else(|_| unreachable!("valid CIDR {r}")));
     let mut out = Vec::new();
     for v in values {
         let cidr: Cidr = match v.value.parse() {
@@ -435,6 +439,7 @@ fn private_destinations(src: &mut Source<'_>, values: &[Located<String>]) -> Vec
         };
         let inside = ranges
             .iter()
+            .chain(loopback.iter())
             .any(|r| r.contains(cidr.addr()) && cidr.prefix() >= r.prefix());
         if inside {
             out.push(cidr);
@@ -445,8 +450,8 @@ fn private_destinations(src: &mut Source<'_>, values: &[Located<String>]) -> Vec
                 format!("`{}` is not inside a private or shared range", v.value),
                 Some(
                     "only blocks inside 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10 \
-                     or fc00::/7 can be opened; loopback, link-local and the gateway's own \
-                     addresses never can",
+                     or fc00::/7 (or, for a lab, loopback) can be opened; link-local, public and \
+                     the gateway's own addresses never can",
                 ),
             );
         }

@@ -449,6 +449,17 @@ pub fn validate(
                 .to_string(),
         );
     }
+    for block in proxy
+        .allowed_private_destinations
+        .iter()
+        .filter(|c| c.addr().is_loopback())
+    {
+        warnings.push(format!(
+            "[proxy] allowed_private_destinations opens loopback `{block}`: every client can reach \
+             services on the gateway itself through the proxy (Lychgate's own listeners stay \
+             refused); list loopback only in a lab or for the side-by-side benchmarks"
+        ));
+    }
     let default = policy.group(default_group);
     for (i, g) in policy.groups().iter().enumerate() {
         if g.kind != GroupKind::Pupil || i == default_group.0 as usize {

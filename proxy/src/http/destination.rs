@@ -5,7 +5,8 @@
 //! Refused for everyone: loopback, unspecified (`0.0.0.0/8`, `::`), link-local and cloud
 //! metadata (`169.254/16`, `fe80::/10`), and every address of the gateway's own interfaces.
 //! Private and shared ranges (`10/8`, `172.16/12`, `192.168/16`, `100.64/10`, `fc00::/7`) are
-//! refused unless `[proxy] allowed_private_destinations` lists them. IPv4-mapped IPv6 forms
+//! refused unless `[proxy] allowed_private_destinations` lists them (which may also list loopback
+//! blocks, for a lab or a benchmark, with a check-config warning). IPv4-mapped IPv6 forms
 //! (`::ffff:127.0.0.1`) are judged as the IPv4 address they reach. An address written in a
 //! `[[static_host]]` is trusted (the technician chose it), except that Lychgate's own listening
 //! ports on any local address are never reachable through the proxy.
@@ -184,11 +185,13 @@ impl DestinationPolicy {
             Some(DestinationRefusal::Private) | None if own_address => {
                 Err(DestinationRefusal::OwnAddress)
             }
-            Some(DestinationRefusal::Private) => {
+            // Loopback is listable only for a lab or a benchmark (check-config warns); the
+            // own-listener check above has already run.
+            Some(refusal @ (DestinationRefusal::Private | DestinationRefusal::Loopback)) => {
                 if self.allowed_private.iter().any(|c| c.contains(ip)) {
                     Ok(())
                 } else {
-                    Err(DestinationRefusal::Private)
+                    Err(refusal)
                 }
             }
             Some(refusal) => Err(refusal),
@@ -316,6 +319,28 @@ mod tests {
         }
         assert_eq!(refused("10.20.3.4:80", Trust::Untrusted), None, "listed");
         assert_eq!(refused("[::ffff:10.20.3.4]:80", Trust::Untrusted), None);
+    }
+
+    #[test]
+    fn a_listed_loopback_block_opens_loopback_but_never_lychgates_own_listeners() {
+        let p = DestinationPolicy::new(
+            vec![sa("127.0.0.1:3128"), sa("0.0.0.0:9090")],
+            ["127.0.0.1".parse().unwrap()],
+            vec!["127.0.0.1/32".parse().unwrap()],
+        );
+        assert_eq!(p.check(sa("127.0.0.1:18081"), Trust::Untrusted), Ok(()));
+        assert_eq!(
+            p.check(sa("127.0.0.2:18081"), Trust::Untrusted),
+            Err(DestinationRefusal::Loopback),
+            "only the listed block"
+        );
+        for own in ["127.0.0.1:3128", "127.0.0.1:9090"] {
+            assert_eq!(
+                p.check(sa(own), Trust::Untrusted),
+                Err(DestinationRefusal::OwnListener),
+                "{own}"
+            );
+        }
     }
 
     #[test]
