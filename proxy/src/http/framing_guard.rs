@@ -7,10 +7,13 @@
 //! Only lines at the start of a line count, and a head ends at an empty line; a request body
 //! that itself contains such a header block also trips the guard, which only ever errs towards
 //! refusing.
+//!
+//! The same wrapper counts the bytes written to the client since it last sent any: what hyper
+//! wrote itself in answer to a bad head, for that connection's record.
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
@@ -91,6 +94,8 @@ pub struct GuardedIo<T> {
     inner: T,
     scan: Scan,
     alarm: FramingAlarm,
+    /// Bytes written since the client last sent any.
+    sent_since_read: Arc<AtomicU64>,
 }
 
 impl<T> GuardedIo<T> {
@@ -102,9 +107,15 @@ impl<T> GuardedIo<T> {
                 inner,
                 scan: Scan::new(),
                 alarm: alarm.clone(),
+                sent_since_read: Arc::default(),
             },
             alarm,
         )
+    }
+
+    /// The count of bytes written to the client since it last sent any, shared.
+    pub fn sent_since_read(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.sent_since_read)
     }
 }
 
@@ -118,8 +129,12 @@ impl<T: AsyncRead + Unpin> AsyncRead for GuardedIo<T> {
         let before = buf.filled().len();
         let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = polled {
+            let read = &buf.filled()[before..];
+            if !read.is_empty() {
+                this.sent_since_read.store(0, Ordering::Relaxed);
+            }
             // Scanned where hyper will parse it, without copying.
-            this.scan.feed(&buf.filled()[before..], &this.alarm.0);
+            this.scan.feed(read, &this.alarm.0);
         }
         polled
     }
@@ -131,7 +146,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.sent_since_read.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        polled
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_flush(cx)
@@ -147,7 +167,12 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for GuardedIo<T> {
         cx: &mut Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = polled {
+            this.sent_since_read.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        polled
     }
 }
 

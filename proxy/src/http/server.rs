@@ -19,10 +19,9 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::task::TaskTracker;
 
@@ -126,11 +125,8 @@ async fn serve_http(
     let config = state.config.load_full();
     let conn = Connection { client: peer, mode };
     let (io, alarm) = GuardedIo::new(stream);
-    let sent = Arc::new(AtomicU64::new(0));
-    let io = TokioIo::new(CountSent {
-        inner: io,
-        sent: Arc::clone(&sent),
-    });
+    let sent = io.sent_since_read();
+    let io = TokioIo::new(io);
     let svc_state = Arc::clone(state);
     let svc = service_fn(move |req| {
         // A panic while handling a request becomes a 500 for that request only; a request
@@ -293,65 +289,6 @@ async fn refuse_outsider(
         .header_read_timeout(Duration::from_secs(5))
         .keep_alive(false);
     let _ = builder.serve_connection(TokioIo::new(stream), svc).await;
-}
-
-/// The client's socket, counting the bytes written to it since the client last sent any: what
-/// hyper wrote itself in answer to a bad head.
-struct CountSent<T> {
-    inner: T,
-    sent: Arc<AtomicU64>,
-}
-
-impl<T: AsyncRead + Unpin> AsyncRead for CountSent<T> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let this = self.get_mut();
-        let before = buf.filled().len();
-        let polled = Pin::new(&mut this.inner).poll_read(cx, buf);
-        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
-            this.sent.store(0, Ordering::Relaxed);
-        }
-        polled
-    }
-}
-
-impl<T: AsyncWrite + Unpin> AsyncWrite for CountSent<T> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = polled {
-            this.sent.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        polled
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        let this = self.get_mut();
-        let polled = Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = polled {
-            this.sent.fetch_add(n as u64, Ordering::Relaxed);
-        }
-        polled
-    }
 }
 
 /// An outsider's 403 page: once it has gone out, the request is counted in the summary.
