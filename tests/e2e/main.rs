@@ -8,6 +8,7 @@ mod dns;
 mod dns_upstream;
 mod examples;
 mod explain;
+mod log_durability;
 mod proxy_http;
 mod proxy_identity;
 mod proxy_log;

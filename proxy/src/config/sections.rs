@@ -41,6 +41,8 @@ pub struct RawLog {
     pub queue_capacity: Option<Located<i64>>,
     /// Largest batch.
     pub batch_max: Option<Located<i64>>,
+    /// Most milliseconds between a write and its fsync (0: every batch).
+    pub fsync_interval_ms: Option<Located<i64>>,
 }
 
 /// One `[[identity.device]]`.
@@ -116,6 +118,7 @@ const LOG_KEYS: &[&str] = &[
     "query",
     "queue_capacity",
     "batch_max",
+    "fsync_interval_ms",
 ];
 const IDENTITY_KEYS: &[&str] = &[
     "users_file",
@@ -154,6 +157,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
             query: t.string(src, "query"),
             queue_capacity: t.integer(src, "queue_capacity"),
             batch_max: t.integer(src, "batch_max"),
+            fsync_interval_ms: t.integer(src, "fsync_interval_ms"),
         };
         t.finish(src, LOG_KEYS);
     }
@@ -282,6 +286,9 @@ pub fn validate(
     }
     if let Some(n) = positive(src, l.batch_max.as_ref(), 1 << 16) {
         log.batch_max = usize::try_from(n).unwrap_or(usize::MAX);
+    }
+    if let Some(ms) = super::serving::in_range(src, l.fsync_interval_ms.as_ref(), 0..=3_600_000) {
+        log.fsync_interval = std::time::Duration::from_millis(ms);
     }
     if let Err(e) = log.check() {
         let at = l.dir.as_ref().map_or(0, |d| d.offset);
