@@ -254,3 +254,30 @@ fn killing_the_daemon_mid_load_loses_no_answered_line() {
         total.0, total.1
     );
 }
+
+#[test]
+fn a_log_file_moved_away_is_noticed_and_new_lines_go_to_a_new_file_at_its_path() {
+    let daemon = Daemon::start("");
+    let first = crate::daemon::get(daemon.proxy, local(1), "http://pornhub.com/before-rotation");
+    assert_eq!(first.status, 403);
+    let records = daemon.log_records(1);
+    assert!(records.iter().any(|r| r["path"] == "/before-rotation"));
+    let path = std::fs::read_dir(daemon.log_dir())
+        .expect("log dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("today's file");
+    // What logrotate does by default: rename, then (create mode) a new empty file, or nothing.
+    let rotated = path.with_extension("jsonl.1");
+    std::fs::rename(&path, &rotated).expect("rename");
+    let second = crate::daemon::get(daemon.proxy, local(1), "http://pornhub.com/after-rotation");
+    assert_eq!(second.status, 403);
+    // The answer came after its line was written, so the line is there now.
+    let new_text = std::fs::read_to_string(&path).expect("a new file at the path");
+    assert!(new_text.contains("/after-rotation"), "{new_text}");
+    assert!(!new_text.contains("/before-rotation"), "{new_text}");
+    let old_text = std::fs::read_to_string(&rotated).expect("rotated file");
+    assert!(old_text.contains("/before-rotation"), "{old_text}");
+    assert!(!old_text.contains("/after-rotation"), "{old_text}");
+}

@@ -288,7 +288,7 @@ pub fn validate(
         log.batch_max = usize::try_from(n).unwrap_or(usize::MAX);
     }
     if let Some(ms) = super::serving::in_range(src, l.fsync_interval_ms.as_ref(), 0..=3_600_000) {
-        log.fsync_interval = std::time::Duration::from_millis(ms);
+        log.fsync_interval = Duration::from_millis(ms);
     }
     if let Err(e) = log.check() {
         let at = l.dir.as_ref().map_or(0, |d| d.offset);
@@ -431,5 +431,54 @@ pub fn validate(
             branding,
             review_url,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toml::de::DeTable;
+
+    fn check(text: &str) -> (Sections, Vec<String>) {
+        let mut src = Source::new(Path::new("test.toml"), text);
+        let (doc, _) = DeTable::parse_recoverable(text);
+        let mut top = Fields::new(doc.get_ref(), "", 0);
+        let raw = read(&mut src, &mut top);
+        let sections = validate(
+            &mut src,
+            &raw,
+            Path::new("."),
+            jiff::tz::TimeZone::UTC,
+            &mut |_, _| None,
+        );
+        let errors = src.errors.0.iter().map(|e| e.to_string()).collect();
+        (sections, errors)
+    }
+
+    #[test]
+    fn fsync_interval_ms_defaults_to_a_second_and_zero_means_every_batch() {
+        let (s, errors) = check("");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.log.fsync_interval, Duration::from_secs(1));
+        let (s, errors) = check("[log]\nfsync_interval_ms = 0\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.log.fsync_interval, Duration::ZERO);
+        let (s, errors) = check("[log]\nfsync_interval_ms = 250\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.log.fsync_interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_negative_or_huge_fsync_interval_is_refused_with_its_line() {
+        for bad in ["-1", "3600001"] {
+            let (_, errors) = check(&format!(
+                "[log]\nqueue_capacity = 10\nfsync_interval_ms = {bad}\n"
+            ));
+            let all = errors.join("\n");
+            assert!(
+                all.contains("test.toml:3") && all.contains("out of range"),
+                "{all}"
+            );
+        }
     }
 }

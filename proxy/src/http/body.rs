@@ -234,3 +234,121 @@ impl Body for UpstreamBody {
         self.inner.size_hint()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::VecDeque;
+    use std::sync::Mutex;
+    use std::task::Waker;
+    use tokio::sync::oneshot;
+
+    /// Frames of unknown total length (a chunked body): the end is only known at `None`.
+    struct Frames(VecDeque<Bytes>);
+
+    impl Body for Frames {
+        type Data = Bytes;
+        type Error = BodyError;
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+            Poll::Ready(self.get_mut().0.pop_front().map(|b| Ok(Frame::data(b))))
+        }
+    }
+
+    /// What `finish` was told: bytes and completeness.
+    type Seen = Arc<Mutex<Option<(u64, bool)>>>;
+
+    /// Records what `finish` was told, and makes the end wait for `commit`.
+    struct Probe {
+        seen: Seen,
+        commit: oneshot::Receiver<()>,
+    }
+
+    impl OnBodyEnd for Probe {
+        fn finish(self: Box<Self>, bytes: u64, complete: bool) -> Option<Committed> {
+            *self.seen.lock().unwrap() = Some((bytes, complete));
+            let commit = self.commit;
+            Some(Box::pin(async move {
+                let _ = commit.await;
+            }))
+        }
+    }
+
+    fn probe() -> (Box<Probe>, Seen, oneshot::Sender<()>) {
+        let seen = Arc::new(Mutex::new(None));
+        let (tx, commit) = oneshot::channel();
+        let probe = Box::new(Probe {
+            seen: Arc::clone(&seen),
+            commit,
+        });
+        (probe, seen, tx)
+    }
+
+    fn poll<B: Body<Data = Bytes> + Unpin>(
+        body: &mut Counted<B>,
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
+        Pin::new(body).poll_frame(&mut Context::from_waker(Waker::noop()))
+    }
+
+    fn data<E>(polled: Poll<Option<Result<Frame<Bytes>, E>>>) -> Bytes {
+        match polled {
+            Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                Ok(bytes) => bytes,
+                Err(_) => panic!("expected a data frame"),
+            },
+            _ => panic!("expected a data frame"),
+        }
+    }
+
+    #[test]
+    fn a_known_length_body_holds_its_last_frame_until_the_line_is_committed() {
+        let (probe, seen, commit) = probe();
+        let mut body = Counted::new(ResponseBody::page("the page"), probe);
+        assert!(!body.is_end_stream(), "hyper must poll it");
+        assert!(
+            poll(&mut body).is_pending(),
+            "the only frame is the last: held"
+        );
+        assert_eq!(
+            *seen.lock().unwrap(),
+            Some((8, true)),
+            "recorded with its bytes"
+        );
+        assert!(!body.is_end_stream());
+        assert!(poll(&mut body).is_pending(), "still not committed");
+        commit.send(()).unwrap();
+        assert_eq!(data(poll(&mut body)), "the page");
+        assert!(body.is_end_stream());
+        assert!(matches!(poll(&mut body), Poll::Ready(None)));
+    }
+
+    #[test]
+    fn a_body_of_unknown_length_holds_its_end() {
+        let (probe, seen, commit) = probe();
+        let frames = Frames(VecDeque::from([Bytes::from("ab"), Bytes::from("cde")]));
+        let mut body = Counted::new(frames, probe);
+        assert_eq!(data(poll(&mut body)), "ab");
+        assert_eq!(data(poll(&mut body)), "cde");
+        assert!(seen.lock().unwrap().is_none(), "the end is not known yet");
+        assert!(poll(&mut body).is_pending(), "the end is held");
+        assert_eq!(*seen.lock().unwrap(), Some((5, true)));
+        commit.send(()).unwrap();
+        assert!(matches!(poll(&mut body), Poll::Ready(None)));
+        assert!(
+            matches!(poll(&mut body), Poll::Ready(None)),
+            "and stays ended"
+        );
+    }
+
+    #[test]
+    fn a_body_dropped_mid_way_records_it_cut_short() {
+        let (probe, seen, _commit) = probe();
+        let frames = Frames(VecDeque::from([Bytes::from("ab"), Bytes::from("cde")]));
+        let mut body = Counted::new(frames, probe);
+        assert_eq!(data(poll(&mut body)), "ab");
+        drop(body);
+        assert_eq!(*seen.lock().unwrap(), Some((2, false)));
+    }
+}

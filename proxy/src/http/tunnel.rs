@@ -300,17 +300,18 @@ async fn run_tunnel<S>(
         if ctx.outcome != Outcome::Error {
             ctx.outcome = Outcome::Block;
         }
-        if is_tls {
-            let alert = alert_record(AlertDescription::AccessDenied);
-            let _ = client.write_all(&alert).await;
-        }
-        let _ = client.shutdown().await;
         state
             .metrics
             .tunnels
             .get_or_create(&crate::metrics::ReasonLabel { reason })
             .inc();
+        // The refusal is the answer: its line is in the file before the client has it.
         state.record(ctx).await;
+        if is_tls {
+            let alert = alert_record(AlertDescription::AccessDenied);
+            let _ = client.write_all(&alert).await;
+        }
+        let _ = client.shutdown().await;
         return;
     }
     ctx.outcome = Outcome::Allow;
@@ -337,9 +338,6 @@ async fn run_tunnel<S>(
                 ctx.flag(Flag::HostMismatch);
                 ctx.outcome = Outcome::Block;
                 ctx.rule = Some(format!("`{host}` does not resolve to {}", dst.ip()));
-                let _ = client
-                    .write_all(&alert_record(AlertDescription::AccessDenied))
-                    .await;
                 state
                     .metrics
                     .tunnels
@@ -348,6 +346,9 @@ async fn run_tunnel<S>(
                     })
                     .inc();
                 state.record(ctx).await;
+                let _ = client
+                    .write_all(&alert_record(AlertDescription::AccessDenied))
+                    .await;
                 return;
             }
             Err(e) => Err(UpstreamFailure::classify(&e)),
@@ -367,12 +368,12 @@ async fn run_tunnel<S>(
         Err(failure) => {
             state.upstream_failed(&mut ctx, failure);
             ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
+            state.record(ctx).await;
             if is_tls {
                 let _ = client
                     .write_all(&alert_record(AlertDescription::InternalError))
                     .await;
             }
-            state.record(ctx).await;
             return;
         }
     };
