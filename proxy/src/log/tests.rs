@@ -59,6 +59,8 @@ struct DiskState {
     files: BTreeMap<Date, Vec<u8>>,
     fail: bool,
     blocked: bool,
+    /// Appends after this many block (as `blocked` does).
+    block_after: Option<usize>,
     appends_started: usize,
     /// What the writer did, in order: `append`, `sync` or `reopen`.
     calls: Vec<&'static str>,
@@ -128,7 +130,11 @@ impl Sink for DiskSink {
         let mut s = lock.lock().unwrap();
         s.appends_started += 1;
         cv.notify_all();
-        let mut s = cv.wait_while(s, |s| s.blocked).unwrap();
+        let mut s = cv
+            .wait_while(s, |s| {
+                s.blocked || s.block_after.is_some_and(|n| s.appends_started > n)
+            })
+            .unwrap();
         if s.fail {
             return Err(enospc());
         }
@@ -738,5 +744,53 @@ async fn reopen_comes_after_the_lines_queued_before_it() {
     assert!(t.log.reopen().await.is_err(), "a failed reopen is reported");
     assert!(!t.log.is_healthy());
     t.disk.set_fail(false);
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_wakes_only_the_requests_it_released() {
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let woken = |c: &Arc<Count>| c.0.load(std::sync::atomic::Ordering::SeqCst);
+    let t = start_on_disk(LogSettings::default());
+    t.disk.set_blocked(true);
+    let mut first = t.log.write(sample(0)).await.unwrap();
+    let disk = t.disk.clone();
+    tokio::task::spawn_blocking(move || disk.wait_appends(1))
+        .await
+        .unwrap();
+    // Record 1 waits in the queue for the next batch while 0 is being written.
+    let mut second = t.log.write(sample(1)).await.unwrap();
+    let (c1, c2) = (Arc::new(Count(0.into())), Arc::new(Count(0.into())));
+    let (w1, w2) = (Waker::from(Arc::clone(&c1)), Waker::from(Arc::clone(&c2)));
+    assert!(
+        pin!(first.wait())
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending()
+    );
+    assert!(
+        pin!(second.wait())
+            .poll(&mut Context::from_waker(&w2))
+            .is_pending()
+    );
+    // Let only the first batch through: the second append blocks.
+    t.disk.with(|s| {
+        s.block_after = Some(1);
+        s.blocked = false;
+    });
+    let disk = t.disk.clone();
+    tokio::task::spawn_blocking(move || disk.wait_appends(2))
+        .await
+        .unwrap();
+    assert!(first.is_committed() && !second.is_committed());
+    assert_eq!(woken(&c1), 1, "the released request is woken");
+    assert_eq!(woken(&c2), 0, "a request of a later batch sleeps on");
+    t.disk.with(|s| s.block_after = None);
+    tokio::time::timeout(PATIENCE, second.wait()).await.unwrap();
+    assert_eq!(woken(&c2), 1);
     t.task.shutdown().await.unwrap();
 }

@@ -21,11 +21,15 @@ use super::record::RequestRecord;
 use super::sink::Sink;
 use crate::clock::SharedClock;
 use jiff::tz::TimeZone;
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -53,9 +57,68 @@ struct Sequence {
     /// Number of the last record put in the queue. Held while sending, so numbers and queue
     /// order agree.
     last_sent: Mutex<u64>,
+    /// The writer's progress and the requests waiting on it.
+    commits: Arc<Commits>,
+}
+
+/// The writer's published progress, and the requests waiting on it.
+#[derive(Debug, Default)]
+struct Commits {
     /// Number of the last record the writer has handled: written to the kernel (or, while the
-    /// disk fails, retained for the retry or sent to stderr).
-    committed: watch::Receiver<u64>,
+    /// disk fails, retained for the retry or sent to stderr). `u64::MAX` once it has stopped.
+    done: AtomicU64,
+    /// Wakers of waiting requests by their record's number, so a batch wakes exactly the
+    /// requests it released (a broadcast would wake every waiter at every batch, most of them
+    /// only to wait again).
+    waiters: Mutex<BTreeMap<u64, Waker>>,
+}
+
+impl Commits {
+    fn is_done(&self, seq: u64) -> bool {
+        self.done.load(Ordering::Acquire) >= seq
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Waker>> {
+        self.waiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes progress and wakes the requests it releases.
+    fn publish(&self, done: u64) {
+        self.done.store(done, Ordering::Release);
+        let released = {
+            let mut waiters = self.waiters();
+            let later = waiters.split_off(&done.saturating_add(1));
+            std::mem::replace(&mut *waiters, later)
+        };
+        for waker in released.into_values() {
+            waker.wake();
+        }
+    }
+
+    fn poll_done(&self, seq: u64, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_done(seq) {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.waiters();
+        // Checked again under the lock: `publish` stores before it takes the lock, so either
+        // this sees the new number or `publish` sees this waker.
+        if self.is_done(seq) {
+            return Poll::Ready(());
+        }
+        waiters.insert(seq, cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Releases every waiter when the writer ends, however it ends (a panic too).
+struct ReleaseOnDrop(Arc<Commits>);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.publish(u64::MAX);
+    }
 }
 
 impl Sequence {
@@ -72,7 +135,7 @@ impl Sequence {
         };
         Ticket {
             seq,
-            committed: self.committed.clone(),
+            commits: Arc::clone(&self.commits),
         }
     }
 }
@@ -82,7 +145,7 @@ impl Sequence {
 #[derive(Debug)]
 pub struct Ticket {
     seq: u64,
-    committed: watch::Receiver<u64>,
+    commits: Arc<Commits>,
 }
 
 impl Ticket {
@@ -95,20 +158,19 @@ impl Ticket {
     /// retained for the retry (serving on then is the group's `fail_open` choice; fail-closed
     /// groups are refused before they get here) — or the writer has stopped (it then puts what
     /// it could not write on stderr).
-    pub async fn committed(mut self) {
-        self.wait().await;
+    pub fn committed(self) -> impl Future<Output = ()> + Send + Unpin + 'static {
+        std::future::poll_fn(move |cx| self.commits.poll_done(self.seq, cx))
     }
 
     /// Like [`Ticket::committed`], keeping the ticket (for a loop that `select!`s on it).
-    pub async fn wait(&mut self) {
-        let seq = self.seq;
-        let _ = self.committed.wait_for(|&done| done >= seq).await;
+    pub fn wait(&mut self) -> impl Future<Output = ()> + Send + Unpin + '_ {
+        std::future::poll_fn(|cx| self.commits.poll_done(self.seq, cx))
     }
 
-    /// Whether the record has already been handled, without waiting.
-    /// A stopped writer counts as done, as for [`Ticket::committed`].
+    /// Whether the record has already been handled, without waiting. A stopped writer counts
+    /// as done, as for [`Ticket::committed`].
     pub fn is_committed(&self) -> bool {
-        *self.committed.borrow() >= self.seq || self.committed.has_changed().is_err()
+        self.commits.is_done(self.seq)
     }
 }
 
@@ -266,7 +328,7 @@ pub(crate) fn start<S: Sink>(
     let (tx, rx) = mpsc::channel(config.queue_capacity);
     let healthy = Arc::new(AtomicBool::new(true));
     let (health_tx, health_rx) = watch::channel(true);
-    let (committed_tx, committed_rx) = watch::channel(0);
+    let commits = Arc::new(Commits::default());
     metrics.healthy.set(1);
     let cancel = CancellationToken::new();
     let (done_tx, done) = oneshot::channel();
@@ -285,7 +347,7 @@ pub(crate) fn start<S: Sink>(
         metrics: metrics.clone(),
         healthy: Arc::clone(&healthy),
         health: health_tx,
-        committed: committed_tx,
+        commits: ReleaseOnDrop(Arc::clone(&commits)),
         handled: 0,
         pending: VecDeque::new(),
         pending_bytes: 0,
@@ -310,7 +372,7 @@ pub(crate) fn start<S: Sink>(
         tx,
         sequence: Arc::new(Sequence {
             last_sent: Mutex::new(0),
-            committed: committed_rx,
+            commits,
         }),
         healthy,
         health: health_rx,
@@ -355,8 +417,8 @@ struct Writer<S> {
     metrics: LogMetrics,
     healthy: Arc<AtomicBool>,
     health: watch::Sender<bool>,
-    /// Publishes `handled` once the batch holding those records reached the kernel.
-    committed: watch::Sender<u64>,
+    /// Where `handled` is published once the batch holding those records reached the kernel.
+    commits: ReleaseOnDrop,
     /// Records taken off the queue so far (the sequence number of the last one).
     handled: u64,
     /// The retry buffer, oldest first.
@@ -450,8 +512,8 @@ impl<S: Sink> Writer<S> {
 
     /// Releases the requests waiting for the records handled so far.
     fn publish(&mut self) {
-        if *self.committed.borrow() != self.handled {
-            self.committed.send_replace(self.handled);
+        if self.commits.0.done.load(Ordering::Relaxed) != self.handled {
+            self.commits.0.publish(self.handled);
         }
     }
 
