@@ -244,6 +244,12 @@ impl Daemon {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Kills the daemon with SIGKILL — a crash: no shutdown, no flush — and waits for it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the daemon and returns its exit code.
     pub fn stop(&mut self) -> Option<i32> {
         self.terminate()

@@ -9,6 +9,7 @@ mod dns_upstream;
 mod examples;
 mod explain;
 mod proxy_destination;
+mod log_durability;
 mod proxy_http;
 mod proxy_identity;
 mod proxy_limits;

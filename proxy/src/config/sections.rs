@@ -43,6 +43,8 @@ pub struct RawLog {
     pub batch_max: Option<Located<i64>>,
     /// Seconds between summary lines of refused traffic.
     pub summary_interval_seconds: Option<Located<i64>>,
+    /// Most milliseconds between a write and its fsync (0: every batch).
+    pub fsync_interval_ms: Option<Located<i64>>,
 }
 
 /// One `[[identity.device]]`.
@@ -119,6 +121,7 @@ const LOG_KEYS: &[&str] = &[
     "queue_capacity",
     "batch_max",
     "summary_interval_seconds",
+    "fsync_interval_ms",
 ];
 const IDENTITY_KEYS: &[&str] = &[
     "users_file",
@@ -158,6 +161,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
             queue_capacity: t.integer(src, "queue_capacity"),
             batch_max: t.integer(src, "batch_max"),
             summary_interval_seconds: t.integer(src, "summary_interval_seconds"),
+            fsync_interval_ms: t.integer(src, "fsync_interval_ms"),
         };
         t.finish(src, LOG_KEYS);
     }
@@ -308,6 +312,9 @@ pub fn validate(
     }
     if let Some(n) = positive(src, l.summary_interval_seconds.as_ref(), 3600) {
         log.summary_interval = std::time::Duration::from_secs(n);
+    }
+    if let Some(ms) = super::serving::in_range(src, l.fsync_interval_ms.as_ref(), 0..=3_600_000) {
+        log.fsync_interval = Duration::from_millis(ms);
     }
     if let Err(e) = log.check() {
         let at = l.dir.as_ref().map_or(0, |d| d.offset);
@@ -486,5 +493,50 @@ mod tests {
             Some("https://filter.school.example/review")
         );
         assert_eq!(block_page(None, true).review_url_for(Some(3129)), None);
+    }
+
+    use toml::de::DeTable;
+
+    fn check(text: &str) -> (Sections, Vec<String>) {
+        let mut src = Source::new(Path::new("test.toml"), text);
+        let (doc, _) = DeTable::parse_recoverable(text);
+        let mut top = Fields::new(doc.get_ref(), "", 0);
+        let raw = read(&mut src, &mut top);
+        let sections = validate(
+            &mut src,
+            &raw,
+            Path::new("."),
+            jiff::tz::TimeZone::UTC,
+            &mut |_, _| None,
+        );
+        let errors = src.errors.0.iter().map(|e| e.to_string()).collect();
+        (sections, errors)
+    }
+
+    #[test]
+    fn fsync_interval_ms_defaults_to_a_second_and_zero_means_every_batch() {
+        let (s, errors) = check("");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.log.fsync_interval, Duration::from_secs(1));
+        let (s, errors) = check("[log]\nfsync_interval_ms = 0\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.log.fsync_interval, Duration::ZERO);
+        let (s, errors) = check("[log]\nfsync_interval_ms = 250\n");
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(s.log.fsync_interval, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn a_negative_or_huge_fsync_interval_is_refused_with_its_line() {
+        for bad in ["-1", "3600001"] {
+            let (_, errors) = check(&format!(
+                "[log]\nqueue_capacity = 10\nfsync_interval_ms = {bad}\n"
+            ));
+            let all = errors.join("\n");
+            assert!(
+                all.contains("test.toml:3") && all.contains("out of range"),
+                "{all}"
+            );
+        }
     }
 }

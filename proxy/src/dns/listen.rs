@@ -5,7 +5,9 @@
 
 use super::server::{DnsServer, Step, Transport};
 use crate::http::limits::{ConnectionLimits, fair_reserve};
+use crate::log::Ticket;
 use socket2::{Domain, Protocol, Socket, Type};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
@@ -154,6 +156,31 @@ fn prepare(
     }
 }
 
+/// An answer waiting for its log line to reach the file.
+struct Held {
+    answer: Vec<u8>,
+    peer: SocketAddr,
+    ticket: Ticket,
+}
+
+/// Waits until the oldest held answer's line is in the file; never, while none is held.
+async fn first_committed(held: &mut VecDeque<Held>) {
+    match held.front_mut() {
+        Some(first) => first.ticket.wait().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Sends every held answer whose line is in the file, oldest first (they are committed in
+/// that order).
+async fn send_committed(socket: &UdpSocket, held: &mut VecDeque<Held>) {
+    while held.front().is_some_and(|h| h.ticket.is_committed()) {
+        if let Some(h) = held.pop_front() {
+            let _ = socket.send_to(&h.answer, h.peer).await;
+        }
+    }
+}
+
 async fn serve_udp(
     server: Arc<DnsServer>,
     socket: Arc<UdpSocket>,
@@ -162,13 +189,28 @@ async fn serve_udp(
     shutdown: CancellationToken,
 ) {
     let mut buf = vec![0u8; MAX_UDP_QUESTION];
+    // Answers given in the loop wait here for their log lines while the loop reads on, so one
+    // write of the log serves every question that arrived meanwhile (group commit). The log
+    // queue bounds it: a full queue stops the loop reading.
+    let mut held: VecDeque<Held> = VecDeque::new();
     // One shutdown future for the loop's life, not one per packet.
     let stopping = shutdown.cancelled();
     tokio::pin!(stopping);
     loop {
         let (n, peer) = tokio::select! {
             biased;
-            () = &mut stopping => return,
+            () = &mut stopping => {
+                // The log writer outlives the listeners: what was answered is still sent.
+                for mut h in held {
+                    h.ticket.wait().await;
+                    let _ = socket.send_to(&h.answer, h.peer).await;
+                }
+                return;
+            }
+            () = first_committed(&mut held) => {
+                send_committed(&socket, &mut held).await;
+                continue;
+            }
             r = socket.recv_from(&mut buf) => match r {
                 Ok(r) => r,
                 // ICMP errors from earlier sends surface here on Linux; nothing to do.
@@ -178,13 +220,20 @@ async fn serve_udp(
         match prepare(&server, &buf[..n], peer, local, Transport::Udp) {
             None => {}
             Some(Step::Done(bytes, record)) => {
-                server
-                    .log_and_send(record, async {
-                        if let Some(b) = bytes {
-                            let _ = socket.send_to(&b, peer).await;
-                        }
-                    })
-                    .await;
+                let ticket = server.log_for_answer(record).await;
+                match (bytes, ticket) {
+                    (Some(answer), Some(ticket)) => held.push_back(Held {
+                        answer,
+                        peer,
+                        ticket,
+                    }),
+                    // No line to wait for (none is written, or the log has stopped and it
+                    // went to stderr).
+                    (Some(answer), None) => {
+                        let _ = socket.send_to(&answer, peer).await;
+                    }
+                    (None, _) => {}
+                }
             }
             Some(Step::Forward(pending)) => {
                 let server = Arc::clone(&server);

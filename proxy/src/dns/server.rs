@@ -20,7 +20,9 @@ use super::wire::Answer;
 use crate::config::{BlockedAnswer, Config, DnsSettings};
 use crate::http::state::{ProxyState, with_scratch, write_unlogged};
 use crate::identity::ClientIdentity;
-use crate::log::{Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord};
+use crate::log::{
+    Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord, Ticket,
+};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{RData, Record, RecordType as Rtype};
@@ -403,8 +405,9 @@ impl DnsServer {
         self.finish_forward(*pending, result, &config)
     }
 
-    /// Writes a finished question's log line: the queue slot is taken before the answer is
-    /// sent (`send`), so a full queue slows answers down rather than losing lines.
+    /// Writes a finished question's log line, then sends the answer (`send`) once the line is
+    /// in the log file: a crash can never leave an answered question unlogged. The queue slot
+    /// is taken first, so a full queue slows answers down rather than losing lines.
     pub async fn log_and_send<F: std::future::Future<Output = ()>>(
         &self,
         record: Option<Box<RequestRecord>>,
@@ -416,12 +419,27 @@ impl DnsServer {
         };
         match self.shared.log.reserve().await {
             Some(permit) => {
+                permit.send(*record).committed().await;
                 send.await;
-                permit.send(*record);
             }
             None => {
                 send.await;
                 write_unlogged(&record);
+            }
+        }
+    }
+
+    /// Queues a finished question's log line and gives back its ticket, for a loop that sends
+    /// the answer later, once the ticket is committed (the UDP loop, which goes on reading
+    /// while the writer writes). `None` when there is no line, or the log has shut down (the
+    /// line then went to stderr).
+    pub async fn log_for_answer(&self, record: Option<Box<RequestRecord>>) -> Option<Ticket> {
+        let record = record?;
+        match self.shared.log.reserve().await {
+            Some(permit) => Some(permit.send(*record)),
+            None => {
+                write_unlogged(&record);
+                None
             }
         }
     }

@@ -3,7 +3,7 @@
 //! TLS tunnel (port 443). Each connection runs in its own task, so a panic in one is contained
 //! by tokio and never takes the daemon down; shutdown lets in-flight requests finish.
 
-use super::body::OnBodyEnd;
+use super::body::{Committed, OnBodyEnd};
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::GuardedIo;
 use super::limits::ConnectionSlot;
@@ -298,13 +298,16 @@ struct SummariseOnEnd {
 }
 
 impl OnBodyEnd for SummariseOnEnd {
-    fn finish(self: Box<Self>, bytes: u64, complete: bool) {
+    /// Nothing to wait for: an outsider's refusal is counted into a summary line, not written
+    /// as a line of its own (docs/logging.md).
+    fn finish(self: Box<Self>, bytes: u64, complete: bool) -> Option<Committed> {
         let SummariseOnEnd { state, mut ctx } = *self;
         ctx.bytes_out = bytes;
         if !complete {
             ctx.flag(Flag::ClientClosed);
         }
         state.summarise(ctx, RefusedReason::NotInNetwork);
+        None
     }
 }
 

@@ -3,7 +3,7 @@
 //! for every outcome. Serves the explicit proxy (absolute-URI requests) and the transparent
 //! port-80 listener (origin-form requests with a `Host` header) alike.
 
-use super::body::{Counted, OnBodyEnd, ResponseBody, UpstreamBody};
+use super::body::{Committed, Counted, OnBodyEnd, ResponseBody, UpstreamBody};
 use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::FramingAlarm;
 use super::headers::{self, FramingError};
@@ -621,21 +621,31 @@ pub async fn upstream_failed(
 }
 
 /// Reserves the request's place in the log queue now — waiting if the writer is behind, which
-/// slows clients rather than losing records — and writes the record when the body ends.
+/// slows clients rather than losing records — and writes the record when the body ends, holding
+/// the body's end back until the line is in the file. A response that carries no body (`HEAD`,
+/// 1xx, 204, 304: hyper sends the head alone and never reads the body) is complete with its
+/// head, so its line is written and committed here, before the head is returned.
 pub async fn finisher(state: &Arc<ProxyState>, ctx: RequestContext) -> Box<dyn OnBodyEnd> {
-    match state.log.reserve().await {
-        Some(permit) => Box::new(RecordOnEnd {
-            state: Arc::clone(state),
-            ctx,
-            permit,
-        }),
-        None => {
-            tracing::error!(reference = %ctx.reference, "request log writer has stopped; record written to stderr");
-            state.count(&ctx);
-            super::state::write_unlogged(&ctx.into_record(&state.config.load()));
-            Box::new(NoRecord)
-        }
+    let Some(permit) = state.log.reserve().await else {
+        tracing::error!(reference = %ctx.reference, "request log writer has stopped; record written to stderr");
+        state.count(&ctx);
+        super::state::write_unlogged(&ctx.into_record(&state.config.load()));
+        return Box::new(NoRecord);
+    };
+    let bodiless = ctx.method == "HEAD" || matches!(ctx.status, 100..=199 | 204 | 304);
+    if bodiless {
+        state.count(&ctx);
+        permit
+            .send(ctx.into_record(&state.config.load()))
+            .committed()
+            .await;
+        return Box::new(NoRecord);
     }
+    Box::new(RecordOnEnd {
+        state: Arc::clone(state),
+        ctx,
+        permit,
+    })
 }
 
 struct RecordOnEnd {
@@ -645,7 +655,7 @@ struct RecordOnEnd {
 }
 
 impl OnBodyEnd for RecordOnEnd {
-    fn finish(self: Box<Self>, bytes: u64, complete: bool) {
+    fn finish(self: Box<Self>, bytes: u64, complete: bool) -> Option<Committed> {
         let RecordOnEnd {
             state,
             mut ctx,
@@ -656,7 +666,9 @@ impl OnBodyEnd for RecordOnEnd {
             ctx.flag(Flag::ClientClosed);
         }
         state.count(&ctx);
-        permit.send(ctx.into_record(&state.config.load()));
+        let ticket = permit.send(ctx.into_record(&state.config.load()));
+        // A body cut short has no end left to hold back.
+        complete.then(|| Box::pin(ticket.committed()) as Committed)
     }
 }
 
@@ -665,7 +677,9 @@ impl OnBodyEnd for RecordOnEnd {
 pub struct NoRecord;
 
 impl OnBodyEnd for NoRecord {
-    fn finish(self: Box<Self>, _bytes: u64, _complete: bool) {}
+    fn finish(self: Box<Self>, _bytes: u64, _complete: bool) -> Option<Committed> {
+        None
+    }
 }
 
 /// A status and reason page used by own pages.

@@ -174,15 +174,17 @@ impl ProxyState {
         fail_closed
     }
 
-    /// Writes the request's log record and counts it. Waits while the log queue is full
-    /// (backpressure) rather than dropping the record.
+    /// Writes the request's log record and counts it, returning once the line is in the log
+    /// file (so what the caller sends next cannot outlive it in a crash). Waits while the log
+    /// queue is full (backpressure) rather than dropping the record.
     pub async fn record(&self, ctx: RequestContext) {
         self.count(&ctx);
         let record = ctx.into_record(&self.config.load());
-        if let Err(closed) = self.log.write(record).await {
+        match self.log.write(record).await {
+            Ok(ticket) => ticket.committed().await,
             // Only after shutdown has closed the log: the last resort, as for the writer's own
             // overflow, is stderr (journald), marked so it can be found.
-            write_unlogged(&closed.0);
+            Err(closed) => write_unlogged(&closed.0),
         }
     }
 
@@ -238,7 +240,7 @@ impl ProxyState {
     /// else from a task that waits for room, else (no runtime: the daemon is stopping) stderr.
     pub fn record_detached(&self, record: crate::log::RequestRecord) {
         match self.log.try_write(record) {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(back) => match tokio::runtime::Handle::try_current() {
                 Ok(handle) => {
                     let log = self.log.clone();

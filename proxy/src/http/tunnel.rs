@@ -345,17 +345,18 @@ async fn run_tunnel<S>(
         if ctx.outcome != Outcome::Error {
             ctx.outcome = Outcome::Block;
         }
-        if is_tls {
-            let alert = alert_record(AlertDescription::AccessDenied);
-            let _ = client.write_all(&alert).await;
-        }
-        let _ = client.shutdown().await;
         state
             .metrics
             .tunnels
             .get_or_create(&crate::metrics::ReasonLabel { reason })
             .inc();
+        // The refusal is the answer: its line is in the file before the client has it.
         state.record(ctx).await;
+        if is_tls {
+            let alert = alert_record(AlertDescription::AccessDenied);
+            let _ = client.write_all(&alert).await;
+        }
+        let _ = client.shutdown().await;
         return;
     }
     ctx.outcome = Outcome::Allow;
@@ -387,9 +388,6 @@ async fn run_tunnel<S>(
                 ctx.flag(Flag::HostMismatch);
                 ctx.outcome = Outcome::Block;
                 ctx.rule = Some(format!("`{host}` does not resolve to {}", dst.ip()));
-                let _ = client
-                    .write_all(&alert_record(AlertDescription::AccessDenied))
-                    .await;
                 state
                     .metrics
                     .tunnels
@@ -398,6 +396,9 @@ async fn run_tunnel<S>(
                     })
                     .inc();
                 state.record(ctx).await;
+                let _ = client
+                    .write_all(&alert_record(AlertDescription::AccessDenied))
+                    .await;
                 return;
             }
             Err(e) => Err(e.failure()),
@@ -439,10 +440,10 @@ async fn run_tunnel<S>(
                 ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
                 AlertDescription::InternalError
             };
+            state.record(ctx).await;
             if is_tls {
                 let _ = client.write_all(&alert_record(alert)).await;
             }
-            state.record(ctx).await;
             return;
         }
     };

@@ -12,7 +12,8 @@
 //!
 //! ```text
 //! let (log, log_task) = RequestLog::start(settings, clock, metrics)?;   // refuses to start unlogged
-//! log.write(record).await?;               // waits if the writer is behind; never drops
+//! let ticket = log.write(record).await?;  // waits if the writer is behind; never drops
+//! ticket.committed().await;               // the line is in the file: now answer
 //! if !log.is_healthy() { /* fail-closed groups: refuse */ }
 //! log_task.shutdown().await?;             // after the servers stop: writes everything queued
 //! ```
@@ -36,7 +37,7 @@ pub use record::{Concern, Flag, LogDecision, RecordType, RequestRecord, SCHEMA_V
 pub use reference::{new_reference, normalize_reference};
 pub use settings::{DEFAULT_RETENTION_DAYS, LogSettings};
 pub use summary::{Refused, RefusedReason, RefusedSummary};
-pub use writer::{LogHandle, LogPermit, RequestLogTask, STDERR_PREFIX};
+pub use writer::{LogHandle, LogPermit, RequestLogTask, STDERR_PREFIX, Ticket};
 
 use crate::clock::SharedClock;
 use rotate::Naming;
@@ -89,7 +90,7 @@ fn writer_config(settings: &LogSettings) -> writer::WriterConfig {
         batch_max: settings.batch_max,
         retry_buffer_bytes: settings.retry_buffer_bytes,
         retry_interval: settings.retry_interval,
-        sync_interval: settings.sync_interval,
+        fsync_interval: settings.fsync_interval,
     }
 }
 

@@ -16,6 +16,8 @@ pub(crate) trait Sink: Send + 'static {
     fn date(&self) -> Option<Date>;
     /// Makes `date`'s file the one written to, syncing and closing the previous one.
     fn open(&mut self, date: Date) -> io::Result<()>;
+    /// Opens the open day's file again by its path (it may have been moved away).
+    fn reopen(&mut self) -> io::Result<()>;
     /// Appends whole lines to the open file. On error nothing of `bytes` may be counted as
     /// written; the writer sends them again.
     fn append(&mut self, bytes: &[u8]) -> io::Result<()>;
@@ -31,6 +33,9 @@ pub(crate) struct FileSink {
     naming: Naming,
     retention_days: u32,
     file: Option<(Date, File)>,
+    /// Device and inode of the open file, to notice when the path names another file (moved
+    /// away by logrotate, or removed).
+    identity: (u64, u64),
     /// A failed write may have left part of a line that could not be cut off again; the next
     /// write starts with a newline so that fragment stays on a line of its own.
     torn: bool,
@@ -58,10 +63,15 @@ impl FileSink {
             source,
         })?;
         let torn = ends_mid_line(&file);
+        let identity = identity(&file).map_err(|source| LogError::Open {
+            path: path.clone(),
+            source,
+        })?;
         let mut sink = FileSink {
             naming,
             retention_days,
             file: Some((today, file)),
+            identity,
             torn,
             maintenance: None,
             metrics,
@@ -130,31 +140,50 @@ impl Sink for FileSink {
             self.metrics.write_errors.inc();
             tracing::error!("cannot sync the finished request log file: {e}");
         }
-        let file = open_append(&self.naming.plain(date))?;
-        self.torn = ends_mid_line(&file);
-        self.file = Some((date, file));
+        self.open_at_path(date)?;
         self.spawn_maintenance(date);
         Ok(())
     }
 
-    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let Some((date, file)) = &mut self.file else {
+    fn reopen(&mut self) -> io::Result<()> {
+        let Some(date) = self.date() else {
             return Err(io::Error::other("no request log file is open"));
         };
-        let mut meta = file.metadata()?;
-        if meta.nlink() == 0 {
-            // Removed from under us (by hand or by a careless clean-up): lines written to an
-            // unlinked file are invisible and gone at close, so start the day's file again.
-            let path = self.naming.plain(*date);
-            tracing::warn!(
-                path = %path.display(),
-                "the request log file was removed while open; creating it again"
-            );
-            *file = open_append(&path)?;
-            meta = file.metadata()?;
-            self.torn = false;
-        }
-        let start = meta.len();
+        self.open_at_path(date)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let Some(date) = self.date() else {
+            return Err(io::Error::other("no request log file is open"));
+        };
+        // One stat of the path per batch (in place of an fstat of the open file): it gives the
+        // length to cut back to if the write fails, and tells whether the path still names the
+        // file being written.
+        let path = self.naming.plain(date);
+        let start = match std::fs::metadata(&path) {
+            Ok(meta) if (meta.dev(), meta.ino()) == self.identity => meta.len(),
+            found => {
+                if let Err(e) = &found
+                    && e.kind() != io::ErrorKind::NotFound
+                {
+                    return Err(io::Error::new(e.kind(), e.to_string()));
+                }
+                // Moved away (logrotate's default) or removed: lines written to a moved file
+                // land in the wrong file, to an unlinked one nowhere, so start the day's file
+                // at its path again.
+                tracing::warn!(
+                    path = %path.display(),
+                    "the request log file was moved or removed while open; opening it again"
+                );
+                self.open_at_path(date)?;
+                self.file
+                    .as_ref()
+                    .map_or(Ok(0), |(_, f)| f.metadata().map(|m| m.len()))?
+            }
+        };
+        let Some((_, file)) = &mut self.file else {
+            return Err(io::Error::other("no request log file is open"));
+        };
         let torn = self.torn;
         let written = if torn {
             file.write_all(b"\n").and_then(|()| file.write_all(bytes))
@@ -188,6 +217,23 @@ impl Sink for FileSink {
         self.join_maintenance();
         synced
     }
+}
+
+impl FileSink {
+    /// Opens `date`'s file at its path (creating it if it is missing) as the one written to.
+    fn open_at_path(&mut self, date: Date) -> io::Result<()> {
+        let file = open_append(&self.naming.plain(date))?;
+        self.identity = identity(&file)?;
+        self.torn = ends_mid_line(&file);
+        self.file = Some((date, file));
+        Ok(())
+    }
+}
+
+/// Device and inode of an open file.
+fn identity(file: &File) -> io::Result<(u64, u64)> {
+    let meta = file.metadata()?;
+    Ok((meta.dev(), meta.ino()))
 }
 
 /// Whether `file` ends with part of a line (a crash or a full disk in the middle of a write);
@@ -238,17 +284,60 @@ mod tests {
     }
 
     #[test]
+    fn a_file_moved_away_is_noticed_and_the_path_opened_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = sink(tmp.path(), "2026-11-30");
+        s.append(b"one\n").unwrap();
+        let path = tmp.path().join("requests-2026-11-30.jsonl");
+        let rotated = tmp.path().join("requests-2026-11-30.jsonl.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        s.append(b"two\n").unwrap();
+        // A file a rotation tool created in its place is appended to, not replaced.
+        std::fs::rename(&path, tmp.path().join("requests-2026-11-30.jsonl.2")).unwrap();
+        std::fs::write(&path, "made by logrotate\n").unwrap();
+        s.append(b"three\n").unwrap();
+        s.close().unwrap();
+        assert_eq!(std::fs::read_to_string(&rotated).unwrap(), "one\n");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("requests-2026-11-30.jsonl.2")).unwrap(),
+            "two\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "made by logrotate\nthree\n"
+        );
+    }
+
+    #[test]
+    fn reopen_opens_the_path_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut s = sink(tmp.path(), "2026-11-30");
+        s.append(b"one\n").unwrap();
+        let path = tmp.path().join("requests-2026-11-30.jsonl");
+        let rotated = tmp.path().join("requests-2026-11-30.jsonl.1");
+        std::fs::rename(&path, &rotated).unwrap();
+        s.reopen().unwrap();
+        assert!(path.exists(), "reopen creates the file at the path");
+        s.append(b"two\n").unwrap();
+        s.close().unwrap();
+        assert_eq!(std::fs::read_to_string(&rotated).unwrap(), "one\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "two\n");
+    }
+
+    #[test]
     fn a_full_disk_fails_and_a_torn_line_is_kept_apart() {
         let tmp = tempfile::tempdir().unwrap();
         let mut s = sink(tmp.path(), "2026-11-30");
-        // /dev/full refuses every write with ENOSPC, even for root.
-        s.file = Some((
-            d("2026-11-30"),
-            open_append(Path::new("/dev/full")).unwrap(),
-        ));
+        // /dev/full refuses every write with ENOSPC, even for root. The day's path names it, so
+        // the writer sees the file it has open at the path.
+        let path = tmp.path().join("requests-2026-11-30.jsonl");
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        s.reopen().unwrap();
         let e = s.append(b"lost?\n").unwrap_err();
         assert_eq!(e.raw_os_error(), Some(28), "{e}");
         assert!(s.torn, "a device cannot be truncated back");
+        std::fs::remove_file(&path).unwrap();
         s.open(d("2026-11-30")).unwrap();
         s.append(b"kept\n").unwrap();
         s.close().unwrap();

@@ -59,7 +59,11 @@ struct DiskState {
     files: BTreeMap<Date, Vec<u8>>,
     fail: bool,
     blocked: bool,
+    /// Appends after this many block (as `blocked` does).
+    block_after: Option<usize>,
     appends_started: usize,
+    /// What the writer did, in order: `append`, `sync` or `reopen`.
+    calls: Vec<&'static str>,
 }
 
 /// Shared between the test and the writer's sink.
@@ -126,18 +130,35 @@ impl Sink for DiskSink {
         let mut s = lock.lock().unwrap();
         s.appends_started += 1;
         cv.notify_all();
-        let mut s = cv.wait_while(s, |s| s.blocked).unwrap();
+        let mut s = cv
+            .wait_while(s, |s| {
+                s.blocked || s.block_after.is_some_and(|n| s.appends_started > n)
+            })
+            .unwrap();
         if s.fail {
             return Err(enospc());
         }
         s.files.entry(date).or_default().extend_from_slice(bytes);
+        s.calls.push("append");
         Ok(())
     }
+    fn reopen(&mut self) -> io::Result<()> {
+        self.disk.with(|s| {
+            if s.fail {
+                return Err(enospc());
+            }
+            s.calls.push("reopen");
+            Ok(())
+        })
+    }
     fn sync(&mut self) -> io::Result<()> {
-        if self.disk.with(|s| s.fail) {
-            return Err(enospc());
-        }
-        Ok(())
+        self.disk.with(|s| {
+            if s.fail {
+                return Err(enospc());
+            }
+            s.calls.push("sync");
+            Ok(())
+        })
     }
     fn close(&mut self) -> io::Result<()> {
         Ok(())
@@ -495,7 +516,7 @@ async fn retained_lines_are_retried_without_new_traffic() {
 async fn a_failed_fsync_is_reported_and_cleared_by_the_next_good_one() {
     let t = start_on_disk(LogSettings {
         retry_interval: Duration::from_millis(10),
-        sync_interval: Duration::from_secs(5),
+        fsync_interval: Duration::from_secs(5),
         ..LogSettings::default()
     });
     let mut health = t.log.health();
@@ -619,4 +640,166 @@ async fn a_full_real_disk_marks_the_log_unhealthy() {
     task.shutdown().await.unwrap();
     let text = std::fs::read_to_string(tmp.path().join("requests-2026-12-01.jsonl")).unwrap();
     assert_eq!(ids(&lines(&text)), expected_ids(0..2));
+}
+
+#[tokio::test]
+async fn a_ticket_is_committed_only_once_its_line_reached_the_file() {
+    let t = start_on_disk(LogSettings::default());
+    t.disk.set_blocked(true);
+    let first = t.log.write(sample(0)).await.unwrap();
+    let disk = t.disk.clone();
+    tokio::task::spawn_blocking(move || disk.wait_appends(1))
+        .await
+        .unwrap();
+    // Record 0 is inside the stuck disk; 1 and 2 wait in the queue for the next batch.
+    let second = t.log.write(sample(1)).await.unwrap();
+    let third = t.log.write(sample(2)).await.unwrap();
+    assert!(first.seq() < second.seq() && second.seq() < third.seq());
+    assert!(
+        !first.is_committed(),
+        "not released before the write returns"
+    );
+    let mut waiting = pin!(third.committed());
+    let mut cx = Context::from_waker(Waker::noop());
+    assert!(waiting.as_mut().poll(&mut cx).is_pending());
+
+    t.disk.set_blocked(false);
+    tokio::time::timeout(PATIENCE, waiting).await.unwrap();
+    assert!(first.is_committed() && second.is_committed());
+    // Group commit: 1 and 2 went in one write after 0's.
+    assert_eq!(t.disk.with(|s| s.appends_started), 2);
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..3));
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_failing_disk_releases_tickets_and_keeps_the_lines() {
+    let t = start_on_disk(LogSettings::default());
+    t.disk.set_fail(true);
+    let ticket = t.log.write(sample(0)).await.unwrap();
+    // Fail-open groups are served while the disk fails: their requests must not hang.
+    tokio::time::timeout(PATIENCE, ticket.committed())
+        .await
+        .unwrap();
+    assert!(!t.log.is_healthy());
+    t.disk.set_fail(false);
+    t.log.write(sample(1)).await.unwrap().committed().await;
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..2));
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fsync_interval_zero_syncs_each_batch_before_releasing_it() {
+    let t = start_on_disk(LogSettings {
+        fsync_interval: Duration::ZERO,
+        ..LogSettings::default()
+    });
+    for i in 0..3 {
+        t.log.write(sample(i)).await.unwrap().committed().await;
+        let calls = t.disk.with(|s| s.calls.clone());
+        assert_eq!(
+            calls.last(),
+            Some(&"sync"),
+            "batch {i} released before its fsync"
+        );
+    }
+    let calls = t.disk.with(|s| s.calls.clone());
+    assert_eq!(calls, ["append", "sync"].repeat(3));
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn fsync_waits_for_its_interval_otherwise() {
+    let t = start_on_disk(LogSettings {
+        retry_interval: Duration::from_millis(10),
+        fsync_interval: Duration::from_millis(500),
+        ..LogSettings::default()
+    });
+    t.log.write(sample(0)).await.unwrap().committed().await;
+    assert_eq!(t.disk.with(|s| s.calls.clone()), ["append"]);
+    t.clock.advance(Duration::from_millis(600));
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while !t.disk.with(|s| s.calls.contains(&"sync")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the due fsync never came"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn reopen_comes_after_the_lines_queued_before_it() {
+    let t = start_on_disk(LogSettings::default());
+    t.log.write(sample(0)).await.unwrap();
+    t.log.write(sample(1)).await.unwrap();
+    t.log.reopen().await.unwrap();
+    t.log.write(sample(2)).await.unwrap().committed().await;
+    let calls = t.disk.with(|s| s.calls.clone());
+    let reopen = calls.iter().position(|c| *c == "reopen").expect("reopened");
+    assert_eq!(calls[..reopen], ["append"], "{calls:?}");
+    assert_eq!(calls[reopen + 1..], ["append"], "{calls:?}");
+    t.disk.set_fail(true);
+    assert!(t.log.reopen().await.is_err(), "a failed reopen is reported");
+    assert!(!t.log.is_healthy());
+    t.disk.set_fail(false);
+    t.task.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_batch_wakes_only_the_requests_it_released() {
+    struct Count(std::sync::atomic::AtomicUsize);
+    impl std::task::Wake for Count {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let woken = |c: &Arc<Count>| c.0.load(std::sync::atomic::Ordering::SeqCst);
+    let t = start_on_disk(LogSettings::default());
+    t.disk.set_blocked(true);
+    let mut first = t.log.write(sample(0)).await.unwrap();
+    let disk = t.disk.clone();
+    tokio::task::spawn_blocking(move || disk.wait_appends(1))
+        .await
+        .unwrap();
+    // Record 1 waits in the queue for the next batch while 0 is being written.
+    let mut second = t.log.write(sample(1)).await.unwrap();
+    let (c1, c2) = (Arc::new(Count(0.into())), Arc::new(Count(0.into())));
+    let (w1, w2) = (Waker::from(Arc::clone(&c1)), Waker::from(Arc::clone(&c2)));
+    assert!(
+        pin!(first.wait())
+            .poll(&mut Context::from_waker(&w1))
+            .is_pending()
+    );
+    assert!(
+        pin!(second.wait())
+            .poll(&mut Context::from_waker(&w2))
+            .is_pending()
+    );
+    // Let only the first batch through: the second append blocks.
+    t.disk.with(|s| {
+        s.block_after = Some(1);
+        s.blocked = false;
+    });
+    let disk = t.disk.clone();
+    tokio::task::spawn_blocking(move || disk.wait_appends(2))
+        .await
+        .unwrap();
+    assert!(first.is_committed() && !second.is_committed());
+    assert_eq!(woken(&c1), 1, "the released request is woken");
+    assert_eq!(woken(&c2), 0, "a request of a later batch sleeps on");
+    t.disk.with(|s| s.block_after = None);
+    // Watched without waiting on it, so its registered waker stays the one to wake.
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while woken(&c2) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "batch 1 never woke its request"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert!(second.is_committed(), "woken once its own batch is written");
+    assert_eq!(woken(&c2), 1);
+    t.task.shutdown().await.unwrap();
 }

@@ -6,6 +6,13 @@
 //! marks the log unhealthy, is counted and reported once per episode, and its lines are held in a
 //! bounded retry buffer and sent again; lines that overflow the buffer go to stderr (journald
 //! keeps it) and are counted. Every line ends in `lines_written` or `lines_failed`.
+//!
+//! Group commit: every record sent gets the next number of one sequence (taken under a short
+//! lock together with its place in the queue, so numbers follow queue order), and the writer
+//! publishes, after each batch has reached the kernel, the number of the last record handled.
+//! A request that must not answer before its line is safe holds a [`Ticket`] and waits for that
+//! number to pass its own: one `write(2)` and one publication serve every request in the batch,
+//! with no channel or allocation per waiter.
 
 use super::error::{LogClosed, LogError};
 use super::metrics::LogMetrics;
@@ -14,11 +21,15 @@ use super::record::RequestRecord;
 use super::sink::Sink;
 use crate::clock::SharedClock;
 use jiff::tz::TimeZone;
+use std::collections::BTreeMap;
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
@@ -27,11 +38,6 @@ use tokio_util::sync::CancellationToken;
 /// them among the daemon's messages.
 pub const STDERR_PREFIX: &str = "lychgate-unlogged: ";
 
-/// How long the writer lets records gather after draining the queue. Short enough that a line
-/// is on disk within a few milliseconds; long enough that a busy proxy wakes the writer a few
-/// hundred times a second, not once per request.
-const LINGER: Duration = Duration::from_millis(4);
-
 /// What travels through the queue.
 #[allow(clippy::large_enum_variant)] // boxing would cost an allocation per request
 pub(crate) enum Item {
@@ -39,12 +45,140 @@ pub(crate) enum Item {
     Record(RequestRecord),
     /// Answer, once everything queued before it was handled, whether it all reached the file.
     Flush(oneshot::Sender<bool>),
+    /// Open the file at its path again (after logrotate or a technician moved it away), once
+    /// everything queued before it was written to the old one; answers whether that worked.
+    Reopen(oneshot::Sender<io::Result<()>>),
+}
+
+/// What every handle and permit shares: the sequence that numbers records in queue order, and
+/// the writer's published progress.
+#[derive(Debug)]
+struct Sequence {
+    /// Number of the last record put in the queue. Held while sending, so numbers and queue
+    /// order agree.
+    last_sent: Mutex<u64>,
+    /// The writer's progress and the requests waiting on it.
+    commits: Arc<Commits>,
+}
+
+/// The writer's published progress, and the requests waiting on it.
+#[derive(Debug, Default)]
+struct Commits {
+    /// Number of the last record the writer has handled: written to the kernel (or, while the
+    /// disk fails, retained for the retry or sent to stderr). `u64::MAX` once it has stopped.
+    done: AtomicU64,
+    /// Wakers of waiting requests by their record's number, so a batch wakes exactly the
+    /// requests it released (a broadcast would wake every waiter at every batch, most of them
+    /// only to wait again).
+    waiters: Mutex<BTreeMap<u64, Waker>>,
+}
+
+impl Commits {
+    fn is_done(&self, seq: u64) -> bool {
+        self.done.load(Ordering::Acquire) >= seq
+    }
+
+    fn waiters(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Waker>> {
+        self.waiters
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Publishes progress and wakes the requests it releases.
+    fn publish(&self, done: u64) {
+        self.done.store(done, Ordering::Release);
+        let released = {
+            let mut waiters = self.waiters();
+            let later = waiters.split_off(&done.saturating_add(1));
+            std::mem::replace(&mut *waiters, later)
+        };
+        for waker in released.into_values() {
+            waker.wake();
+        }
+    }
+
+    fn poll_done(&self, seq: u64, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_done(seq) {
+            return Poll::Ready(());
+        }
+        let mut waiters = self.waiters();
+        // Checked again under the lock: `publish` stores before it takes the lock, so either
+        // this sees the new number or `publish` sees this waker.
+        if self.is_done(seq) {
+            return Poll::Ready(());
+        }
+        waiters.insert(seq, cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+/// Releases every waiter when the writer ends, however it ends (a panic too).
+struct ReleaseOnDrop(Arc<Commits>);
+
+impl Drop for ReleaseOnDrop {
+    fn drop(&mut self) {
+        self.0.publish(u64::MAX);
+    }
+}
+
+impl Sequence {
+    /// Sends a record through a reserved place, numbering it.
+    fn send(&self, permit: mpsc::OwnedPermit<Item>, record: RequestRecord) -> Ticket {
+        let seq = {
+            let mut last = self
+                .last_sent
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *last += 1;
+            permit.send(Item::Record(record));
+            *last
+        };
+        Ticket {
+            seq,
+            commits: Arc::clone(&self.commits),
+        }
+    }
+}
+
+/// A record's place in the sequence: [`Ticket::committed`] waits until the writer has handed
+/// it to the kernel, so an answer sent after it cannot outlive its line in a crash.
+#[derive(Debug)]
+pub struct Ticket {
+    seq: u64,
+    commits: Arc<Commits>,
+}
+
+impl Ticket {
+    /// The record's number in the sequence.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Waits until the record has been written to the log file — or, while the disk fails,
+    /// retained for the retry (serving on then is the group's `fail_open` choice; fail-closed
+    /// groups are refused before they get here) — or the writer has stopped (it then puts what
+    /// it could not write on stderr).
+    pub fn committed(self) -> impl Future<Output = ()> + Send + Unpin + 'static {
+        std::future::poll_fn(move |cx| self.commits.poll_done(self.seq, cx))
+    }
+
+    /// Like [`Ticket::committed`], keeping the ticket (for a loop that `select!`s on it).
+    pub fn wait(&mut self) -> impl Future<Output = ()> + Send + Unpin + '_ {
+        std::future::poll_fn(|cx| self.commits.poll_done(self.seq, cx))
+    }
+
+    /// Whether the record has already been handled, without waiting. A stopped writer counts
+    /// as done, as for [`Ticket::committed`].
+    pub fn is_committed(&self) -> bool {
+        self.commits.is_done(self.seq)
+    }
 }
 
 /// The callers' side of the request log: cheap to clone, one per connection task if need be.
 #[derive(Debug, Clone)]
 pub struct LogHandle {
     tx: mpsc::Sender<Item>,
+    sequence: Arc<Sequence>,
     healthy: Arc<AtomicBool>,
     health: watch::Receiver<bool>,
     metrics: LogMetrics,
@@ -52,31 +186,20 @@ pub struct LogHandle {
 
 impl LogHandle {
     /// Queues a record. Waits while the queue is full (backpressure: the request waits, the
-    /// line is not dropped). Fails only once the log has shut down.
-    pub async fn write(&self, record: RequestRecord) -> Result<(), LogClosed> {
-        let back = |item| match item {
-            Item::Record(r) => LogClosed(Box::new(r)),
-            Item::Flush(_) => unreachable!("write only sends records"),
-        };
-        match self.tx.try_send(Item::Record(record)) {
-            Ok(()) => Ok(()),
-            Err(mpsc::error::TrySendError::Closed(item)) => Err(back(item)),
-            Err(mpsc::error::TrySendError::Full(item)) => {
-                self.metrics.queue_full.inc();
-                self.tx.send(item).await.map_err(|e| back(e.0))
-            }
+    /// line is not dropped). Fails only once the log has shut down. The ticket tells when the
+    /// line has reached the file.
+    pub async fn write(&self, record: RequestRecord) -> Result<Ticket, LogClosed> {
+        match self.reserve().await {
+            Some(permit) => Ok(permit.send(record)),
+            None => Err(LogClosed(Box::new(record))),
         }
     }
 
     /// Queues a record if there is room now; gives it back otherwise (queue full or closed).
-    pub fn try_write(&self, record: RequestRecord) -> Result<(), LogClosed> {
-        match self.tx.try_send(Item::Record(record)) {
-            Ok(()) => Ok(()),
-            Err(e) => match e.into_inner() {
-                Item::Record(r) => Err(LogClosed(Box::new(r))),
-                // Only a record was sent, so only a record comes back.
-                Item::Flush(_) => Ok(()),
-            },
+    pub fn try_write(&self, record: RequestRecord) -> Result<Ticket, LogClosed> {
+        match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => Ok(self.sequence.send(permit, record)),
+            Err(_) => Err(LogClosed(Box::new(record))),
         }
     }
 
@@ -84,17 +207,33 @@ impl LogHandle {
     /// (a response body ending). Waits while the queue is full, like [`LogHandle::write`];
     /// `None` once the log has shut down.
     pub async fn reserve(&self) -> Option<LogPermit> {
-        match self.tx.clone().try_reserve_owned() {
-            Ok(permit) => Some(LogPermit { permit }),
-            Err(mpsc::error::TrySendError::Closed(_)) => None,
+        let permit = match self.tx.clone().try_reserve_owned() {
+            Ok(permit) => permit,
+            Err(mpsc::error::TrySendError::Closed(_)) => return None,
             Err(mpsc::error::TrySendError::Full(tx)) => {
                 self.metrics.queue_full.inc();
-                tx.reserve_owned()
-                    .await
-                    .ok()
-                    .map(|permit| LogPermit { permit })
+                tx.reserve_owned().await.ok()?
             }
-        }
+        };
+        Some(LogPermit {
+            permit,
+            sequence: Arc::clone(&self.sequence),
+        })
+    }
+
+    /// Opens the log file at its path again once everything queued before this call has been
+    /// written to the file open now: the hook for a reload (SIGHUP) after an external rotation.
+    /// The writer also notices by itself, at its next write, that the file at the path is no
+    /// longer the one it writes to. Fails if the log has shut down or the file cannot be opened
+    /// (the writer then keeps trying, as for any failing disk).
+    pub async fn reopen(&self) -> io::Result<()> {
+        let closed = || io::Error::other("the request log has shut down");
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Item::Reopen(reply))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.unwrap_or_else(|_| Err(closed()))
     }
 
     /// Waits until everything queued before this call has been handled; `true` if it all
@@ -124,12 +263,13 @@ impl LogHandle {
 #[derive(Debug)]
 pub struct LogPermit {
     permit: mpsc::OwnedPermit<Item>,
+    sequence: Arc<Sequence>,
 }
 
 impl LogPermit {
-    /// Queues the record in the reserved place.
-    pub fn send(self, record: RequestRecord) {
-        self.permit.send(Item::Record(record));
+    /// Queues the record in the reserved place; the ticket tells when it is in the file.
+    pub fn send(self, record: RequestRecord) -> Ticket {
+        self.sequence.send(self.permit, record)
     }
 }
 
@@ -172,8 +312,9 @@ pub(crate) struct WriterConfig {
     pub(crate) retry_buffer_bytes: usize,
     /// Retry, idle-rotation and sync check period.
     pub(crate) retry_interval: Duration,
-    /// Most time between a write and its fsync.
-    pub(crate) sync_interval: Duration,
+    /// Most time between a write and its fsync; zero: every batch is fsynced before the
+    /// requests waiting on it are released.
+    pub(crate) fsync_interval: Duration,
 }
 
 /// Starts the writer thread over `sink`; `spill` receives lines the disk would not take.
@@ -187,6 +328,7 @@ pub(crate) fn start<S: Sink>(
     let (tx, rx) = mpsc::channel(config.queue_capacity);
     let healthy = Arc::new(AtomicBool::new(true));
     let (health_tx, health_rx) = watch::channel(true);
+    let commits = Arc::new(Commits::default());
     metrics.healthy.set(1);
     let cancel = CancellationToken::new();
     let (done_tx, done) = oneshot::channel();
@@ -205,6 +347,8 @@ pub(crate) fn start<S: Sink>(
         metrics: metrics.clone(),
         healthy: Arc::clone(&healthy),
         health: health_tx,
+        commits: ReleaseOnDrop(Arc::clone(&commits)),
+        handled: 0,
         pending: VecDeque::new(),
         pending_bytes: 0,
         pending_lines: 0,
@@ -226,6 +370,10 @@ pub(crate) fn start<S: Sink>(
         .map_err(LogError::Spawn)?;
     let handle = LogHandle {
         tx,
+        sequence: Arc::new(Sequence {
+            last_sent: Mutex::new(0),
+            commits,
+        }),
         healthy,
         health: health_rx,
         metrics,
@@ -269,6 +417,10 @@ struct Writer<S> {
     metrics: LogMetrics,
     healthy: Arc<AtomicBool>,
     health: watch::Sender<bool>,
+    /// Where `handled` is published once the batch holding those records reached the kernel.
+    commits: ReleaseOnDrop,
+    /// Records taken off the queue so far (the sequence number of the last one).
+    handled: u64,
     /// The retry buffer, oldest first.
     pending: VecDeque<Chunk>,
     pending_bytes: usize,
@@ -288,7 +440,12 @@ struct Writer<S> {
 impl<S: Sink> Writer<S> {
     async fn run(mut self) -> Result<(), LogError> {
         let mut items = Vec::with_capacity(self.config.batch_max);
-        let mut tick = tokio::time::interval(self.config.retry_interval);
+        // Housekeeping also makes due fsyncs, so it runs at least as often as they fall due.
+        let period = match self.config.fsync_interval {
+            Duration::ZERO => self.config.retry_interval,
+            every => every.min(self.config.retry_interval),
+        };
+        let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut closing = false;
         loop {
@@ -304,16 +461,9 @@ impl<S: Sink> Writer<S> {
                         break;
                     }
                     self.metrics.queue_depth.set(gauge(self.rx.len()));
+                    // No lingering for more records: requests wait for this batch, and those
+                    // arriving while it is written make the next one (group commit).
                     self.handle(&mut items);
-                    if n < self.config.batch_max && !closing {
-                        // The queue is drained: let records gather for a moment rather than
-                        // being woken for each one (a wake-up per request costs the busy proxy
-                        // more than writing the line). Full batches go round at once.
-                        tokio::select! {
-                            () = tokio::time::sleep(LINGER) => {}
-                            () = self.cancel.cancelled() => {}
-                        }
-                    }
                 }
                 _ = tick.tick() => self.housekeeping(),
             }
@@ -327,6 +477,7 @@ impl<S: Sink> Writer<S> {
         for item in items.drain(..) {
             match item {
                 Item::Record(mut record) => {
+                    self.handled += 1;
                     self.config.query.apply(&mut record);
                     record.time = record.time.with_time_zone(self.config.timezone.clone());
                     let before = buf.len();
@@ -345,9 +496,55 @@ impl<S: Sink> Writer<S> {
                     self.missed_since_flush = false;
                     let _ = reply.send(all_in_file);
                 }
+                Item::Reopen(reply) => {
+                    self.submit(std::mem::take(&mut buf), lines);
+                    lines = 0;
+                    let _ = reply.send(self.reopen());
+                }
             }
         }
         self.submit(buf, lines);
+        if self.config.fsync_interval.is_zero() {
+            self.sync_now();
+        }
+        self.publish();
+    }
+
+    /// Releases the requests waiting for the records handled so far.
+    fn publish(&mut self) {
+        if self.commits.0.done.load(Ordering::Relaxed) != self.handled {
+            self.commits.0.publish(self.handled);
+        }
+    }
+
+    /// Opens the file at its path again, for [`LogHandle::reopen`].
+    fn reopen(&mut self) -> io::Result<()> {
+        match self.sink.reopen() {
+            Ok(()) => {
+                self.last_sync = self.clock.now();
+                self.unsynced = false;
+                tracing::info!(dir = %self.config.dir.display(), "request log reopened");
+                Ok(())
+            }
+            Err(e) => {
+                self.failed(&e, Op::Open);
+                Err(e)
+            }
+        }
+    }
+
+    /// Makes what was written durable now (if anything is unsynced).
+    fn sync_now(&mut self) {
+        if !self.unsynced {
+            return;
+        }
+        match self.sink.sync() {
+            Ok(()) => {
+                self.unsynced = false;
+                self.last_sync = self.clock.now();
+            }
+            Err(e) => self.failed(&e, Op::Sync),
+        }
     }
 
     /// Queues a batch behind any retained lines (order is kept) and writes what the disk takes.
@@ -474,14 +671,8 @@ impl<S: Sink> Writer<S> {
                 .retry_buffer_lines
                 .set(gauge(self.pending_lines));
         }
-        if self.unsynced && self.clock.now() - self.last_sync >= self.config.sync_interval {
-            match self.sink.sync() {
-                Ok(()) => {
-                    self.unsynced = false;
-                    self.last_sync = self.clock.now();
-                }
-                Err(e) => self.failed(&e, Op::Sync),
-            }
+        if self.clock.now() - self.last_sync >= self.config.fsync_interval {
+            self.sync_now();
         }
     }
 
@@ -529,6 +720,7 @@ impl<S: Sink> Writer<S> {
     /// Last attempt at what is retained, then stderr for whatever the disk still refuses.
     fn finish(mut self) -> Result<(), LogError> {
         self.write_pending();
+        self.publish();
         let unwritten = self.pending_lines;
         while let Some(chunk) = self.pending.pop_front() {
             self.spill_chunk(&chunk);
