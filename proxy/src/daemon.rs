@@ -24,6 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -120,10 +121,13 @@ pub(crate) fn dns_upstreams(
 }
 
 /// Serves until `shutdown` is cancelled. `on_ready` is called once every listener is bound.
+/// Each `hangup` notification (SIGHUP) opens the request log again at its path, for log tools
+/// that rotate the file and then signal; nothing else changes until live reload exists.
 pub async fn run(
     config: Config,
     clock: SharedClock,
     shutdown: CancellationToken,
+    hangup: Arc<Notify>,
     on_ready: impl FnOnce(&Bound),
 ) -> Result<(), DaemonError> {
     let proxy_listener = bind("proxy", config.listen.proxy).await?;
@@ -300,6 +304,11 @@ pub async fn run(
     }
     crate::dns::listen::serve(dns, dns_sockets, &listeners, &tracker, &shutdown);
     listeners.spawn(admin::serve(admin_state, admin_listener, tracker.clone()));
+    listeners.spawn(reopen_log_on_hangup(
+        Arc::clone(&state),
+        hangup,
+        shutdown.clone(),
+    ));
     listeners.spawn(write_summaries_every(
         Arc::clone(&state),
         summary_interval,
@@ -350,6 +359,27 @@ async fn write_summaries(state: &ProxyState) {
     for line in state.refused.drain() {
         if let Err(closed) = state.log.write(line).await {
             crate::http::state::write_unlogged(&closed.0);
+        }
+    }
+}
+
+/// Opens the request log again at its path on every hangup until shutdown. The writer also
+/// notices a moved file by itself; this is for tools that rotate and then send SIGHUP.
+async fn reopen_log_on_hangup(
+    state: Arc<ProxyState>,
+    hangup: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = hangup.notified() => {}
+        }
+        match state.log.reopen().await {
+            Ok(()) => tracing::info!("SIGHUP: the request log was opened again at its path"),
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: cannot open the request log again at its path")
+            }
         }
     }
 }

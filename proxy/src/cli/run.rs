@@ -2,12 +2,15 @@
 //! `listening WHAT ADDRESS` line each, then `ready`, so scripts and tests can find ports chosen
 //! by the kernel), and serves until Ctrl-C or SIGTERM, then drains and flushes the log.
 //! SIGHUP is caught from the first moment (its default action would kill the daemon and lose
-//! queued log lines) and said out loud; it changes nothing until live reload exists.
+//! queued log lines) and said out loud; it opens the request log again at its path and changes
+//! nothing else until live reload exists.
 
 use super::check::summary;
 use super::load_config;
 use std::io::{IsTerminal as _, Write as _};
 use std::path::Path;
+use std::sync::Arc;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
@@ -42,8 +45,9 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
             "some list lines were skipped; run `lychgate check-config` for details"
         );
     }
+    let hangup = Arc::new(Notify::new());
     if let Some(hangups) = hangups {
-        runtime.spawn(answer_hangups(hangups));
+        runtime.spawn(answer_hangups(hangups, Arc::clone(&hangup)));
     }
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
@@ -56,6 +60,7 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
         config,
         crate::clock::system(),
         shutdown,
+        hangup,
         |bound| {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "listening proxy {}", bound.proxy);
@@ -102,15 +107,18 @@ fn hangup_signals() -> Option<Hangups> {
     }
 }
 
-/// Says, for every SIGHUP, that it was received and that nothing changed: the running policy,
-/// listeners, connections and request log carry on untouched.
-async fn answer_hangups(mut hangups: Hangups) {
+/// Says, for every SIGHUP, that it was received and that the configuration is unchanged, and
+/// passes it on to the daemon, which opens the request log again at its path (for log tools
+/// that rotate and signal). Policy, listeners and connections carry on untouched.
+async fn answer_hangups(mut hangups: Hangups, hangup: Arc<Notify>) {
     #[cfg(unix)]
     while hangups.recv().await.is_some() {
         tracing::warn!(
             "SIGHUP received: live reload is not available yet, so the running configuration is \
-             unchanged and nothing was interrupted (restart the service to apply changes)"
+             unchanged and nothing was interrupted (restart the service to apply changes); the \
+             request log is opened again at its path"
         );
+        hangup.notify_one();
     }
     #[cfg(not(unix))]
     match hangups {}

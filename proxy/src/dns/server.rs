@@ -20,9 +20,7 @@ use super::wire::Answer;
 use crate::config::{BlockedAnswer, Config, DnsSettings};
 use crate::http::state::{ProxyState, with_scratch, write_unlogged};
 use crate::identity::ClientIdentity;
-use crate::log::{
-    Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord, Ticket,
-};
+use crate::log::{Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord, Ticket};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{RData, Record, RecordType as Rtype};
