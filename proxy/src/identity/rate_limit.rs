@@ -97,27 +97,32 @@ impl FailureLimiter {
         })
     }
 
-    /// Whether a check from `ip` may run now; [`Admission::Go`] counts it as pending until
-    /// [`settle`](Self::settle) is called for it.
-    pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Admission {
+    /// `ip`'s client's window, a new one (room made for it first) if it has none.
+    fn window_of(&mut self, ip: IpAddr, now: Instant) -> &mut FailureWindow {
         let key = client_key(ip);
         if !self.entries.contains_key(&key) {
             self.make_room(now);
         }
-        let window = self.window;
-        let w = self.entries.entry(key).or_insert(FailureWindow {
+        self.entries.entry(key).or_insert(FailureWindow {
             start: now,
             failures: 0,
             pending: 0,
-        });
+        })
+    }
+
+    /// Whether a check from `ip` may run now; [`Admission::Go`] counts it as pending until
+    /// [`settle`](Self::settle) is called for it.
+    pub fn admit(&mut self, ip: IpAddr, now: Instant) -> Admission {
+        let (window, limit) = (self.window, self.limit);
+        let w = self.window_of(ip, now);
         let failures = w.live_failures(now, window);
-        if failures >= self.limit {
+        if failures >= limit {
             let left = window.saturating_sub(now.saturating_duration_since(w.start));
             return Admission::Limited {
                 retry_after: left.max(Duration::from_secs(1)),
             };
         }
-        if failures.saturating_add(w.pending) >= self.limit {
+        if failures.saturating_add(w.pending) >= limit {
             return Admission::Wait;
         }
         w.pending += 1;
@@ -144,16 +149,8 @@ impl FailureLimiter {
 
     /// Counts one failure for `ip`'s client.
     pub fn record_failure(&mut self, ip: IpAddr, now: Instant) {
-        let key = client_key(ip);
-        if !self.entries.contains_key(&key) {
-            self.make_room(now);
-        }
         let window = self.window;
-        let w = self.entries.entry(key).or_insert(FailureWindow {
-            start: now,
-            failures: 0,
-            pending: 0,
-        });
+        let w = self.window_of(ip, now);
         if w.live_failures(now, window) == 0 {
             w.start = now;
             w.failures = 1;
