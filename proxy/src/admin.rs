@@ -1,8 +1,7 @@
 //! The admin listener (loopback by default): Prometheus metrics, health and readiness probes,
 //! and the identity-map endpoint that login scripts call to bind a user to an address.
 
-use crate::http::context::{Outcome, RequestContext, TrafficKind};
-use crate::http::state::ProxyState;
+use crate::gate::{Gate, Outcome, TrafficKind};
 use crate::log::Flag;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
@@ -26,8 +25,8 @@ const MAX_IDENTITY_BODY: usize = 4096;
 pub struct AdminState {
     /// Every metric.
     pub registry: Registry,
-    /// The proxy's shared state (identities, log health).
-    pub proxy: Arc<ProxyState>,
+    /// The gate (identities, log health, shutdown).
+    pub gate: Arc<Gate>,
 }
 
 /// Serves the admin API until shutdown.
@@ -35,7 +34,7 @@ pub async fn serve(state: Arc<AdminState>, listener: TcpListener, tracker: TaskT
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            () = state.proxy.shutdown.cancelled() => break,
+            () = state.gate.shutdown.cancelled() => break,
         };
         let Ok((stream, peer)) = accepted else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -53,7 +52,7 @@ pub async fn serve(state: Arc<AdminState>, listener: TcpListener, tracker: TaskT
             tokio::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
-                () = state.proxy.shutdown.cancelled() => {
+                () = state.gate.shutdown.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     let _ = conn.as_mut().await;
                 }
@@ -89,7 +88,7 @@ async fn route(
         ),
         (&Method::GET, "/healthz") => text(StatusCode::OK, plain, "ok\n"),
         (&Method::GET, "/readyz") => {
-            if state.proxy.log.is_healthy() {
+            if state.gate.log.is_healthy() {
                 text(
                     StatusCode::OK,
                     plain,
@@ -139,28 +138,24 @@ async fn identity(
             );
         }
     };
-    let outcome = state
-        .proxy
+    let gate = &state.gate;
+    // Every binding and refusal goes into the request log, the school's record, as an
+    // administrative event (`type: "admin"`) decided on the snapshot current now.
+    let mut ctx = gate.begin(TrafficKind::Admin, peer.ip());
+    let outcome = ctx
+        .snapshot()
         .identities
         .handle_identity_post(token.as_deref(), peer.ip(), &body)
         .await;
-    let proxy = &state.proxy;
     let reason = if outcome.status.is_success() {
         "bound"
     } else {
         "refused"
     };
-    proxy
-        .metrics
+    gate.metrics
         .identity_bindings
         .get_or_create(&crate::metrics::ReasonLabel { reason })
         .inc();
-    // Every binding and refusal goes into the request log, the school's record.
-    let mut ctx = RequestContext::new(
-        TrafficKind::Http,
-        peer.ip(),
-        crate::http::context::new_reference(),
-    );
     ctx.method = "POST".to_string();
     ctx.host = "identity".to_string();
     ctx.path = "/identity".to_string();
@@ -172,7 +167,7 @@ async fn identity(
     };
     ctx.rule = Some(outcome.audit.summary());
     ctx.flag(Flag::IdentityBinding);
-    proxy.record(ctx).await;
+    gate.record(ctx).await;
     let mut response = text(outcome.status, "application/json", outcome.body);
     if let Some(secs) = outcome.retry_after_secs {
         response

@@ -5,20 +5,19 @@
 use crate::admin::{self, AdminState};
 use crate::clock::SharedClock;
 use crate::config::Config;
+use crate::gate::limits::ConnectionLimits;
+use crate::gate::{BuildEnv, Gate, Snapshot};
 use crate::http::destination::{self, DestinationPolicy};
-use crate::http::limits::ConnectionLimits;
 use crate::http::pages::{
     DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
 };
 use crate::http::server::{self, ListenerKind};
 use crate::http::state::ProxyState;
 use crate::http::upstream::{self, Resolver};
-use crate::identity::Identities;
-use crate::identity::{self, IdentityMetrics};
-use crate::log::{LogMetrics, RefusedSummary, RequestLog};
+use crate::identity::IdentityMetrics;
+use crate::log::{LogMetrics, RequestLog};
 use crate::metrics::ProxyMetrics;
 use crate::tls::TlsPeekMetrics;
-use arc_swap::ArcSwap;
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -175,18 +174,16 @@ pub async fn run(
     log_metrics.register(&mut registry);
     let (log, log_task) = RequestLog::start(config.log.clone(), Arc::clone(&clock), log_metrics)?;
 
-    let directory = identity::load_directory(&config.identity, &config)
-        .map_err(|e| DaemonError::Identity(e.to_string()))?;
     let identity_metrics = Arc::new(IdentityMetrics::new());
     identity_metrics.register(&mut registry);
-    let identities = Identities::new(
-        &config.identity,
-        &config,
-        directory,
-        Arc::clone(&clock),
-        Arc::clone(&identity_metrics),
-    )
-    .map_err(|e| DaemonError::Identity(e.to_string()))?;
+    let env = BuildEnv {
+        clock: Arc::clone(&clock),
+        identity_metrics,
+        requests: metrics.requests.clone(),
+    };
+    let first =
+        Snapshot::build(config, None, &env).map_err(|e| DaemonError::Identity(e.to_string()))?;
+    let config = &first.config;
     let reviews =
         ReviewStore::open(&config.state_dir).map_err(|e| DaemonError::Reviews(e.to_string()))?;
     let review_metrics = ReviewMetrics::new();
@@ -206,10 +203,6 @@ pub async fn run(
         config.proxy.pool_idle_per_host,
         config.proxy.pool_idle_timeout,
     );
-    metrics.policy_generation.set(1);
-    metrics
-        .policy_loaded_seconds
-        .set(clock.wall().as_millisecond() as f64 / 1000.0);
     let limits = ConnectionLimits::new(
         config.proxy.max_connections,
         config.proxy.max_connections_per_client,
@@ -219,44 +212,25 @@ pub async fn run(
             .map(|n| n.reserved_connections)
             .collect(),
     );
-    let group_names: Vec<Arc<str>> = config
-        .policy
-        .groups()
-        .iter()
-        .map(|g| Arc::from(g.name.as_str()))
-        .collect();
-    let categories = config.policy.categories();
-    let request_counters = crate::metrics::RequestCounters::new(
-        metrics.requests.clone(),
-        group_names.iter().map(|g| g.to_string()).collect(),
-        categories
-            .ids()
-            .map(|c| categories.name(c).to_string())
-            .collect(),
-    );
     let dns_metrics = Arc::new(crate::dns::DnsMetrics::new(
-        group_names.iter().map(|g| g.to_string()).collect(),
+        config
+            .policy
+            .groups()
+            .iter()
+            .map(|g| g.name.clone())
+            .collect(),
     ));
     dns_metrics.register(&mut registry);
-    let dns_settings = config.dns.clone();
     let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
     let summary_interval = config.log.summary_interval;
-    let branding = config.block_page.branding.clone();
     let review_url = config
         .block_page
         .review_url_for(bound.transparent_http.map(|a| a.port()));
+    let gate = Arc::new(Gate::new(first, log, metrics, clock, shutdown.clone()));
     let state = Arc::new(ProxyState {
-        config: ArcSwap::from_pointee(config),
-        identities,
-        log,
-        refused: Arc::new(RefusedSummary::default()),
-        metrics,
-        request_counters,
-        group_names,
-        clock,
+        gate: Arc::clone(&gate),
         client,
         resolver,
-        branding,
         review_url,
         reviews: Arc::new(reviews),
         pac_proxy: bound.proxy.to_string(),
@@ -264,21 +238,18 @@ pub async fn run(
         review_metrics,
         tls_metrics,
         limits,
-        tasks: TaskTracker::new(),
-        shutdown: shutdown.clone(),
     });
     let dns = Arc::new(crate::dns::DnsServer::new(
-        Arc::clone(&state),
-        dns_settings,
+        Arc::clone(&gate),
         dns_upstreams,
         dns_metrics,
     ));
     let admin_state = Arc::new(AdminState {
         registry,
-        proxy: Arc::clone(&state),
+        gate: Arc::clone(&gate),
     });
 
-    let tracker = state.tasks.clone();
+    let tracker = gate.tasks.clone();
     let listeners = TaskTracker::new();
     listeners.spawn(server::serve(
         Arc::clone(&state),
@@ -305,12 +276,12 @@ pub async fn run(
     crate::dns::listen::serve(dns, dns_sockets, &listeners, &tracker, &shutdown);
     listeners.spawn(admin::serve(admin_state, admin_listener, tracker.clone()));
     listeners.spawn(reopen_log_on_hangup(
-        Arc::clone(&state),
+        Arc::clone(&gate),
         hangup,
         shutdown.clone(),
     ));
     listeners.spawn(write_summaries_every(
-        Arc::clone(&state),
+        Arc::clone(&gate),
         summary_interval,
         shutdown.clone(),
     ));
@@ -328,8 +299,9 @@ pub async fn run(
     }
     // The refusals counted since the last summary, now that nothing more can be refused, then
     // every record queued so far reaches the file before the daemon exits.
-    write_summaries(&state).await;
+    write_summaries(&gate).await;
     drop(state);
+    drop(gate);
     if let Err(e) = log_task.shutdown().await {
         tracing::error!(error = %e, "the request log did not close cleanly");
     }
@@ -338,16 +310,12 @@ pub async fn run(
 
 /// Writes the summary lines of refused traffic every `interval` until shutdown (the last ones
 /// are written by [`run`] once every listener has stopped, so none is lost or split).
-async fn write_summaries_every(
-    state: Arc<ProxyState>,
-    interval: Duration,
-    shutdown: CancellationToken,
-) {
+async fn write_summaries_every(gate: Arc<Gate>, interval: Duration, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = ticks.tick() => write_summaries(&state).await,
+            _ = ticks.tick() => write_summaries(&gate).await,
             () = shutdown.cancelled() => return,
         }
     }
@@ -355,27 +323,23 @@ async fn write_summaries_every(
 
 /// One line per client and reason counted since the last call, through the log's queue
 /// (waiting for room like any record), or to stderr once the log has closed.
-async fn write_summaries(state: &ProxyState) {
-    for line in state.refused.drain() {
-        if let Err(closed) = state.log.write(line).await {
-            crate::http::state::write_unlogged(&closed.0);
+async fn write_summaries(gate: &Gate) {
+    for line in gate.refused.drain() {
+        if let Err(closed) = gate.log.write(line).await {
+            crate::gate::write_unlogged(&closed.0);
         }
     }
 }
 
 /// Opens the request log again at its path on every hangup until shutdown. The writer also
 /// notices a moved file by itself; this is for tools that rotate and then send SIGHUP.
-async fn reopen_log_on_hangup(
-    state: Arc<ProxyState>,
-    hangup: Arc<Notify>,
-    shutdown: CancellationToken,
-) {
+async fn reopen_log_on_hangup(gate: Arc<Gate>, hangup: Arc<Notify>, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
             () = hangup.notified() => {}
         }
-        match state.log.reopen().await {
+        match gate.log.reopen().await {
             Ok(()) => tracing::info!("SIGHUP: the request log was opened again at its path"),
             Err(e) => {
                 tracing::error!(error = %e, "SIGHUP: cannot open the request log again at its path")

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod gate;
 pub mod http;
 pub mod identity;
 pub mod log;

@@ -190,7 +190,7 @@ pub struct RequestCounters {
 }
 
 /// Kinds counted, in index order.
-const KINDS: [&str; 3] = ["http", "connect", "tls"];
+const KINDS: [&str; 4] = ["http", "connect", "tls", "admin"];
 /// Decisions counted, in index order.
 const DECISIONS: [&str; 3] = ["allow", "block", "error"];
 

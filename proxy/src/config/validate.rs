@@ -190,7 +190,7 @@ fn settle_reserves(
     written: &[Option<&Located<i64>>],
     max_connections: usize,
 ) {
-    let fair = crate::http::limits::fair_reserve(max_connections, networks.len());
+    let fair = crate::gate::limits::fair_reserve(max_connections, networks.len());
     // A sum too large is reported at the largest reserve written, the likeliest to change.
     let mut largest_written: Option<(usize, &Located<i64>)> = None;
     for (network, written) in networks.iter_mut().zip(written) {

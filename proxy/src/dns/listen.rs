@@ -4,7 +4,7 @@
 //! answers blocked names and cache hits itself; a question that needs an upstream becomes a task.
 
 use super::server::{DnsServer, Step, Transport};
-use crate::http::limits::{ConnectionLimits, fair_reserve};
+use crate::gate::limits::{ConnectionLimits, fair_reserve};
 use crate::log::Ticket;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;

@@ -17,21 +17,20 @@ use super::rate_limit::ClientRateLimit;
 use super::template::WireTemplate;
 use super::upstream::{AllFailed, Upstreams};
 use super::wire::Answer;
-use crate::config::{BlockedAnswer, Config, DnsSettings};
-use crate::http::state::{ProxyState, with_scratch, write_unlogged};
-use crate::identity::ClientIdentity;
-use crate::log::{Flag, LogDecision, RecordType, Refused, RefusedReason, RequestRecord, Ticket};
+use crate::config::{BlockedAnswer, DnsSettings};
+use crate::gate::pipeline::{decide_at, local_time};
+use crate::gate::{Gate, Outcome, RequestContext, Snapshot, TrafficKind, write_unlogged};
+use crate::log::{Flag, RecordType, Refused, RefusedReason, RequestRecord, Ticket};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
 use hickory_proto::rr::{RData, Record, RecordType as Rtype};
-use lychgate_classifier::category::{CategoryId, CategorySet};
+use lychgate_classifier::category::CategorySet;
 use lychgate_classifier::policy::{Action, Decision, GroupId, Request, RequestKind, Rule};
 use lychgate_classifier::time::LocalTime;
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::oneshot;
 
 /// Names answered NXDOMAIN for everyone: only NXDOMAIN switches these features off.
@@ -70,7 +69,7 @@ pub enum Step {
 #[derive(Debug)]
 pub struct Pending {
     question: Question,
-    log: QueryLog,
+    ctx: RequestContext,
     group: GroupId,
     /// The SafeSearch front end asked upstream instead of the question's name (and put as a
     /// CNAME before the answer).
@@ -84,26 +83,6 @@ pub struct Pending {
     private_ok: bool,
 }
 
-/// One question's facts as the phases find them, turned into one log line at the end.
-#[derive(Debug)]
-struct QueryLog {
-    started: Instant,
-    time: jiff::Timestamp,
-    client: IpAddr,
-    identity: Option<ClientIdentity>,
-    host: Option<String>,
-    qtype: Option<Cow<'static, str>>,
-    rcode: Option<ResponseCode>,
-    decision: LogDecision,
-    category: Option<CategoryId>,
-    rule: Option<String>,
-    flags: Vec<Flag>,
-    cache_hit: Option<bool>,
-    upstream: Option<Duration>,
-    bytes_in: usize,
-    bytes_out: usize,
-}
-
 impl Pending {
     /// The name asked upstream: the question's, or the SafeSearch front end's.
     fn ask(&self) -> &str {
@@ -111,20 +90,15 @@ impl Pending {
     }
 }
 
-impl QueryLog {
-    fn flag(&mut self, f: Flag) {
-        if !self.flags.contains(&f) {
-            self.flags.push(f);
-        }
-    }
-}
-
 type FetchResult = Result<(Arc<UpstreamAnswer>, bool), Arc<AllFailed>>;
 
-/// The filtering DNS server's shared state.
+/// The filtering DNS server's shared state. Each question is answered on the gate's snapshot
+/// current when it arrived (policy, identities, DNS settings and tables); the listeners, the
+/// upstreams, the cache and the rate limit are built once from the start-up settings.
 #[derive(Debug)]
 pub struct DnsServer {
-    shared: Arc<ProxyState>,
+    gate: Arc<Gate>,
+    /// The settings the listeners, upstreams, cache and rate limit were built with.
     settings: DnsSettings,
     upstreams: Upstreams,
     cache: AnswerCache,
@@ -132,64 +106,20 @@ pub struct DnsServer {
     inflight: Mutex<HashMap<u64, Vec<oneshot::Sender<FetchResult>>>>,
     metrics: Arc<DnsMetrics>,
     rate: ClientRateLimit,
-    /// Addresses never counted as rebinding: the block page's.
-    exempt_addresses: Vec<IpAddr>,
-    /// `rule` of a block by a category list, by group and category, written once: most blocks
-    /// are these, and formatting the sentence per question cost more than deciding.
-    list_rules: Vec<Vec<String>>,
 }
 
 impl DnsServer {
-    /// A server answering with `shared`'s policy and identities, forwarding to `upstreams`.
-    pub fn new(
-        shared: Arc<ProxyState>,
-        settings: DnsSettings,
-        upstreams: Upstreams,
-        metrics: Arc<DnsMetrics>,
-    ) -> Self {
-        let exempt_addresses = match settings.blocked_answer {
-            BlockedAnswer::BlockPage { v4, v6 } => v4
-                .map(IpAddr::V4)
-                .into_iter()
-                .chain(v6.map(IpAddr::V6))
-                .collect(),
-            BlockedAnswer::Nxdomain => Vec::new(),
-        };
-        let list_rules = {
-            let config = shared.config.load();
-            let policy = &config.policy;
-            (0..policy.groups().len())
-                .map(|g| {
-                    let group = GroupId(u16::try_from(g).unwrap_or(u16::MAX));
-                    policy
-                        .categories()
-                        .ids()
-                        .map(|category| {
-                            let d = Decision {
-                                action: Action::Block,
-                                category: Some(category),
-                                categories: CategorySet::one(category),
-                                rule: Rule::DomainList { category },
-                                search: None,
-                                concerns: [None; lychgate_classifier::policy::MAX_CONCERNS],
-                                concern_len: 0,
-                            };
-                            policy.describe(group, &d)
-                        })
-                        .collect()
-                })
-                .collect()
-        };
+    /// A server answering on `gate`'s snapshots, forwarding to `upstreams`.
+    pub fn new(gate: Arc<Gate>, upstreams: Upstreams, metrics: Arc<DnsMetrics>) -> Self {
+        let settings = gate.snapshot().config.dns.clone();
         DnsServer {
-            list_rules,
             cache: AnswerCache::new(settings.cache_entries),
             rate: ClientRateLimit::new(settings.max_qps_per_client),
             inflight: Mutex::new(HashMap::new()),
-            shared,
+            gate,
             settings,
             upstreams,
             metrics,
-            exempt_addresses,
         }
     }
 
@@ -200,12 +130,12 @@ impl DnsServer {
 
     /// How many client networks are configured (each has a reserve of TCP connections).
     pub fn network_count(&self) -> usize {
-        self.shared.config.load().networks.len()
+        self.gate.snapshot().config.networks.len()
     }
 
     /// The most specific configured network holding `ip`, by its index.
     pub fn network_of(&self, ip: IpAddr) -> Option<usize> {
-        self.shared.config.load().network_of(ip)
+        self.gate.snapshot().config.network_of(ip)
     }
 
     /// Its metrics.
@@ -222,37 +152,22 @@ impl DnsServer {
         local: SocketAddr,
         transport: Transport,
     ) -> Step {
-        let config = self.shared.config.load();
+        // The snapshot this question is answered on, to its end.
+        let snap = self.gate.snapshot();
         let ip = client.ip().to_canonical();
-        let mut log = QueryLog {
-            started: Instant::now(),
-            time: self.shared.clock.wall(),
-            client: ip,
-            identity: None,
-            host: None,
-            qtype: None,
-            rcode: None,
-            decision: LogDecision::Allow,
-            category: None,
-            rule: None,
-            flags: Vec::new(),
-            cache_hit: None,
-            upstream: None,
-            bytes_in: packet.len(),
-            bytes_out: 0,
-        };
-        let in_network = config.serves(ip);
+        let started = Instant::now();
+        let in_network = snap.config.serves(ip);
 
         // Rate first: a flood costs a token-bucket check, not a parse. Over-rate questions are
         // counted for the summary lines, never a line each: one device must not be able to
         // fill the log disk.
-        if !self.rate.allow(ip, log.started) {
+        if !self.rate.allow(ip, started) {
             self.metrics.refuse("rate_limited");
-            let group = in_network.then(|| self.shared.identities.by_address(ip).group);
+            let group = in_network.then(|| snap.identities.by_address(ip).group);
             if let Some(g) = group {
                 self.metrics.count(2, Some(usize::from(g.0)), "other");
             }
-            return self.summarise_unread(&config, RefusedReason::RateLimited, &log, group);
+            return self.summarise_unread(&snap, RefusedReason::RateLimited, ip, packet, group);
         }
 
         let read = match super::wire::read_question(packet) {
@@ -263,8 +178,8 @@ impl DnsServer {
             Ok(q) => q,
             Err(Unreadable::Drop(_)) => {
                 self.metrics.refuse("malformed");
-                let group = in_network.then(|| self.shared.identities.by_address(ip).group);
-                return self.summarise_unread(&config, RefusedReason::Malformed, &log, group);
+                let group = in_network.then(|| snap.identities.by_address(ip).group);
+                return self.summarise_unread(&snap, RefusedReason::Malformed, ip, packet, group);
             }
             Err(Unreadable::Answer {
                 id,
@@ -274,83 +189,84 @@ impl DnsServer {
                 edns,
             }) => {
                 self.metrics.refuse("malformed");
+                let mut ctx = self.begin(&snap, ip, started, packet);
                 if let Some(q) = &query {
-                    log.host = Some(message::normalised_host(&q.name));
-                    log.qtype = Some(qtype_name(q.query_type));
+                    ctx.host = message::normalised_host(&q.name);
+                    ctx.qtype = Some(qtype_name(q.query_type));
                 }
                 let (rcode, refused) = if in_network {
-                    log.identity = Some(self.shared.identities.by_address(ip));
-                    log.flag(Flag::Malformed);
-                    log.rule = Some(format!("unreadable question: {reason}"));
-                    log.decision = LogDecision::Error;
+                    ctx.set_identity(snap.identities.by_address(ip));
+                    ctx.flag(Flag::Malformed);
+                    ctx.rule = Some(format!("unreadable question: {reason}"));
+                    ctx.outcome = Outcome::Error;
                     (rcode, RefusedReason::Malformed)
                 } else {
-                    self.refuse_outsider(&mut log);
+                    self.refuse_outsider(&mut ctx);
                     (ResponseCode::Refused, RefusedReason::NotInNetwork)
                 };
-                let m = reply_unreadable(id, rcode, query, edns, self.settings.max_udp_payload);
+                let max_udp = snap.config.dns.max_udp_payload;
+                let m = reply_unreadable(id, rcode, query, edns, max_udp);
                 let limit = (transport == Transport::Udp).then_some(message::CLASSIC_UDP_LIMIT);
-                let (bytes, record) = self.respond_record(log, &config, &m, limit);
+                let (bytes, record) = self.respond_record(ctx, &m, limit);
                 return self.summarised(bytes, &record, refused);
             }
         };
-        log.host = Some(q.host.clone());
-        log.qtype = Some(qtype_name(q.qtype()));
+        let settings = &snap.config.dns;
+        let mut ctx = self.begin(&snap, ip, started, packet);
+        ctx.host.clone_from(&q.host);
+        ctx.qtype = Some(qtype_name(q.qtype()));
         let limit =
-            (transport == Transport::Udp).then(|| udp_limit(q.edns, self.settings.max_udp_payload));
+            (transport == Transport::Udp).then(|| udp_limit(q.edns, settings.max_udp_payload));
 
         if !in_network {
-            self.refuse_outsider(&mut log);
-            let bytes = Answer::new(&q, 5, self.settings.max_udp_payload).finish();
-            let (bytes, record) = self.finish_bytes(log, &config, bytes);
+            self.refuse_outsider(&mut ctx);
+            let bytes = Answer::new(&q, 5, settings.max_udp_payload).finish();
+            let (bytes, record) = self.finish_bytes(ctx, bytes);
             return self.summarised(bytes, &record, RefusedReason::NotInNetwork);
         }
-        let who = self.shared.identities.by_address(ip);
+        let who = snap.identities.by_address(ip);
         let group = who.group;
-        log.identity = Some(who);
+        ctx.set_identity(who);
 
         // The request log is failing: a fail-closed group gets no answers (SERVFAIL, so the
         // device retries later rather than caching a refusal); a fail-open one is flagged.
-        if !self.shared.log.is_healthy() {
-            if config.fails_closed(group) {
-                log.flag(Flag::FailClosed);
-                log.decision = LogDecision::Error;
-                let m = reply(&q, ResponseCode::ServFail, self.settings.max_udp_payload);
-                return self.respond(log, &config, &m, transport, limit);
-            }
-            log.flag(Flag::FailOpen);
+        if self.gate.log_blocks(&mut ctx, group) {
+            ctx.flag(Flag::FailClosed);
+            ctx.outcome = Outcome::Error;
+            let m = reply(&q, ResponseCode::ServFail, settings.max_udp_payload);
+            return self.respond(ctx, &m, transport, limit);
         }
 
         if CANARIES.contains(&q.host.as_str()) {
-            log.flag(Flag::Canary);
-            log.decision = LogDecision::Block;
-            log.rule = Some("canary: answered NXDOMAIN for every group".to_string());
-            let bytes = self.nxdomain(&q);
-            return self.respond_bytes(log, &config, bytes);
+            ctx.flag(Flag::Canary);
+            ctx.outcome = Outcome::Block;
+            ctx.rule = Some("canary: answered NXDOMAIN for every group".to_string());
+            let bytes = nxdomain(&snap, &q);
+            return self.respond_bytes(ctx, bytes);
         }
 
-        let at = local_time(&config, log.time);
-        let decision = decide(&config, group, at, &q.host);
-        self.note_decision(&mut log, &config, group, &decision);
+        let at = local_time(&snap, ctx.time);
+        let decision = decide(&snap, group, at, &q.host);
+        note_decision(&mut ctx, &snap, group, &decision);
         if decision.action == Action::Block {
-            let bytes = self.blocked_answer(&q);
-            return self.respond_bytes(log, &config, bytes);
+            let bytes = blocked_answer(&snap, &q);
+            return self.respond_bytes(ctx, bytes);
         }
 
-        if let Some(answer) = self.local_answer(&q, &config, local) {
+        if let Some(answer) = local_answer(&snap, &q, local) {
             let encoded = answer.finish_within(limit);
             if encoded.truncated {
-                log.flag(Flag::Truncated);
+                ctx.flag(Flag::Truncated);
             }
-            return self.respond_bytes(log, &config, encoded.bytes);
+            return self.respond_bytes(ctx, encoded.bytes);
         }
 
         let mut front = None;
         if matches!(q.qtype(), Rtype::A | Rtype::AAAA | Rtype::HTTPS) {
             if let Some(redirect) =
-                crate::safe_search::redirect(config.policy.group(group), &q.host)
+                crate::safe_search::redirect(snap.config.policy.group(group), &q.host)
             {
-                log.flag(if redirect.contains("youtube") {
+                ctx.flag(if redirect.contains("youtube") {
                     Flag::YoutubeRestrict
                 } else {
                     Flag::SafeSearch
@@ -358,10 +274,10 @@ impl DnsServer {
                 front = Some(redirect);
             }
         }
-        let private_ok = !self.settings.block_rebinding || self.is_internal(&q.host, &config);
+        let private_ok = !settings.block_rebinding || is_internal(&snap, &q.host);
         let key = cache_key(front.unwrap_or(&q.host), q.qtype());
         let pending = Pending {
-            log,
+            ctx,
             group,
             categories: decision.categories,
             transport,
@@ -378,29 +294,52 @@ impl DnsServer {
         ) {
             self.metrics.cache_hits.inc();
             let mut pending = pending;
-            if let Some(bytes) = self.serve_template(&mut pending, &hit, &config) {
-                return self.respond_bytes(pending.log, &config, bytes);
+            if let Some(bytes) = serve_template(&snap, &mut pending, &hit) {
+                return self.respond_bytes(pending.ctx, bytes);
             }
-            let (bytes, record) = self.finish_forward(pending, Ok((hit, true)), &config);
+            let (bytes, record) = self.finish_forward(pending, Ok((hit, true)));
             return Step::Done(bytes, Some(Box::new(record)));
         }
         Step::Forward(Box::new(pending))
+    }
+
+    /// A question's context, on `snap`, from the packet's arrival.
+    fn begin(
+        &self,
+        snap: &Arc<Snapshot>,
+        ip: IpAddr,
+        started: Instant,
+        packet: &[u8],
+    ) -> RequestContext {
+        let mut ctx = RequestContext::new(
+            TrafficKind::Dns,
+            ip,
+            crate::log::new_reference(),
+            Arc::clone(snap),
+        );
+        ctx.started = started;
+        ctx.time = self.gate.clock.wall();
+        ctx.outcome = Outcome::Allow;
+        ctx.bytes_in = packet.len() as u64;
+        ctx
     }
 
     /// The asynchronous phase: asks upstream (or waits for the same question already asked),
     /// then checks and encodes the answer.
     pub async fn resolve(&self, pending: Box<Pending>) -> (Option<Vec<u8>>, RequestRecord) {
         let qtype = pending.question.qtype();
+        let settings = &pending.ctx.snapshot().config.dns;
+        let ttl_caps = (settings.max_cache_ttl, settings.max_negative_ttl);
         let result = self
             .fetch(
                 pending.key,
                 pending.ask(),
                 qtype,
                 pending.question.checking_disabled,
+                ttl_caps,
             )
             .await;
-        let config = self.shared.config.load();
-        self.finish_forward(*pending, result, &config)
+        self.finish_forward(*pending, result)
     }
 
     /// Writes a finished question's log line, then sends the answer (`send`) once the line is
@@ -415,7 +354,7 @@ impl DnsServer {
             send.await;
             return;
         };
-        match self.shared.log.reserve().await {
+        match self.gate.log.reserve().await {
             Some(permit) => {
                 permit.send(*record).committed().await;
                 send.await;
@@ -433,7 +372,7 @@ impl DnsServer {
     /// line then went to stderr).
     pub async fn log_for_answer(&self, record: Option<Box<RequestRecord>>) -> Option<Ticket> {
         let record = record?;
-        match self.shared.log.reserve().await {
+        match self.gate.log.reserve().await {
             Some(permit) => Some(permit.send(*record)),
             None => {
                 write_unlogged(&record);
@@ -448,6 +387,7 @@ impl DnsServer {
         host: &str,
         qtype: Rtype,
         checking_disabled: bool,
+        ttl_caps: (u32, u32),
     ) -> FetchResult {
         let (tx, rx) = oneshot::channel();
         let first = {
@@ -473,7 +413,7 @@ impl DnsServer {
             let guard = InflightGuard { server: self, key };
             self.metrics.in_flight.inc();
             let result = self
-                .ask_upstreams(key, host, qtype, checking_disabled)
+                .ask_upstreams(key, host, qtype, checking_disabled, ttl_caps)
                 .await;
             for w in guard.take_waiters() {
                 let _ = w.send(result.clone());
@@ -483,7 +423,7 @@ impl DnsServer {
             Ok(r) => r,
             // The asker was cancelled (its task dropped mid-way): ask again, alone.
             Err(_) => {
-                self.ask_upstreams(key, host, qtype, checking_disabled)
+                self.ask_upstreams(key, host, qtype, checking_disabled, ttl_caps)
                     .await
             }
         }
@@ -495,6 +435,7 @@ impl DnsServer {
         host: &str,
         qtype: Rtype,
         checking_disabled: bool,
+        (max_ttl, max_negative_ttl): (u32, u32),
     ) -> FetchResult {
         let result = self.upstreams.ask(host, qtype, checking_disabled).await;
         let faults = match &result {
@@ -521,8 +462,8 @@ impl DnsServer {
             m.metadata.response_code,
             &answers,
             &authorities,
-            self.settings.max_cache_ttl,
-            self.settings.max_negative_ttl,
+            max_ttl,
+            max_negative_ttl,
         );
         let wire = (ttl > 0)
             .then(|| WireTemplate::new(host, qtype, &answers, &authorities))
@@ -543,15 +484,10 @@ impl DnsServer {
         Ok((answer, false))
     }
 
-    fn finish_forward(
-        &self,
-        p: Pending,
-        result: FetchResult,
-        config: &Config,
-    ) -> (Option<Vec<u8>>, RequestRecord) {
+    fn finish_forward(&self, p: Pending, result: FetchResult) -> (Option<Vec<u8>>, RequestRecord) {
         let Pending {
             question: q,
-            mut log,
+            mut ctx,
             group,
             front,
             categories,
@@ -559,64 +495,66 @@ impl DnsServer {
             private_ok,
             ..
         } = p;
+        let snap = Arc::clone(ctx.snapshot());
+        let settings = &snap.config.dns;
         let limit =
-            (transport == Transport::Udp).then(|| udp_limit(q.edns, self.settings.max_udp_payload));
+            (transport == Transport::Udp).then(|| udp_limit(q.edns, settings.max_udp_payload));
         let (answer, cache_hit) = match result {
             Ok(r) => r,
             Err(failed) => {
-                log.decision = LogDecision::Error;
-                log.flag(if failed.all_timed_out() {
+                ctx.outcome = Outcome::Error;
+                ctx.flag(if failed.all_timed_out() {
                     Flag::UpstreamTimeout
                 } else {
                     Flag::UpstreamError
                 });
-                log.rule = Some(failed.describe());
-                let m = reply(&q, ResponseCode::ServFail, self.settings.max_udp_payload);
-                return self.respond_record(log, config, &m, limit);
+                ctx.rule = Some(failed.describe());
+                let m = reply(&q, ResponseCode::ServFail, settings.max_udp_payload);
+                return self.respond_record(ctx, &m, limit);
             }
         };
-        log.cache_hit = Some(cache_hit);
+        ctx.cache_hit = Some(cache_hit);
         if !cache_hit {
-            log.upstream = Some(answer.latency);
+            ctx.upstream = Some(answer.latency);
         }
-        let at = local_time(config, log.time);
-        let window_cap = |extra: CategorySet| self.ttl_cap(config, group, categories.union(extra));
+        let at = local_time(&snap, ctx.time);
+        let window_cap = |extra: CategorySet| ttl_cap(&snap, group, categories.union(extra));
         let checked = answer_check::check(
             &answer.answers,
             &answer.authorities,
             CheckRules {
                 age: answer.age(tokio::time::Instant::now()),
                 refuse_private: !private_ok,
-                exempt_addresses: &self.exempt_addresses,
+                exempt_addresses: &snap.dns.exempt_addresses,
             },
-            |name| decide(config, group, at, name),
+            |name| decide(&snap, group, at, name),
             window_cap,
         );
         match checked.verdict {
             Verdict::Pass => {}
             Verdict::AliasBlocked { name, decision } => {
-                log.flag(Flag::CnameBlocked);
-                self.note_decision(&mut log, config, group, &decision);
-                if let Some(rule) = log.rule.take() {
-                    log.rule = Some(format!("{rule} (via alias {name})"));
+                ctx.flag(Flag::CnameBlocked);
+                note_decision(&mut ctx, &snap, group, &decision);
+                if let Some(rule) = ctx.rule.take() {
+                    ctx.rule = Some(format!("{rule} (via alias {name})"));
                 } else {
-                    log.rule = Some(format!("alias {name} is blocked"));
+                    ctx.rule = Some(format!("alias {name} is blocked"));
                 }
-                return self.finish_bytes(log, config, self.blocked_answer(&q));
+                return self.finish_bytes(ctx, blocked_answer(&snap, &q));
             }
             Verdict::Rebinding { address } => {
-                log.flag(Flag::Rebinding);
-                log.decision = LogDecision::Block;
-                log.rule = Some(format!(
+                ctx.flag(Flag::Rebinding);
+                ctx.outcome = Outcome::Block;
+                ctx.rule = Some(format!(
                     "private address {address} in the answer for a public name (DNS rebinding)"
                 ));
-                return self.finish_bytes(log, config, self.blocked_answer(&q));
+                return self.finish_bytes(ctx, blocked_answer(&snap, &q));
             }
         }
         if checked.ech_stripped {
-            log.flag(Flag::EchStripped);
+            ctx.flag(Flag::EchStripped);
         }
-        let mut m = reply(&q, answer.rcode, self.settings.max_udp_payload);
+        let mut m = reply(&q, answer.rcode, settings.max_udp_payload);
         if let Some(front) = front.and_then(fqdn) {
             let ttl = checked
                 .answers
@@ -635,16 +573,15 @@ impl DnsServer {
         if m.answers.is_empty() {
             // A negative answer's SOA sets how long clients cache the absence (RFC 2308).
             for r in &mut m.authorities {
-                r.ttl = r.ttl.min(self.settings.max_negative_ttl);
+                r.ttl = r.ttl.min(settings.max_negative_ttl);
             }
         }
-        self.respond_record(log, config, &m, limit)
+        self.respond_record(ctx, &m, limit)
     }
 
     fn respond(
         &self,
-        log: QueryLog,
-        config: &Config,
+        ctx: RequestContext,
         m: &Message,
         transport: Transport,
         limit: Option<usize>,
@@ -654,171 +591,68 @@ impl DnsServer {
         } else {
             None
         };
-        let (bytes, record) = self.respond_record(log, config, m, limit);
+        let (bytes, record) = self.respond_record(ctx, m, limit);
         Step::Done(bytes, Some(Box::new(record)))
     }
 
-    /// The largest TTL to hand out: `max_cache_ttl`, or `window_ttl` when one of the group's
-    /// time windows covers any of `categories` (so the window's end reaches devices promptly).
-    fn ttl_cap(&self, config: &Config, group: GroupId, categories: CategorySet) -> u32 {
-        let windowed = config
-            .policy
-            .group(group)
-            .windows
-            .iter()
-            .any(|w| !w.categories.intersection(categories).is_empty());
-        if windowed {
-            self.settings.window_ttl.min(self.settings.max_cache_ttl)
-        } else {
-            self.settings.max_cache_ttl
-        }
-    }
-
-    /// A cache hit served from its pre-written bytes, when nothing about it needs more than
-    /// TTL patches for this group; `None` sends it through the full check (an alias that is
-    /// blocked, a private address, a SafeSearch CNAME, an answer too big for the client's UDP).
-    fn serve_template(
-        &self,
-        p: &mut Pending,
-        hit: &UpstreamAnswer,
-        config: &Config,
-    ) -> Option<Vec<u8>> {
-        let t = hit.wire.as_ref()?;
-        if p.front.is_some() {
-            return None;
-        }
-        if !p.private_ok
-            && t.private
-                .iter()
-                .any(|ip| !self.exempt_addresses.contains(ip))
-        {
-            return None;
-        }
-        let mut categories = p.categories;
-        if !t.aliases.is_empty() {
-            let at = local_time(config, p.log.time);
-            for name in &t.aliases {
-                let d = decide(config, p.group, at, name);
-                if d.action == Action::Block {
-                    return None;
-                }
-                categories = categories.union(d.categories);
-            }
-        }
-        let mut cap = self.ttl_cap(config, p.group, categories);
-        if t.is_negative() {
-            cap = cap.min(self.settings.max_negative_ttl);
-        }
-        let q = &p.question;
-        let header = super::wire::reply_header(q, hit.rcode.low());
-        let opt = q.edns.map(|_| self.settings.max_udp_payload);
-        let bytes = t.write(
-            header,
-            &q.wire,
-            hit.age(tokio::time::Instant::now()),
-            cap,
-            opt,
-        );
-        if p.transport == Transport::Udp
-            && bytes.len() > udp_limit(q.edns, self.settings.max_udp_payload)
-        {
-            return None;
-        }
-        if t.ech_stripped {
-            p.log.flag(Flag::EchStripped);
-        }
-        p.log.cache_hit = Some(true);
-        Some(bytes)
-    }
-
     /// An answer written by [`Answer`] (small enough for any transport) and its log line.
-    fn respond_bytes(&self, log: QueryLog, config: &Config, bytes: Vec<u8>) -> Step {
-        let (bytes, record) = self.finish_bytes(log, config, bytes);
+    fn respond_bytes(&self, ctx: RequestContext, bytes: Vec<u8>) -> Step {
+        let (bytes, record) = self.finish_bytes(ctx, bytes);
         Step::Done(bytes, Some(Box::new(record)))
     }
 
     fn finish_bytes(
         &self,
-        mut log: QueryLog,
-        config: &Config,
+        mut ctx: RequestContext,
         bytes: Vec<u8>,
     ) -> (Option<Vec<u8>>, RequestRecord) {
-        log.rcode = Some(ResponseCode::from(0, bytes[3] & 0x0f));
-        log.bytes_out = bytes.len();
-        (Some(bytes), self.finish(log, config))
+        ctx.rcode = Some(rcode_name(ResponseCode::from(0, bytes[3] & 0x0f)));
+        ctx.bytes_out = bytes.len() as u64;
+        (Some(bytes), self.finish(ctx))
     }
 
     fn respond_record(
         &self,
-        mut log: QueryLog,
-        config: &Config,
+        mut ctx: RequestContext,
         m: &Message,
         limit: Option<usize>,
     ) -> (Option<Vec<u8>>, RequestRecord) {
         let encoded = encode(m, limit);
         if encoded.truncated {
-            log.flag(Flag::Truncated);
+            ctx.flag(Flag::Truncated);
         }
-        log.rcode = Some(m.metadata.response_code);
-        log.bytes_out = encoded.bytes.len();
-        (Some(encoded.bytes), self.finish(log, config))
+        ctx.rcode = Some(rcode_name(m.metadata.response_code));
+        ctx.bytes_out = encoded.bytes.len() as u64;
+        (Some(encoded.bytes), self.finish(ctx))
     }
 
-    /// The log record of a finished question; counts it.
-    fn finish(&self, log: QueryLog, config: &Config) -> RequestRecord {
-        let group = log.identity.as_ref().map(|i| i.group);
-        let group_name = group.map_or("unknown", |g| config.policy.group(g).name.as_str());
-        // The log writer puts every line in the school's zone; UTC here costs no zone lookup.
-        let time = log.time.to_zoned_datetime(jiff::tz::TimeZone::UTC);
-        let mut r = RequestRecord::new(RecordType::Dns, time, log.client, group_name);
-        if let Some(id) = &log.identity {
-            r.user = id.user.as_deref().map(str::to_string);
-            r.device = id.device.as_deref().map(str::to_string);
-            r.account_type = id.account_type;
-        }
-        r.host = log.host;
-        r.bytes_in = log.bytes_in as u64;
-        r.bytes_out = log.bytes_out as u64;
-        r.duration = log.started.elapsed();
-        r.decision = log.decision;
-        r.category = log
-            .category
-            .map(|c| config.policy.categories().name(c).to_string());
-        r.rule = log.rule;
-        r.flags = log.flags;
-        r.qtype = log.qtype;
-        r.rcode = log.rcode.map(rcode_name);
-        r.cache_hit = log.cache_hit;
-        r.upstream_ms = log.upstream;
-        let decision = match r.decision {
-            LogDecision::Allow => 0,
-            LogDecision::Block => 1,
-            LogDecision::Error => 2,
-        };
+    /// The log record of a finished question; counts it (by type, in the DNS metrics).
+    fn finish(&self, ctx: RequestContext) -> RequestRecord {
         self.metrics.count(
-            decision,
-            group.map(|g| usize::from(g.0)),
-            r.qtype.as_deref().unwrap_or("other"),
+            ctx.outcome.index(),
+            ctx.group_id.map(|g| usize::from(g.0)),
+            ctx.qtype.as_deref().unwrap_or("other"),
         );
-        r
+        ctx.into_record()
     }
 
     /// A packet refused unread and unanswered (over the rate, or dropped), counted into the
     /// summary under the client's group by address (`None`: from outside the networks).
     fn summarise_unread(
         &self,
-        config: &Config,
+        snap: &Snapshot,
         reason: RefusedReason,
-        log: &QueryLog,
+        client: IpAddr,
+        packet: &[u8],
         group: Option<GroupId>,
     ) -> Step {
-        self.shared.refused.add(&Refused {
+        self.gate.refused.add(&Refused {
             kind: RecordType::Dns,
             reason,
-            client: log.client,
-            group: group.map_or("unknown", |g| config.policy.group(g).name.as_str()),
-            time: log.time,
-            bytes_in: log.bytes_in as u64,
+            client,
+            group: group.map_or("unknown", |g| snap.group_name(g)),
+            time: self.gate.clock.wall(),
+            bytes_in: packet.len() as u64,
             bytes_out: 0,
             status: 0,
         });
@@ -833,94 +667,172 @@ impl DnsServer {
         record: &RequestRecord,
         reason: RefusedReason,
     ) -> Step {
-        self.shared.refused.add(&Refused::of_record(record, reason));
+        self.gate.refused.add(&Refused::of_record(record, reason));
         Step::Done(bytes, None)
     }
 
-    fn refuse_outsider(&self, log: &mut QueryLog) {
+    fn refuse_outsider(&self, ctx: &mut RequestContext) {
         self.metrics.refuse("not_in_network");
-        log.flag(Flag::NotInNetwork);
-        log.decision = LogDecision::Block;
-        log.rule = Some("client is not in a configured network".to_string());
+        ctx.flag(Flag::NotInNetwork);
+        ctx.outcome = Outcome::Block;
+        ctx.rule = Some("client is not in a configured network".to_string());
     }
+}
 
-    fn note_decision(&self, log: &mut QueryLog, config: &Config, group: GroupId, d: &Decision) {
-        log.decision = d.action.into();
-        log.category = d.category;
-        log.rule = match d.rule {
-            Rule::Default => None,
-            Rule::DomainList { category } => self
-                .list_rules
-                .get(usize::from(group.0))
-                .and_then(|r| r.get(usize::from(category.0)))
-                .cloned()
-                .or_else(|| Some(config.policy.describe(group, d))),
-            _ => Some(config.policy.describe(group, d)),
-        };
+/// The largest TTL to hand out: `max_cache_ttl`, or `window_ttl` when one of the group's time
+/// windows covers any of `categories` (so the window's end reaches devices promptly).
+fn ttl_cap(snap: &Snapshot, group: GroupId, categories: CategorySet) -> u32 {
+    let settings = &snap.config.dns;
+    let windowed = snap
+        .config
+        .policy
+        .group(group)
+        .windows
+        .iter()
+        .any(|w| !w.categories.intersection(categories).is_empty());
+    if windowed {
+        settings.window_ttl.min(settings.max_cache_ttl)
+    } else {
+        settings.max_cache_ttl
     }
+}
 
-    /// NXDOMAIN with Lychgate's SOA, so it is cached for `blocked_ttl` at most.
-    fn nxdomain(&self, q: &Question) -> Vec<u8> {
-        Answer::new(q, 3, self.settings.max_udp_payload)
-            .soa(self.settings.blocked_ttl)
-            .finish()
+/// A cache hit served from its pre-written bytes, when nothing about it needs more than TTL
+/// patches for this group; `None` sends it through the full check (an alias that is blocked, a
+/// private address, a SafeSearch CNAME, an answer too big for the client's UDP).
+fn serve_template(snap: &Snapshot, p: &mut Pending, hit: &UpstreamAnswer) -> Option<Vec<u8>> {
+    let settings = &snap.config.dns;
+    let t = hit.wire.as_ref()?;
+    if p.front.is_some() {
+        return None;
     }
-
-    /// The configured answer for a blocked name, for every question type. Always small: it
-    /// fits any UDP size.
-    fn blocked_answer(&self, q: &Question) -> Vec<u8> {
-        let BlockedAnswer::BlockPage { v4, v6 } = self.settings.blocked_answer else {
-            return self.nxdomain(q);
-        };
-        let ttl = self.settings.blocked_ttl;
-        let answer = Answer::new(q, 0, self.settings.max_udp_payload);
-        match (q.qtype(), v4, v6) {
-            (Rtype::A, Some(v4), _) => answer.a(v4, ttl),
-            (Rtype::AAAA, _, Some(v6)) => answer.aaaa(v6, ttl),
-            _ => answer.soa(ttl),
+    if !p.private_ok
+        && t.private
+            .iter()
+            .any(|ip| !snap.dns.exempt_addresses.contains(ip))
+    {
+        return None;
+    }
+    let mut categories = p.categories;
+    if !t.aliases.is_empty() {
+        let at = local_time(snap, p.ctx.time);
+        for name in &t.aliases {
+            let d = decide(snap, p.group, at, name);
+            if d.action == Action::Block {
+                return None;
+            }
+            categories = categories.union(d.categories);
         }
+    }
+    let mut cap = ttl_cap(snap, p.group, categories);
+    if t.is_negative() {
+        cap = cap.min(settings.max_negative_ttl);
+    }
+    let q = &p.question;
+    let header = super::wire::reply_header(q, hit.rcode.low());
+    let opt = q.edns.map(|_| settings.max_udp_payload);
+    let bytes = t.write(
+        header,
+        &q.wire,
+        hit.age(tokio::time::Instant::now()),
+        cap,
+        opt,
+    );
+    if p.transport == Transport::Udp && bytes.len() > udp_limit(q.edns, settings.max_udp_payload) {
+        return None;
+    }
+    if t.ech_stripped {
+        p.ctx.flag(Flag::EchStripped);
+    }
+    p.ctx.cache_hit = Some(true);
+    Some(bytes)
+}
+
+/// The decision's facts in the question's context; a block by a category list takes its
+/// sentence from the snapshot's table rather than formatting it anew.
+fn note_decision(ctx: &mut RequestContext, snap: &Snapshot, group: GroupId, d: &Decision) {
+    ctx.outcome = match d.action {
+        Action::Allow => Outcome::Allow,
+        Action::Block => Outcome::Block,
+    };
+    ctx.category_id = d.category;
+    ctx.rule = match d.rule {
+        Rule::Default => None,
+        Rule::DomainList { category } => snap
+            .dns
+            .list_rules
+            .get(usize::from(group.0))
+            .and_then(|r| r.get(usize::from(category.0)))
+            .cloned()
+            .or_else(|| Some(snap.config.policy.describe(group, d))),
+        _ => Some(snap.config.policy.describe(group, d)),
+    };
+}
+
+/// NXDOMAIN with Lychgate's SOA, so it is cached for `blocked_ttl` at most.
+fn nxdomain(snap: &Snapshot, q: &Question) -> Vec<u8> {
+    let settings = &snap.config.dns;
+    Answer::new(q, 3, settings.max_udp_payload)
+        .soa(settings.blocked_ttl)
         .finish()
-    }
+}
 
-    /// Lychgate's own name and `[[static_host]]` names, answered from the config.
-    fn local_answer(&self, q: &Question, config: &Config, local: SocketAddr) -> Option<Answer> {
-        let own;
-        let addresses: &[IpAddr] = if q.host == config.proxy.service_host {
-            own = if local.ip().is_unspecified() {
-                self.exempt_addresses.clone()
-            } else {
-                vec![local.ip().to_canonical()]
-            };
-            &own
+/// The configured answer for a blocked name, for every question type. Always small: it fits
+/// any UDP size.
+fn blocked_answer(snap: &Snapshot, q: &Question) -> Vec<u8> {
+    let settings = &snap.config.dns;
+    let BlockedAnswer::BlockPage { v4, v6 } = settings.blocked_answer else {
+        return nxdomain(snap, q);
+    };
+    let ttl = settings.blocked_ttl;
+    let answer = Answer::new(q, 0, settings.max_udp_payload);
+    match (q.qtype(), v4, v6) {
+        (Rtype::A, Some(v4), _) => answer.a(v4, ttl),
+        (Rtype::AAAA, _, Some(v6)) => answer.aaaa(v6, ttl),
+        _ => answer.soa(ttl),
+    }
+    .finish()
+}
+
+/// Lychgate's own name and `[[static_host]]` names, answered from the config.
+fn local_answer(snap: &Snapshot, q: &Question, local: SocketAddr) -> Option<Answer> {
+    let config = &snap.config;
+    let own;
+    let addresses: &[IpAddr] = if q.host == config.proxy.service_host {
+        own = if local.ip().is_unspecified() {
+            snap.dns.exempt_addresses.clone()
         } else {
-            config.static_hosts.get(&q.host)?
+            vec![local.ip().to_canonical()]
         };
-        let mut answer = Answer::new(q, 0, self.settings.max_udp_payload);
-        let mut any = false;
-        for ip in addresses {
-            answer = match (q.qtype(), ip) {
-                (Rtype::A, IpAddr::V4(v4)) => answer.a(*v4, LOCAL_TTL),
-                (Rtype::AAAA, IpAddr::V6(v6)) => answer.aaaa(*v6, LOCAL_TTL),
-                _ => continue,
-            };
-            any = true;
-        }
-        Some(if any { answer } else { answer.soa(LOCAL_TTL) })
+        &own
+    } else {
+        config.static_hosts.get(&q.host)?
+    };
+    let mut answer = Answer::new(q, 0, config.dns.max_udp_payload);
+    let mut any = false;
+    for ip in addresses {
+        answer = match (q.qtype(), ip) {
+            (Rtype::A, IpAddr::V4(v4)) => answer.a(*v4, LOCAL_TTL),
+            (Rtype::AAAA, IpAddr::V6(v6)) => answer.aaaa(*v6, LOCAL_TTL),
+            _ => continue,
+        };
+        any = true;
     }
+    Some(if any { answer } else { answer.soa(LOCAL_TTL) })
+}
 
-    /// Names whose answers may hold private addresses: the school's `internal_domains`,
-    /// `home.arpa`, `.internal`, and `[[static_host]]` names.
-    fn is_internal(&self, host: &str, config: &Config) -> bool {
-        let under = |zone: &str| {
-            host == zone
-                || (host.len() > zone.len()
-                    && host.ends_with(zone)
-                    && host.as_bytes()[host.len() - zone.len() - 1] == b'.')
-        };
-        self.settings.internal_domains.iter().any(|z| under(z))
-            || PRIVATE_ZONES.iter().any(|z| under(z))
-            || config.static_hosts.get(host).is_some()
-    }
+/// Names whose answers may hold private addresses: the school's `internal_domains`,
+/// `home.arpa`, `.internal`, and `[[static_host]]` names.
+fn is_internal(snap: &Snapshot, host: &str) -> bool {
+    let under = |zone: &str| {
+        host == zone
+            || (host.len() > zone.len()
+                && host.ends_with(zone)
+                && host.as_bytes()[host.len() - zone.len() - 1] == b'.')
+    };
+    snap.config.dns.internal_domains.iter().any(|z| under(z))
+        || PRIVATE_ZONES.iter().any(|z| under(z))
+        || snap.config.static_hosts.get(host).is_some()
 }
 
 /// The question a first asker is fetching: on drop (answered or abandoned) its entry leaves the
@@ -949,29 +861,9 @@ impl Drop for InflightGuard<'_> {
     }
 }
 
-/// The school's local time for deciding, worked out once a second per thread rather than per
-/// question (windows are minutes wide; the zone lookup is not free at 50,000 questions a
-/// second).
-fn local_time(config: &Config, at: jiff::Timestamp) -> LocalTime {
-    thread_local! {
-        static LAST: std::cell::Cell<Option<(usize, i64, LocalTime)>> =
-            const { std::cell::Cell::new(None) };
-    }
-    let policy = std::ptr::from_ref(&config.policy) as usize;
-    let second = at.as_second();
-    LAST.with(|last| match last.get() {
-        Some((p, s, t)) if p == policy && s == second => t,
-        _ => {
-            let t = config.policy.local_time(at);
-            last.set(Some((policy, second, t)));
-            t
-        }
-    })
-}
-
 /// A name decided for a group as a DNS question: host only, so a URL entry never blocks the
 /// whole domain.
-fn decide(config: &Config, group: GroupId, at: LocalTime, host: &str) -> Decision {
+fn decide(snap: &Snapshot, group: GroupId, at: LocalTime, host: &str) -> Decision {
     let request = Request {
         host,
         ip: None,
@@ -979,5 +871,5 @@ fn decide(config: &Config, group: GroupId, at: LocalTime, host: &str) -> Decisio
         query: None,
         kind: RequestKind::HostOnly,
     };
-    with_scratch(|s| config.policy.decide(group, at, &request, s))
+    decide_at(snap, group, at, &request)
 }

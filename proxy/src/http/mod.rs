@@ -2,11 +2,9 @@
 //! port-80 and port-443 listeners, and Lychgate's own pages.
 
 pub mod body;
-pub mod context;
 pub mod destination;
 pub mod framing_guard;
 pub mod headers;
-pub mod limits;
 pub mod own_pages;
 pub mod pages;
 pub mod server;

@@ -3,10 +3,10 @@
 //! (`lychgate.internal` by default), where staff block pages post their review requests.
 
 use super::body::ResponseBody;
-use super::context::{Outcome, RequestContext};
 use super::pages::{self, ReviewOutcome, ReviewRequest};
 use super::service::{self, Connection, Mode, ProxyResponse, page_response};
 use super::state::ProxyState;
+use crate::gate::{Outcome, RequestContext, TrafficKind};
 use crate::log::Flag;
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
@@ -42,7 +42,7 @@ pub async fn serve(
         }
         (&Method::POST, pages::REVIEW_PATH) => review(state, conn, ctx, req).await,
         (_, "/proxy.pac" | "/wpad.dat" | pages::REVIEW_PATH) => {
-            let page = service::status_page(state, StatusCode::METHOD_NOT_ALLOWED, &ctx.reference);
+            let page = service::status_page(state, &ctx, StatusCode::METHOD_NOT_ALLOWED);
             page_response(state, ctx, page).await
         }
         _ => {
@@ -55,7 +55,7 @@ pub async fn serve(
                 )
                 .await;
             }
-            let page = service::status_page(state, StatusCode::NOT_FOUND, &ctx.reference);
+            let page = service::status_page(state, &ctx, StatusCode::NOT_FOUND);
             page_response(state, ctx, page).await
         }
     }
@@ -67,7 +67,7 @@ async fn pac(
     mut ctx: RequestContext,
     req: Request<Incoming>,
 ) -> ProxyResponse {
-    let config = state.config.load();
+    let config = &ctx.snapshot().config;
     // The proxy address browsers should use: the one this request reached, if it named it.
     let proxy = req
         .headers()
@@ -105,25 +105,23 @@ async fn review(
     mut ctx: RequestContext,
     req: Request<Incoming>,
 ) -> ProxyResponse {
+    // A review request is an administrative event tied to a client, logged as `admin`.
+    ctx.kind = TrafficKind::Admin;
     ctx.method = "POST".to_string();
     let (auth, sign_in) = conn.sign_in(req.headers());
     // A failed sign-in still gets an answer: the submitter is then known by address only.
-    let identity = match state
-        .identify(conn.client.ip(), auth.as_deref(), sign_in)
-        .await
-    {
+    let identity = match state.gate.identify(&ctx, auth.as_deref(), sign_in).await {
         Ok(identity) => identity,
-        Err(_) => state.identities.by_address(conn.client.ip()),
+        Err(_) => ctx.snapshot().identities.by_address(conn.client.ip()),
     };
     let group = identity.group;
-    state.set_group(&mut ctx, group);
+    ctx.set_group(group);
     // Review requests are for staff: a pupil's "unblock this" goes to their teacher in person.
-    if service::audience(state, group) != pages::Audience::Staff {
+    if service::audience(ctx.snapshot(), group) != pages::Audience::Staff {
         ctx.outcome = Outcome::Block;
         ctx.rule = Some("review requests are for staff".to_string());
         ctx.identity = Some(identity);
-        let page =
-            service::error_page(state, &pages::ErrorKind::ReviewForStaffOnly, &ctx.reference);
+        let page = service::error_page(state, &ctx, &pages::ErrorKind::ReviewForStaffOnly);
         return page_response(state, ctx, page).await;
     }
     let body = match Limited::new(req.into_body(), pages::MAX_FORM_BYTES)
@@ -132,14 +130,13 @@ async fn review(
     {
         Ok(b) => {
             let body = b.to_bytes();
-            ctx.bytes_in
-                .store(body.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            ctx.bytes_in = body.len() as u64;
             body
         }
         Err(_) => {
             state.review_metrics.observe(ReviewOutcome::Invalid);
             ctx.identity = Some(identity);
-            let page = service::status_page(state, StatusCode::PAYLOAD_TOO_LARGE, &ctx.reference);
+            let page = service::status_page(state, &ctx, StatusCode::PAYLOAD_TOO_LARGE);
             return page_response(state, ctx, page).await;
         }
     };
@@ -165,8 +162,9 @@ async fn review(
             return service::bad_request(state, ctx, &reason).await;
         }
     };
-    let config = state.config.load();
-    let wall = state.clock.wall();
+    let snapshot = Arc::clone(ctx.snapshot());
+    let config = &snapshot.config;
+    let wall = state.gate.clock.wall();
     let reference = form.reference.clone();
     let request = ReviewRequest::from_ticket(wall, form, ticket);
     ctx.identity = Some(identity);
@@ -186,15 +184,14 @@ async fn review(
         Ok(()) => {
             state.review_metrics.observe(ReviewOutcome::Recorded);
             let time = wall.to_zoned_datetime(config.policy.timezone().clone());
-            let page = pages::render_review_thanks(&state.branding, &reference, &time);
+            let page = pages::render_review_thanks(&config.block_page.branding, &reference, &time);
             page_response(state, ctx, page).await
         }
         Err(e) => {
             state.review_metrics.observe(ReviewOutcome::StoreFailed);
             tracing::error!(error = %e, "cannot record a review request");
             ctx.outcome = Outcome::Error;
-            let page =
-                service::error_page(state, &pages::ErrorKind::LoggingUnavailable, &ctx.reference);
+            let page = service::error_page(state, &ctx, &pages::ErrorKind::LoggingUnavailable);
             page_response(state, ctx, page).await
         }
     }

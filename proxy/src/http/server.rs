@@ -4,12 +4,12 @@
 //! by tokio and never takes the daemon down; shutdown lets in-flight requests finish.
 
 use super::body::{Committed, OnBodyEnd};
-use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::GuardedIo;
-use super::limits::ConnectionSlot;
 use super::service::{self, Connection, Mode};
 use super::state::ProxyState;
 use super::tunnel;
+use crate::gate::limits::ConnectionSlot;
+use crate::gate::{Outcome, RequestContext, TrafficKind};
 use crate::log::{Flag, RefusedReason};
 use crate::metrics::ReasonLabel;
 use hyper::service::service_fn;
@@ -46,7 +46,7 @@ pub async fn serve(
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            () = state.shutdown.cancelled() => break,
+            () = state.gate.shutdown.cancelled() => break,
         };
         let (stream, peer) = match accepted {
             Ok(a) => a,
@@ -58,7 +58,7 @@ pub async fn serve(
             }
         };
         let client = peer.ip();
-        let Some(network) = state.config.load().network_of(client) else {
+        let Some(network) = state.gate.snapshot().config.network_of(client) else {
             refused(&state, "not_in_network");
             tracker.spawn(refuse_outsider(Arc::clone(&state), stream, peer, kind));
             continue;
@@ -73,7 +73,7 @@ pub async fn serve(
         };
         let slot = Arc::new(ConnectionSlot::new(
             guard,
-            state.metrics.connections_active.clone(),
+            state.gate.metrics.connections_active.clone(),
         ));
         let state = Arc::clone(&state);
         tracker.spawn(async move {
@@ -99,6 +99,7 @@ pub async fn serve(
 
 fn refused(state: &ProxyState, reason: &'static str) {
     state
+        .gate
         .metrics
         .refused
         .get_or_create(&ReasonLabel { reason })
@@ -122,7 +123,10 @@ async fn serve_http(
     mode: Mode,
     slot: Arc<ConnectionSlot>,
 ) {
-    let config = state.config.load_full();
+    // The connection's own settings (header limits and timeout) come from the snapshot current
+    // when it was accepted; each request on it takes the snapshot current when it arrives.
+    let snapshot = state.gate.snapshot();
+    let config = &snapshot.config;
     let conn = Connection { client: peer, mode };
     let (io, alarm) = GuardedIo::new(stream);
     let sent = io.sent_since_read();
@@ -162,7 +166,7 @@ async fn serve_http(
     tokio::pin!(connection);
     let result = tokio::select! {
         r = connection.as_mut() => r,
-        () = state.shutdown.cancelled() => {
+        () = state.gate.shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.as_mut().await
         }
@@ -179,19 +183,15 @@ async fn internal_error(
     e: &str,
 ) -> service::ProxyResponse {
     tracing::error!(client = %peer.ip(), error = %e, "a request handler failed; answered 500");
-    let mut ctx = RequestContext::new(
-        TrafficKind::Http,
-        peer.ip(),
-        super::context::new_reference(),
-    );
+    let mut ctx = state.gate.begin(TrafficKind::Http, peer.ip());
     ctx.outcome = Outcome::Error;
     ctx.rule = Some("internal error in Lychgate".to_string());
     let page = service::error_page(
         state,
+        &ctx,
         &super::pages::ErrorKind::BadRequest {
             reason: "Lychgate could not handle this request",
         },
-        &ctx.reference,
     );
     let page = super::pages::Page {
         status: http::StatusCode::INTERNAL_SERVER_ERROR,
@@ -218,24 +218,20 @@ fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Error, s
         return;
     };
     state
+        .gate
         .metrics
         .bad_requests
         .get_or_create(&ReasonLabel { reason })
         .inc();
-    let mut ctx = RequestContext::new(
-        TrafficKind::Http,
-        peer.ip(),
-        super::context::new_reference(),
-    );
+    let mut ctx = state.gate.begin(TrafficKind::Http, peer.ip());
     // Only clients in a network get here: they have a group by address.
-    let who = state.identities.by_address(peer.ip());
-    state.set_group(&mut ctx, who.group);
-    ctx.identity = Some(who);
+    let who = ctx.snapshot().identities.by_address(peer.ip());
+    ctx.set_identity(who);
     ctx.outcome = Outcome::Error;
     ctx.status = 400;
     ctx.bytes_out = sent;
     ctx.rule = Some(format!("bad request: {e}"));
-    state.summarise(ctx, summary);
+    state.gate.summarise(ctx, summary);
 }
 
 /// Clients outside the configured networks: a 403 page on the HTTP listeners (so a technician
@@ -248,24 +244,19 @@ async fn refuse_outsider(
     kind: ListenerKind,
 ) {
     if kind == ListenerKind::TransparentTls {
-        let mut ctx =
-            RequestContext::new(TrafficKind::Tls, peer.ip(), super::context::new_reference());
+        let mut ctx = state.gate.begin(TrafficKind::Tls, peer.ip());
         ctx.outcome = Outcome::Block;
         ctx.flag(Flag::NotInNetwork);
         ctx.rule = Some("client is not in a configured network".to_string());
         drop(stream);
-        state.summarise(ctx, RefusedReason::NotInNetwork);
+        state.gate.summarise(ctx, RefusedReason::NotInNetwork);
         return;
     }
     let svc_state = Arc::clone(&state);
     let svc = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let state = Arc::clone(&svc_state);
         async move {
-            let mut ctx = RequestContext::new(
-                TrafficKind::Http,
-                peer.ip(),
-                super::context::new_reference(),
-            );
+            let mut ctx = state.gate.begin(TrafficKind::Http, peer.ip());
             ctx.method = req.method().as_str().to_string();
             ctx.host = req.uri().host().unwrap_or_default().to_string();
             ctx.port = req.uri().port_u16().unwrap_or(0);
@@ -276,7 +267,7 @@ async fn refuse_outsider(
             ctx.outcome = Outcome::Block;
             ctx.flag(Flag::NotInNetwork);
             ctx.rule = Some("client is not in a configured network".to_string());
-            let page = service::status_page(&state, http::StatusCode::FORBIDDEN, &ctx.reference);
+            let page = service::status_page(&state, &ctx, http::StatusCode::FORBIDDEN);
             ctx.status = page.status.as_u16();
             let reference = ctx.reference.clone();
             let done = Box::new(SummariseOnEnd { state, ctx });
@@ -306,7 +297,7 @@ impl OnBodyEnd for SummariseOnEnd {
         if !complete {
             ctx.flag(Flag::ClientClosed);
         }
-        state.summarise(ctx, RefusedReason::NotInNetwork);
+        state.gate.summarise(ctx, RefusedReason::NotInNetwork);
         None
     }
 }

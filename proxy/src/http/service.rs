@@ -4,14 +4,16 @@
 //! port-80 listener (origin-form requests with a `Host` header) alike.
 
 use super::body::{Committed, Counted, OnBodyEnd, ResponseBody, UpstreamBody};
-use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::FramingAlarm;
 use super::headers::{self, FramingError};
-use super::limits::ConnectionSlot;
 use super::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
-use super::state::{IdentifyError, ProxyState, SignIn};
+use super::state::ProxyState;
 use super::upstream::UpstreamFailure;
 use super::{own_pages, tunnel};
+use crate::gate::limits::ConnectionSlot;
+use crate::gate::snapshot::Snapshot;
+use crate::gate::{IdentifyError, SignIn};
+use crate::gate::{Outcome, RequestContext, TrafficKind};
 use crate::identity::AuthError;
 use crate::log::Flag;
 use crate::safe_search;
@@ -82,12 +84,8 @@ pub async fn handle(
     slot: Arc<ConnectionSlot>,
     req: Request<Incoming>,
 ) -> Result<ProxyResponse, Infallible> {
-    let mut ctx = RequestContext::new(
-        TrafficKind::Http,
-        conn.client.ip(),
-        super::context::new_reference(),
-    );
-    ctx.arm(&state);
+    let mut ctx = state.gate.begin(TrafficKind::Http, conn.client.ip());
+    ctx.arm(&state.gate);
     ctx.method = req.method().as_str().to_string();
     ctx.host = req.uri().host().unwrap_or_default().to_string();
     if framing.raised() {
@@ -128,7 +126,8 @@ async fn serve_http(
     };
     ctx.host.clone_from(&target.host);
     ctx.port = target.port;
-    let config = state.config.load_full();
+    let snapshot = Arc::clone(ctx.snapshot());
+    let config = &snapshot.config;
     let service_host = &config.proxy.service_host;
     let wpad = matches!(conn.mode, Mode::Transparent { .. })
         && (target.host == "wpad" || target.host.starts_with("wpad."))
@@ -152,15 +151,15 @@ async fn serve_http(
     // Phase 2: who.
     let (auth_header, sign_in) = conn.sign_in(req.headers());
     let identity = match state
-        .identify(ctx.client, auth_header.as_deref(), sign_in)
+        .gate
+        .identify(&ctx, auth_header.as_deref(), sign_in)
         .await
     {
         Ok(id) => id,
         Err(e) => return identify_failed(&state, ctx, e).await,
     };
     let group = identity.group;
-    state.set_group(&mut ctx, group);
-    ctx.identity = Some(identity);
+    ctx.set_identity(identity);
 
     // Phase 3: decide.
     let url_text = if target.host.contains(':') {
@@ -180,11 +179,11 @@ async fn serve_http(
     ctx.host.push_str(request.host);
     ctx.path = request.path.to_string();
     ctx.query = request.query.map(str::to_string);
-    let decision = state.decide(&mut ctx, group, &request);
-    if state.log_blocks(&mut ctx, group) {
+    let decision = state.gate.decide(&mut ctx, group, &request);
+    if state.gate.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         ctx.outcome = Outcome::Error;
-        let page = error_page(&state, &ErrorKind::LoggingUnavailable, &ctx.reference);
+        let page = error_page(&state, &ctx, &ErrorKind::LoggingUnavailable);
         return page_response(&state, ctx, page).await;
     }
     if ctx.outcome == Outcome::Block {
@@ -286,7 +285,8 @@ async fn forward(
     target: RawTarget,
     group: GroupId,
 ) -> ProxyResponse {
-    let config = state.config.load_full();
+    let snapshot = Arc::clone(ctx.snapshot());
+    let config = &snapshot.config;
     let redirected = safe_search::redirect(config.policy.group(group), &ctx.host);
     if redirected.is_some() {
         ctx.flag(Flag::SafeSearch);
@@ -346,8 +346,7 @@ async fn forward(
     headers::add_via(&mut parts.headers, version, &config.proxy.via);
     parts.uri = uri;
     parts.version = http::Version::HTTP_11;
-    let upstream_req =
-        Request::from_parts(parts, UpstreamBody::new(body, Arc::clone(&ctx.bytes_in)));
+    let upstream_req = Request::from_parts(parts, UpstreamBody::new(body, ctx.body_counter()));
 
     let sent = std::time::Instant::now();
     let result =
@@ -361,6 +360,7 @@ async fn forward(
         Err(_) => return upstream_failed(&state, ctx, UpstreamFailure::Timeout).await,
     };
     state
+        .gate
         .metrics
         .upstream_seconds
         .observe(sent.elapsed().as_secs_f64());
@@ -404,8 +404,8 @@ fn authority_text(host: &str, port: u16) -> String {
 }
 
 /// Who a page is for.
-pub fn audience(state: &ProxyState, group: GroupId) -> Audience {
-    match state.config.load().policy.group(group).kind {
+pub fn audience(snapshot: &Snapshot, group: GroupId) -> Audience {
+    match snapshot.config.policy.group(group).kind {
         GroupKind::Staff => Audience::Staff,
         GroupKind::Pupil => Audience::Pupil,
         GroupKind::Guest => Audience::Guest,
@@ -433,14 +433,16 @@ pub fn block_page(
     url: &str,
     category: Option<lychgate_classifier::category::CategoryId>,
 ) -> Page {
-    let config = state.config.load();
+    let snapshot = ctx.snapshot();
+    let config = &snapshot.config;
     let categories = config.policy.categories();
     let time = state
+        .gate
         .clock
         .wall()
         .to_zoned_datetime(config.policy.timezone().clone());
     let user = ctx.identity.as_ref().and_then(|i| i.user.as_deref());
-    let audience = audience(state, group);
+    let audience = audience(snapshot, group);
     let review_url = state
         .review_url
         .as_deref()
@@ -460,7 +462,7 @@ pub fn block_page(
         );
     }
     pages::render_block_page(
-        &state.branding,
+        &config.block_page.branding,
         &BlockPageInput {
             audience,
             url,
@@ -481,13 +483,14 @@ pub fn block_page(
 }
 
 /// An error page for this request.
-pub fn error_page(state: &ProxyState, kind: &ErrorKind<'_>, reference: &str) -> Page {
-    let config = state.config.load();
+pub fn error_page(state: &ProxyState, ctx: &RequestContext, kind: &ErrorKind<'_>) -> Page {
+    let config = &ctx.snapshot().config;
     let time = state
+        .gate
         .clock
         .wall()
         .to_zoned_datetime(config.policy.timezone().clone());
-    pages::render_error_page(&state.branding, kind, reference, &time)
+    pages::render_error_page(&config.block_page.branding, kind, &ctx.reference, &time)
 }
 
 /// Sends a page, and logs the request once the page has gone out.
@@ -526,7 +529,7 @@ pub async fn bad_request(
         ctx.outcome = Outcome::Error;
     }
     ctx.rule.get_or_insert_with(|| reason.to_string());
-    let page = error_page(state, &ErrorKind::BadRequest { reason }, &ctx.reference);
+    let page = error_page(state, &ctx, &ErrorKind::BadRequest { reason });
     page_response(state, ctx, page).await
 }
 
@@ -536,6 +539,7 @@ async fn framing_refused(
     e: FramingError,
 ) -> ProxyResponse {
     state
+        .gate
         .metrics
         .bad_requests
         .get_or_create(&crate::metrics::ReasonLabel { reason: e.label() })
@@ -550,13 +554,19 @@ pub async fn identify_failed(
     e: IdentifyError,
 ) -> ProxyResponse {
     ctx.outcome = Outcome::Error;
-    let realm = state.branding.school_name.replace('"', "'");
+    let realm = ctx
+        .snapshot()
+        .config
+        .block_page
+        .branding
+        .school_name
+        .replace('"', "'");
     let (page, retry_after) = match &e {
         IdentifyError::Auth(AuthError::RateLimited) => {
             ctx.flag(Flag::AuthRateLimited);
-            let secs = state
+            let secs = ctx
+                .snapshot()
                 .config
-                .load()
                 .identity
                 .auth
                 .failure_window
@@ -565,27 +575,21 @@ pub async fn identify_failed(
             (
                 error_page(
                     state,
+                    &ctx,
                     &ErrorKind::TooManySignInFailures {
                         retry_after_secs: secs,
                     },
-                    &ctx.reference,
                 ),
                 Some(secs),
             )
         }
         IdentifyError::Auth(_) => {
             ctx.flag(Flag::AuthFailed);
-            (
-                error_page(state, &ErrorKind::ProxyAuthRequired, &ctx.reference),
-                None,
-            )
+            (error_page(state, &ctx, &ErrorKind::ProxyAuthRequired), None)
         }
         IdentifyError::AuthRequired => {
             ctx.flag(Flag::AuthRequired);
-            (
-                error_page(state, &ErrorKind::ProxyAuthRequired, &ctx.reference),
-                None,
-            )
+            (error_page(state, &ctx, &ErrorKind::ProxyAuthRequired), None)
         }
     };
     let mut response = page_response(state, ctx, page).await;
@@ -616,7 +620,7 @@ pub async fn upstream_failed(
         UpstreamFailure::Destination(_) => ErrorKind::DestinationRefused { host: &host },
         UpstreamFailure::Other => ErrorKind::UpstreamUnreachable { host: &host },
     };
-    let page = error_page(state, &kind, &ctx.reference);
+    let page = error_page(state, &ctx, &kind);
     page_response(state, ctx, page).await
 }
 
@@ -626,19 +630,16 @@ pub async fn upstream_failed(
 /// 1xx, 204, 304: hyper sends the head alone and never reads the body) is complete with its
 /// head, so its line is written and committed here, before the head is returned.
 pub async fn finisher(state: &Arc<ProxyState>, ctx: RequestContext) -> Box<dyn OnBodyEnd> {
-    let Some(permit) = state.log.reserve().await else {
+    let Some(permit) = state.gate.log.reserve().await else {
         tracing::error!(reference = %ctx.reference, "request log writer has stopped; record written to stderr");
-        state.count(&ctx);
-        super::state::write_unlogged(&ctx.into_record(&state.config.load()));
+        state.gate.count(&ctx);
+        crate::gate::write_unlogged(&ctx.into_record());
         return Box::new(NoRecord);
     };
     let bodiless = ctx.method == "HEAD" || matches!(ctx.status, 100..=199 | 204 | 304);
     if bodiless {
-        state.count(&ctx);
-        permit
-            .send(ctx.into_record(&state.config.load()))
-            .committed()
-            .await;
+        state.gate.count(&ctx);
+        permit.send(ctx.into_record()).committed().await;
         return Box::new(NoRecord);
     }
     Box::new(RecordOnEnd {
@@ -665,8 +666,8 @@ impl OnBodyEnd for RecordOnEnd {
         if !complete {
             ctx.flag(Flag::ClientClosed);
         }
-        state.count(&ctx);
-        let ticket = permit.send(ctx.into_record(&state.config.load()));
+        state.gate.count(&ctx);
+        let ticket = permit.send(ctx.into_record());
         // A body cut short has no end left to hold back.
         complete.then(|| Box::pin(ticket.committed()) as Committed)
     }
@@ -683,7 +684,7 @@ impl OnBodyEnd for NoRecord {
 }
 
 /// A status and reason page used by own pages.
-pub fn status_page(state: &ProxyState, status: StatusCode, reference: &str) -> Page {
+pub fn status_page(state: &ProxyState, ctx: &RequestContext, status: StatusCode) -> Page {
     let kind = match status {
         StatusCode::NOT_FOUND => ErrorKind::NotFound,
         StatusCode::METHOD_NOT_ALLOWED => ErrorKind::MethodNotAllowed,
@@ -693,7 +694,7 @@ pub fn status_page(state: &ProxyState, status: StatusCode, reference: &str) -> P
             reason: "the request cannot be served",
         },
     };
-    error_page(state, &kind, reference)
+    error_page(state, ctx, &kind)
 }
 
 #[cfg(test)]

@@ -4,16 +4,16 @@
 //! is refused — and then splice bytes both ways without terminating TLS.
 
 use super::body::{Counted, ResponseBody};
-use super::context::{Outcome, RequestContext, TrafficKind};
-use super::limits::ConnectionSlot;
 use super::service::{self, Connection, NoRecord, ProxyResponse};
-use super::state::{ProxyState, SignIn};
+use super::state::ProxyState;
 use super::upstream::{UpstreamFailure, connect_checked};
+use crate::gate::limits::ConnectionSlot;
+use crate::gate::{Outcome, RequestContext, TrafficKind};
 use crate::log::Flag;
 use crate::safe_search;
 use crate::tls::alert::{AlertDescription, alert_record};
 use crate::tls::{HelloError, read_client_hello};
-use http::{Request, Response, StatusCode, header};
+use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use lychgate_classifier::host::{Host, normalize_host};
@@ -87,7 +87,7 @@ fn decide_host(
         query: None,
         kind: RequestKind::HostOnly,
     };
-    state.decide(ctx, group, &request)
+    state.gate.decide(ctx, group, &request)
 }
 
 /// `CONNECT host:port`: decided on the authority, answered 200, then decided again on the SNI.
@@ -118,27 +118,22 @@ pub async fn connect(
     } else {
         format!("{host}:{port}")
     });
-    let auth = req
-        .headers()
-        .get(header::PROXY_AUTHORIZATION)
-        .map(|v| v.as_bytes().to_vec());
-    let identity = match state
-        .identify(ctx.client, auth.as_deref(), SignIn::Possible)
-        .await
-    {
+    let (auth, sign_in) = conn.sign_in(req.headers());
+    let identity = match state.gate.identify(&ctx, auth.as_deref(), sign_in).await {
         Ok(i) => i,
         Err(e) => return service::identify_failed(&state, ctx, e).await,
     };
     let group = identity.group;
-    state.set_group(&mut ctx, group);
-    ctx.identity = Some(identity);
+    ctx.set_identity(identity);
 
-    let config = state.config.load_full();
+    let snapshot = Arc::clone(ctx.snapshot());
+    let config = &snapshot.config;
     if !config.proxy.connect_ports.contains(&port) {
         ctx.outcome = Outcome::Block;
         ctx.rule = Some(format!("port {port} is not an allowed CONNECT port"));
         ctx.flag(Flag::PortNotAllowed);
         state
+            .gate
             .metrics
             .tunnels
             .get_or_create(&crate::metrics::ReasonLabel {
@@ -153,6 +148,7 @@ pub async fn connect(
     let decision_category = decision.category;
     if decision.action == Action::Block {
         state
+            .gate
             .metrics
             .tunnels
             .get_or_create(&crate::metrics::ReasonLabel { reason: "blocked" })
@@ -162,14 +158,10 @@ pub async fn connect(
         let page = service::block_page(&state, &ctx, group, &url, decision_category);
         return service::page_response(&state, ctx, page).await;
     }
-    if state.log_blocks(&mut ctx, group) {
+    if state.gate.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         ctx.outcome = Outcome::Error;
-        let page = service::error_page(
-            &state,
-            &super::pages::ErrorKind::LoggingUnavailable,
-            &ctx.reference,
-        );
+        let page = service::error_page(&state, &ctx, &super::pages::ErrorKind::LoggingUnavailable);
         return service::page_response(&state, ctx, page).await;
     }
 
@@ -185,6 +177,7 @@ pub async fn connect(
                 let failure = e.failure();
                 if let UpstreamFailure::Destination(_) = failure {
                     state
+                        .gate
                         .metrics
                         .tunnels
                         .get_or_create(&crate::metrics::ReasonLabel {
@@ -200,18 +193,18 @@ pub async fn connect(
     let state2 = Arc::clone(&state);
     // The tunnel outlives the HTTP exchange: it keeps the connection's slot (limits, gauge)
     // and is tracked, so shutdown waits for it and its record reaches the log.
-    state.tasks.spawn(async move {
+    state.gate.tasks.spawn(async move {
         let _slot = slot;
         match hyper::upgrade::on(req).await {
             Ok(upgraded) => {
                 let client = TokioIo::new(upgraded);
-                run_tunnel(state2, conn, ctx, group, client, host, port, None, checked).await;
+                run_tunnel(state2, ctx, group, client, host, port, None, checked).await;
             }
             Err(e) => {
                 tracing::debug!(error = %e, "CONNECT upgrade failed");
                 ctx.flag(Flag::UpgradeFailed);
                 ctx.outcome = Outcome::Error;
-                state2.record(ctx).await;
+                state2.gate.record(ctx).await;
             }
         }
     });
@@ -232,38 +225,21 @@ pub async fn transparent_tls(
     peer: SocketAddr,
     original_dst: Option<SocketAddr>,
 ) {
-    let mut ctx = RequestContext::new(TrafficKind::Tls, peer.ip(), super::context::new_reference());
+    let mut ctx = state.gate.begin(TrafficKind::Tls, peer.ip());
     ctx.scheme = "https";
     ctx.port = original_dst.map_or(443, |d| d.port());
-    let identity = state.identities.by_address(peer.ip());
+    let identity = ctx.snapshot().identities.by_address(peer.ip());
     let group = identity.group;
-    state.set_group(&mut ctx, group);
-    ctx.identity = Some(identity);
-    let conn = Connection {
-        client: peer,
-        mode: service::Mode::Transparent { original_dst },
-    };
+    ctx.set_identity(identity);
     let host = original_dst.map_or_else(String::new, |d| d.ip().to_string());
     let port = ctx.port;
-    run_tunnel(
-        state,
-        conn,
-        ctx,
-        group,
-        client,
-        host,
-        port,
-        original_dst,
-        None,
-    )
-    .await;
+    run_tunnel(state, ctx, group, client, host, port, original_dst, None).await;
 }
 
 /// The shared second half: first bytes, SNI decision, upstream connection, splice, record.
 #[allow(clippy::too_many_arguments)]
 async fn run_tunnel<S>(
     state: Arc<ProxyState>,
-    conn: Connection,
     mut ctx: RequestContext,
     group: GroupId,
     mut client: S,
@@ -274,7 +250,8 @@ async fn run_tunnel<S>(
 ) where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let config = state.config.load_full();
+    let snapshot = Arc::clone(ctx.snapshot());
+    let config = &snapshot.config;
     let meta = config.groups.get(group.0 as usize).copied();
     let mut first = Vec::with_capacity(2048);
     let first_kind = read_hello(&state, &mut client, &mut first, config.proxy.hello_timeout).await;
@@ -337,7 +314,7 @@ async fn run_tunnel<S>(
     if host.is_empty() {
         refuse.get_or_insert("no_destination");
     }
-    if refuse.is_none() && state.log_blocks(&mut ctx, group) {
+    if refuse.is_none() && state.gate.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         refuse = Some("fail_closed");
     }
@@ -346,12 +323,13 @@ async fn run_tunnel<S>(
             ctx.outcome = Outcome::Block;
         }
         state
+            .gate
             .metrics
             .tunnels
             .get_or_create(&crate::metrics::ReasonLabel { reason })
             .inc();
         // The refusal is the answer: its line is in the file before the client has it.
-        state.record(ctx).await;
+        state.gate.record(ctx).await;
         if is_tls {
             let alert = alert_record(AlertDescription::AccessDenied);
             let _ = client.write_all(&alert).await;
@@ -389,13 +367,14 @@ async fn run_tunnel<S>(
                 ctx.outcome = Outcome::Block;
                 ctx.rule = Some(format!("`{host}` does not resolve to {}", dst.ip()));
                 state
+                    .gate
                     .metrics
                     .tunnels
                     .get_or_create(&crate::metrics::ReasonLabel {
                         reason: "host_mismatch",
                     })
                     .inc();
-                state.record(ctx).await;
+                state.gate.record(ctx).await;
                 let _ = client
                     .write_all(&alert_record(AlertDescription::AccessDenied))
                     .await;
@@ -424,6 +403,7 @@ async fn run_tunnel<S>(
             state.upstream_failed(&mut ctx, failure);
             let alert = if let UpstreamFailure::Destination(reason) = failure {
                 state
+                    .gate
                     .metrics
                     .tunnels
                     .get_or_create(&crate::metrics::ReasonLabel {
@@ -440,7 +420,7 @@ async fn run_tunnel<S>(
                 ctx.rule = Some(format!("cannot reach {host}:{port}: {}", failure.name()));
                 AlertDescription::InternalError
             };
-            state.record(ctx).await;
+            state.gate.record(ctx).await;
             if is_tls {
                 let _ = client.write_all(&alert_record(alert)).await;
             }
@@ -454,17 +434,17 @@ async fn run_tunnel<S>(
     if upstream.write_all(&first).await.is_err() {
         ctx.outcome = Outcome::Error;
         ctx.flag(Flag::UpstreamError);
-        state.record(ctx).await;
+        state.gate.record(ctx).await;
         return;
     }
-    ctx.bytes_in
-        .fetch_add(first.len() as u64, std::sync::atomic::Ordering::Relaxed);
+    ctx.bytes_in += first.len() as u64;
     state
+        .gate
         .metrics
         .tunnels
         .get_or_create(&crate::metrics::ReasonLabel { reason: "opened" })
         .inc();
-    state.metrics.tunnels_active.inc();
+    state.gate.metrics.tunnels_active.inc();
     let fail_closed = meta.is_none_or(|m| m.fail_closed);
     let (up, down, end) = splice(
         &state,
@@ -474,15 +454,13 @@ async fn run_tunnel<S>(
         fail_closed,
     )
     .await;
-    state.metrics.tunnels_active.dec();
-    ctx.bytes_in
-        .fetch_add(up, std::sync::atomic::Ordering::Relaxed);
+    state.gate.metrics.tunnels_active.dec();
+    ctx.bytes_in += up;
     ctx.bytes_out = down;
     if let Some(flag) = end {
         ctx.flag(flag);
     }
-    let _ = conn;
-    state.record(ctx).await;
+    state.gate.record(ctx).await;
 }
 
 /// Copies both ways until either side closes, the tunnel idles out, the daemon stops, or —
@@ -504,7 +482,7 @@ where
     let mut down = 0u64;
     let mut cbuf = vec![0u8; 64 * 1024];
     let mut ubuf = vec![0u8; 64 * 1024];
-    let mut health = state.log.health();
+    let mut health = state.gate.log.health();
     let mut client_open = true;
     let mut upstream_open = true;
     let end = loop {
@@ -521,7 +499,7 @@ where
                 Ok(n) => { if cw.write_all(&ubuf[..n]).await.is_err() { break None; } down += n as u64; }
             },
             () = tokio::time::sleep(idle) => break Some(Flag::IdleTimeout),
-            () = state.shutdown.cancelled() => break Some(Flag::Shutdown),
+            () = state.gate.shutdown.cancelled() => break Some(Flag::Shutdown),
             changed = health.changed(), if fail_closed => {
                 if changed.is_err() || !*health.borrow() { break Some(Flag::FailClosed); }
             }

@@ -2,8 +2,8 @@
 //! decide → forward or block → respond), collected in one place so the log record and the
 //! metrics are written once, at the end, from the same facts.
 
-use super::state::ProxyState;
-use crate::config::Config;
+use super::Gate;
+use super::snapshot::Snapshot;
 use crate::identity::ClientIdentity;
 use crate::log::{Concern, Flag, LogDecision, RecordType, RequestRecord};
 use lychgate_classifier::concern::{Severity, Theme};
@@ -21,15 +21,22 @@ pub enum TrafficKind {
     Connect,
     /// A transparent port-443 connection (SNI peeked).
     Tls,
+    /// A question to the filtering DNS server.
+    Dns,
+    /// An administrative event tied to a client: an identity binding, a review request.
+    Admin,
 }
 
 impl TrafficKind {
-    /// Position in the metrics' index (`metrics::RequestCounters`: http, connect, tls).
-    pub const fn index(self) -> usize {
+    /// Position in the metrics' index (`metrics::RequestCounters`: http, connect, tls, admin);
+    /// `None` for DNS questions, which the DNS server counts in its own metrics (by type).
+    pub const fn index(self) -> Option<usize> {
         match self {
-            TrafficKind::Http => 0,
-            TrafficKind::Connect => 1,
-            TrafficKind::Tls => 2,
+            TrafficKind::Http => Some(0),
+            TrafficKind::Connect => Some(1),
+            TrafficKind::Tls => Some(2),
+            TrafficKind::Admin => Some(3),
+            TrafficKind::Dns => None,
         }
     }
 }
@@ -75,9 +82,9 @@ pub struct RequestContext {
     pub group_id: Option<lychgate_classifier::policy::GroupId>,
     /// The deciding category (its name is looked up when the record is written).
     pub category_id: Option<lychgate_classifier::category::CategoryId>,
-    /// HTTP method (`CONNECT` for tunnels, empty for transparent TLS).
+    /// HTTP method (`CONNECT` for tunnels, empty for transparent TLS and DNS).
     pub method: String,
-    /// `http` or `https`.
+    /// `http` or `https`; empty for DNS.
     pub scheme: &'static str,
     /// Host as decided on (normalised).
     pub host: String,
@@ -89,8 +96,11 @@ pub struct RequestContext {
     pub query: Option<String>,
     /// Status sent to the client (0 when none, e.g. a tunnel closed with a TLS alert).
     pub status: u16,
-    /// Request body bytes from the client.
-    pub bytes_in: Arc<AtomicU64>,
+    /// Bytes from the client counted by the handler itself (a DNS packet, a form, a tunnel).
+    pub bytes_in: u64,
+    /// Request body bytes counted as the body streams to the origin (see
+    /// [`RequestContext::body_counter`]).
+    body_in: Option<Arc<AtomicU64>>,
     /// Response bytes to the client.
     pub bytes_out: u64,
     /// The outcome.
@@ -108,13 +118,29 @@ pub struct RequestContext {
     pub flags: Vec<Flag>,
     /// Wall-clock time it arrived.
     pub time: jiff::Timestamp,
+    /// DNS: the question's type.
+    pub qtype: Option<std::borrow::Cow<'static, str>>,
+    /// DNS: the answer's response code.
+    pub rcode: Option<&'static str>,
+    /// DNS: whether the answer came from the cache (`None`: no upstream answer was needed).
+    pub cache_hit: Option<bool>,
+    /// DNS: how long the upstream took to answer.
+    pub upstream: Option<std::time::Duration>,
+    /// The snapshot the request started on, used to its end.
+    snapshot: Arc<Snapshot>,
     /// Set while the request's record is still owed: see [`RequestContext::arm`].
-    recorder: Option<Arc<ProxyState>>,
+    recorder: Option<Arc<Gate>>,
 }
 
 impl RequestContext {
-    /// A new context for a request from `client`.
-    pub fn new(kind: TrafficKind, client: IpAddr, reference: String) -> Self {
+    /// A new context for a request from `client`, decided and recorded on `snapshot` (see
+    /// [`Gate::begin`]).
+    pub fn new(
+        kind: TrafficKind,
+        client: IpAddr,
+        reference: String,
+        snapshot: Arc<Snapshot>,
+    ) -> Self {
         RequestContext {
             started: Instant::now(),
             reference,
@@ -125,13 +151,18 @@ impl RequestContext {
             group_id: None,
             category_id: None,
             method: String::new(),
-            scheme: "http",
+            scheme: if matches!(kind, TrafficKind::Dns) {
+                ""
+            } else {
+                "http"
+            },
             host: String::new(),
             port: 0,
             path: String::new(),
             query: None,
             status: 0,
-            bytes_in: Arc::default(),
+            bytes_in: 0,
+            body_in: None,
             bytes_out: 0,
             outcome: Outcome::Error,
             rule: None,
@@ -140,13 +171,45 @@ impl RequestContext {
             concerns: Vec::new(),
             flags: Vec::new(),
             time: jiff::Timestamp::now(),
+            qtype: None,
+            rcode: None,
+            cache_hit: None,
+            upstream: None,
+            snapshot,
             recorder: None,
         }
     }
 
-    /// Request body bytes seen so far.
+    /// The snapshot this request is decided and recorded on.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// Sets who the request is for: the identity, its group's id and (shared, never
+    /// reallocated) name.
+    pub fn set_identity(&mut self, identity: ClientIdentity) {
+        self.set_group(identity.group);
+        self.identity = Some(identity);
+    }
+
+    /// Sets the request's group: its id and (shared, never reallocated) name.
+    pub fn set_group(&mut self, group: lychgate_classifier::policy::GroupId) {
+        self.group_id = Some(group);
+        self.group = self.snapshot.group_names.get(usize::from(group.0)).cloned();
+    }
+
+    /// Bytes from the client so far.
     pub fn bytes_in(&self) -> u64 {
-        self.bytes_in.load(Ordering::Relaxed)
+        self.bytes_in
+            + self
+                .body_in
+                .as_ref()
+                .map_or(0, |b| b.load(Ordering::Relaxed))
+    }
+
+    /// A counter for the request body's bytes, for the body as it streams to the origin.
+    pub fn body_counter(&mut self) -> Arc<AtomicU64> {
+        Arc::clone(self.body_in.get_or_insert_with(Arc::default))
     }
 
     /// Adds a flag once.
@@ -157,22 +220,30 @@ impl RequestContext {
     }
 
     /// The log record for this request.
-    pub fn into_record(mut self, config: &Config) -> RequestRecord {
-        self.take_record(config)
+    pub fn into_record(mut self) -> RequestRecord {
+        self.take_record()
     }
 
     /// Builds the record from the context's facts, leaving it empty and disarmed.
-    fn take_record(&mut self, config: &Config) -> RequestRecord {
+    fn take_record(&mut self) -> RequestRecord {
         use std::mem::take;
         self.recorder = None;
+        let config = &self.snapshot.config;
         let kind = match self.kind {
             TrafficKind::Http => RecordType::Http,
             TrafficKind::Connect => RecordType::Connect,
             TrafficKind::Tls => RecordType::Tls,
+            TrafficKind::Dns => RecordType::Dns,
+            TrafficKind::Admin => RecordType::Admin,
         };
-        let time = self
-            .time
-            .to_zoned_datetime(config.policy.timezone().clone());
+        // The log writer puts every line in the school's zone; for DNS questions (tens of
+        // thousands a second) UTC here saves a zone lookup each.
+        let zone = if self.kind == TrafficKind::Dns {
+            jiff::tz::TimeZone::UTC
+        } else {
+            config.policy.timezone().clone()
+        };
+        let time = self.time.to_zoned_datetime(zone);
         let group = self.group.as_deref().unwrap_or("unknown");
         let mut r =
             RequestRecord::with_id(kind, time, self.client, group, take(&mut self.reference));
@@ -182,12 +253,15 @@ impl RequestContext {
             r.account_type = id.account_type;
         }
         r.method = (!self.method.is_empty()).then(|| take(&mut self.method));
-        r.scheme = Some(self.scheme.to_string());
+        r.scheme = (!self.scheme.is_empty()).then(|| self.scheme.to_string());
         if !self.host.is_empty() {
             let default_port = if self.scheme == "https" { 443 } else { 80 };
             // An IPv6 literal (the only host with a `:`) is logged in brackets, as in a URL, so
             // a port after it cannot be read as part of the address.
-            if self.host.contains(':') && !self.host.starts_with('[') {
+            if self.kind != TrafficKind::Dns
+                && self.host.contains(':')
+                && !self.host.starts_with('[')
+            {
                 self.host = format!("[{}]", self.host);
             }
             r.host = Some(if self.port == 0 || self.port == default_port {
@@ -199,7 +273,7 @@ impl RequestContext {
         r.path = (!self.path.is_empty()).then(|| take(&mut self.path));
         r.query = self.query.take();
         r.status = self.status;
-        r.bytes_in = self.bytes_in.load(Ordering::Relaxed);
+        r.bytes_in = self.bytes_in();
         r.bytes_out = self.bytes_out;
         r.duration = self.started.elapsed();
         r.decision = match self.outcome {
@@ -219,33 +293,32 @@ impl RequestContext {
             .map(|(theme, severity)| Concern { theme, severity })
             .collect();
         r.flags = take(&mut self.flags);
+        r.qtype = self.qtype.take();
+        r.rcode = self.rcode;
+        r.cache_hit = self.cache_hit;
+        r.upstream_ms = self.upstream;
         r
     }
 
     /// Makes sure this request is logged even if its handling is abandoned (the client's
     /// connection dropped mid-way, or a panic): on drop, an armed context writes its record,
     /// flagged `unfinished`.
-    pub fn arm(&mut self, state: &Arc<ProxyState>) {
-        self.recorder = Some(Arc::clone(state));
+    pub fn arm(&mut self, gate: &Arc<Gate>) {
+        self.recorder = Some(Arc::clone(gate));
     }
 }
 
 impl Drop for RequestContext {
     fn drop(&mut self) {
-        let Some(state) = self.recorder.take() else {
+        let Some(gate) = self.recorder.take() else {
             return;
         };
         self.flag(Flag::Unfinished);
         if self.outcome == Outcome::Allow && self.status == 0 {
             self.outcome = Outcome::Error;
         }
-        state.count(self);
-        let record = self.take_record(&state.config.load());
-        state.record_detached(record);
+        gate.count(self);
+        let record = self.take_record();
+        gate.record_detached(record);
     }
-}
-
-/// A new reference code (the request log's: short, unambiguous when read aloud).
-pub fn new_reference() -> String {
-    crate::log::new_reference()
 }
