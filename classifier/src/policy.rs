@@ -160,6 +160,19 @@ pub struct GroupPolicy {
 }
 
 impl GroupPolicy {
+    /// What a group id unknown to the policy decides with: a guest group that lets only
+    /// essential services through and blocks everything else (every category, IP literals,
+    /// look-alikes), with SafeSearch and strict YouTube on — it fails closed.
+    pub fn unknown() -> Self {
+        GroupPolicy {
+            blocked: CategorySet(u64::MAX),
+            allow_list_only: true,
+            ip_literal: Action::Block,
+            youtube: YoutubeRestrict::Strict,
+            ..GroupPolicy::new("unknown", GroupKind::Guest)
+        }
+    }
+
     /// A group with nothing blocked: the starting point for config.
     pub fn new(name: &str, kind: GroupKind) -> Self {
         GroupPolicy {
@@ -713,6 +726,7 @@ impl PolicyBuilder {
             regexes,
             phrases: self.phrases.build(),
             groups: self.groups,
+            unknown_group: GroupPolicy::unknown(),
             overrides: self.overrides,
             override_domains: self.override_domains,
             override_urls: self.override_urls,
@@ -736,6 +750,8 @@ pub struct Policy {
     regexes: RegexRules,
     phrases: PhraseSet,
     groups: Vec<GroupPolicy>,
+    /// What a group id this policy does not have decides with (see [`Policy::group`]).
+    unknown_group: GroupPolicy,
     overrides: Vec<Override>,
     override_domains: Vec<DomainTable<OverrideId>>,
     override_urls: Vec<UrlTable<OverrideId>>,
@@ -810,9 +826,12 @@ impl Policy {
         &self.groups
     }
 
-    /// A group by id.
+    /// A group by id. An id this policy does not have (one kept from another policy) gets the
+    /// `unknown` group, which fails closed (see [`GroupPolicy::unknown`]) rather than panicking.
     pub fn group(&self, id: GroupId) -> &GroupPolicy {
-        &self.groups[id.0 as usize]
+        self.groups
+            .get(usize::from(id.0))
+            .unwrap_or(&self.unknown_group)
     }
 
     /// A group id by name.
@@ -908,7 +927,7 @@ impl Policy {
         req: &Request<'_>,
         scratch: &mut Scratch,
     ) -> Decision {
-        let g = &self.groups[group.0 as usize];
+        let g = self.group(group);
         let mut d = Decision {
             action: Action::Allow,
             category: None,
@@ -1031,15 +1050,14 @@ impl Policy {
         d.categories = categories;
 
         // 3. Overrides of the group, most specific first.
-        let g_idx = group.0 as usize;
-        if let Some(id) = best_override(
-            &self.overrides,
-            &self.override_domains[g_idx],
-            &self.override_urls[g_idx],
-            req,
-            target,
-            keys,
-        ) {
+        let g_idx = usize::from(group.0);
+        let group_overrides = self
+            .override_domains
+            .get(g_idx)
+            .zip(self.override_urls.get(g_idx));
+        if let Some(id) = group_overrides.and_then(|(domains, urls)| {
+            best_override(&self.overrides, domains, urls, req, target, keys)
+        }) {
             d.rule = Rule::Override { id };
             d.action = self.overrides[id.0 as usize].action;
             d.category = categories.first();
@@ -1129,7 +1147,7 @@ impl Policy {
 
     /// Human-readable reason for a decision (allocates: for logs, the CLI and block pages).
     pub fn describe(&self, group: GroupId, d: &Decision) -> String {
-        let g = &self.groups[group.0 as usize];
+        let g = self.group(group);
         let cat = |c: Option<CategoryId>| {
             c.map_or("uncategorised", |c| self.categories.name(c))
                 .to_string()

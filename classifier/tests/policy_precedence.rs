@@ -417,3 +417,31 @@ fn url_entries_match_queries_and_normalised_paths() {
         Action::Allow
     );
 }
+
+#[test]
+fn a_group_id_the_policy_does_not_have_fails_closed_without_panicking() {
+    let mut b = builder();
+    let g = b.add_group(pupils()).unwrap();
+    b.add_override(g, Action::Allow, "bet.example", "a school trip", cfg())
+        .unwrap();
+    let p = b.build().unwrap();
+    let stranger = GroupId(g.0 + 7);
+    assert_eq!(p.group(stranger).name, "unknown");
+    let d = decide(&p, stranger, WED_10, "http://plain.example/");
+    assert_eq!(
+        d.action,
+        Action::Block,
+        "nothing passes for an unknown group"
+    );
+    let d = decide(&p, stranger, WED_10, "http://bet.example/");
+    assert_eq!(
+        d.action,
+        Action::Block,
+        "another group's overrides do not apply"
+    );
+    assert!(!p.describe(stranger, &d).is_empty());
+    let d = decide(&p, stranger, WED_10, "http://login.example/");
+    assert_eq!(d.action, Action::Allow, "essential services stay reachable");
+    let d = decide(&p, stranger, WED_10, "http://abuse.example/");
+    assert_eq!(d.action, Action::Block);
+}

@@ -170,6 +170,16 @@ pub async fn run(
     let mut registry = Registry::default();
     let metrics = Arc::new(ProxyMetrics::default());
     metrics.register(&mut registry);
+    // Every refusal reason exported from the start, so a rate of zero is visible before the
+    // first.
+    for reason in destination::DestinationRefusal::ALL {
+        metrics
+            .destination_refused
+            .get_or_create(&crate::metrics::ReasonLabel {
+                reason: reason.label(),
+            })
+            .inc_by(0);
+    }
     let log_metrics = LogMetrics::default();
     log_metrics.register(&mut registry);
     let (log, log_task) = RequestLog::start(config.log.clone(), Arc::clone(&clock), log_metrics)?;

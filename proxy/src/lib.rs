@@ -13,6 +13,8 @@ pub mod dns;
 pub mod gate;
 pub mod http;
 pub mod identity;
+#[cfg(test)]
+mod import_map;
 pub mod log;
 pub mod metrics;
 pub mod net;

@@ -154,14 +154,6 @@ impl ProxyMetrics {
             "Identity-map bindings by outcome",
             self.identity_bindings.clone(),
         );
-        // Every reason exported from the start, so a rate of zero is visible before the first.
-        for reason in crate::http::destination::DestinationRefusal::ALL {
-            self.destination_refused
-                .get_or_create(&ReasonLabel {
-                    reason: reason.label(),
-                })
-                .inc_by(0);
-        }
         registry.register(
             "lychgate_destination_refused",
             "Requests and tunnels whose destination the proxy refused to dial, by reason",

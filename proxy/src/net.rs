@@ -96,6 +96,24 @@ impl fmt::Display for Cidr {
     }
 }
 
+/// The private and shared ranges `allowed_private_destinations` may open.
+pub fn private_ranges() -> [Cidr; 5] {
+    const RANGES: [&str; 5] = [
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "100.64.0.0/10",
+        "fc00::/7",
+    ];
+    RANGES.map(|r| r.parse().unwrap_or_else(|_| unreachable!("valid CIDR {r}")))
+}
+
+/// The default connection reserve of each of `networks` client networks out of `total` slots:
+/// half the total, split evenly, so the other half is shared by whoever needs it.
+pub fn fair_reserve(total: usize, networks: usize) -> usize {
+    (total / 2).checked_div(networks).unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,5 +169,13 @@ mod tests {
         );
         let v6: Cidr = "fd00::/64".parse().unwrap();
         assert_eq!(v6.ipv4_network_and_mask(), None);
+    }
+
+    #[test]
+    fn the_default_reserve_is_half_the_total_split_evenly() {
+        assert_eq!(fair_reserve(8192, 4), 1024);
+        assert_eq!(fair_reserve(4, 2), 1);
+        assert_eq!(fair_reserve(10, 0), 0);
+        assert_eq!(fair_reserve(3, 4), 0);
     }
 }

@@ -18,11 +18,12 @@ use std::sync::Arc;
 /// Every problem `run` would stop at, after the config itself loaded; empty when none.
 pub fn preflight(config: &Config, clock: SharedClock) -> Vec<DaemonError> {
     let mut problems = Vec::new();
-    match identity::load_directory(&config.identity, config) {
+    let school = config.school();
+    match identity::load_directory(&config.identity, &school) {
         Ok(directory) => {
             if let Err(e) = Identities::new(
                 &config.identity,
-                config,
+                &school,
                 directory,
                 clock.clone(),
                 Arc::new(IdentityMetrics::new()),

@@ -4,7 +4,8 @@
 //! shell history would see them. Group names are checked against the config.
 
 use super::{EXIT_CONFIG, load_config};
-use crate::config::{AccountType, Config};
+use crate::config::Config;
+use crate::identity::AccountType;
 use crate::identity::hashing::hash_secret;
 use crate::identity::tokens::{TokenScope, generate_token};
 use crate::identity::users_file::{UsersFile, UsersFileError, parse_account_type};

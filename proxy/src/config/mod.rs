@@ -15,7 +15,7 @@ pub mod validate;
 pub use dns::{BlockedAnswer, DnsSettings, UpstreamSpec};
 pub use error::{ConfigError, ConfigErrors};
 pub use serving::{ProxySettings, StaticHosts};
-pub use validate::{AccountType, Config, GroupMeta, ListSummary, Listen, Network};
+pub use validate::{Config, GroupMeta, ListSummary, Listen, Network};
 
 use lychgate_classifier::files;
 use reader::Source;

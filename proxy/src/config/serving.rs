@@ -3,8 +3,7 @@
 //! (stage two). Kept apart from the policy sections so `validate.rs` stays about filtering.
 
 use super::reader::{Fields, Located, Source};
-use crate::http::destination::private_ranges;
-use crate::net::Cidr;
+use crate::net::{Cidr, private_ranges};
 use lychgate_classifier::host::{Host, normalize_host};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

@@ -7,6 +7,7 @@ use super::reader::{Located, Source, closest};
 use super::sections;
 use super::serving::{self, ProxySettings, StaticHosts};
 use super::{ConfigOrigin, builtin};
+use crate::identity::{AccountType, GroupInfo, School};
 use crate::net::Cidr;
 use jiff::tz::TimeZone;
 use lychgate_classifier::category::{Categories, CategoryId, CategorySet};
@@ -20,31 +21,6 @@ use lychgate_classifier::time::TimeWindow;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-
-/// How surely a login identifies one person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountType {
-    /// One person's own login.
-    Individual,
-    /// A login shared by a class (KS1, Reception).
-    Shared,
-    /// An individual login with a guessable password (Year 1's four animals).
-    Weak,
-    /// No login: identified by network only.
-    None,
-}
-
-impl AccountType {
-    /// Name as written in config and logs.
-    pub const fn name(self) -> &'static str {
-        match self {
-            AccountType::Individual => "individual",
-            AccountType::Shared => "shared",
-            AccountType::Weak => "weak",
-            AccountType::None => "none",
-        }
-    }
-}
 
 /// Listener addresses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,6 +127,29 @@ pub struct Config {
 }
 
 impl Config {
+    /// What identification needs: every group's name, kind and login account type, the client
+    /// networks and the default group.
+    pub fn school(&self) -> School {
+        School {
+            groups: self
+                .policy
+                .groups()
+                .iter()
+                .enumerate()
+                .map(|(i, g)| GroupInfo {
+                    name: std::sync::Arc::from(g.name.as_str()),
+                    kind: g.kind,
+                    account_type: self
+                        .groups
+                        .get(i)
+                        .map_or(AccountType::None, |m| m.account_type),
+                })
+                .collect(),
+            networks: self.networks.iter().map(|n| (n.cidr, n.group)).collect(),
+            default_group: self.default_group,
+        }
+    }
+
     /// Whether a client address is inside a configured `[[network]]`: Lychgate serves no one
     /// else (never an open proxy or resolver).
     pub fn serves(&self, ip: std::net::IpAddr) -> bool {
@@ -190,7 +189,7 @@ fn settle_reserves(
     written: &[Option<&Located<i64>>],
     max_connections: usize,
 ) {
-    let fair = crate::gate::limits::fair_reserve(max_connections, networks.len());
+    let fair = crate::net::fair_reserve(max_connections, networks.len());
     // A sum too large is reported at the largest reserve written, the likeliest to change.
     let mut largest_written: Option<(usize, &Located<i64>)> = None;
     for (network, written) in networks.iter_mut().zip(written) {

@@ -4,8 +4,9 @@
 //! answers blocked names and cache hits itself; a question that needs an upstream becomes a task.
 
 use super::server::{DnsServer, Step, Transport};
-use crate::gate::limits::{ConnectionLimits, fair_reserve};
+use crate::gate::limits::ConnectionLimits;
 use crate::log::Ticket;
+use crate::net::fair_reserve;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::collections::VecDeque;
 use std::net::SocketAddr;

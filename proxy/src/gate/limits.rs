@@ -31,12 +31,6 @@ impl LimitRefusal {
     }
 }
 
-/// The default reserve of each of `networks` networks out of `total` slots: half the total,
-/// split evenly, so the other half is shared by whoever needs it.
-pub fn fair_reserve(total: usize, networks: usize) -> usize {
-    (total / 2).checked_div(networks).unwrap_or(0)
-}
-
 #[derive(Debug, Default)]
 struct Counts {
     /// Slots of the shared part in use.
@@ -288,13 +282,5 @@ mod tests {
             LimitRefusal::PerClient,
             "an IPv4-mapped address is its IPv4 client"
         );
-    }
-
-    #[test]
-    fn the_default_reserve_is_half_the_total_split_evenly() {
-        assert_eq!(fair_reserve(8192, 4), 1024);
-        assert_eq!(fair_reserve(4, 2), 1);
-        assert_eq!(fair_reserve(10, 0), 0);
-        assert_eq!(fair_reserve(3, 4), 0);
     }
 }

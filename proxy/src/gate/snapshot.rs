@@ -69,11 +69,12 @@ impl Snapshot {
         previous: Option<&Snapshot>,
         env: &BuildEnv,
     ) -> Result<Snapshot, SnapshotError> {
+        let school = config.school();
         let directory =
-            identity::load_directory(&config.identity, &config).map_err(IdentityError::from)?;
+            identity::load_directory(&config.identity, &school).map_err(IdentityError::from)?;
         let identities = Identities::new(
             &config.identity,
-            &config,
+            &school,
             directory,
             Arc::clone(&env.clock),
             Arc::clone(&env.identity_metrics),

@@ -217,7 +217,7 @@ async fn identity_map_bindings_carry_over_to_the_next_snapshot() {
                 name: Arc::from("oak-class"),
                 group: ks1,
                 kind: GroupKind::Pupil,
-                account_type: crate::config::AccountType::Shared,
+                account_type: crate::identity::AccountType::Shared,
             },
             ip: ip("10.0.3.9"),
             ttl: None,

@@ -70,18 +70,6 @@ impl DestinationRefusal {
     }
 }
 
-/// The private and shared ranges `allowed_private_destinations` may open.
-pub fn private_ranges() -> [Cidr; 5] {
-    const RANGES: [&str; 5] = [
-        "10.0.0.0/8",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "100.64.0.0/10",
-        "fc00::/7",
-    ];
-    RANGES.map(|r| r.parse().unwrap_or_else(|_| unreachable!("valid CIDR {r}")))
-}
-
 /// The address a socket really reaches: an IPv4-mapped IPv6 address is its IPv4 address.
 pub fn canonical(ip: IpAddr) -> IpAddr {
     match ip {
@@ -250,6 +238,7 @@ fn v6_from_if_inet6(text: &str) -> Vec<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::net::private_ranges;
 
     fn sa(s: &str) -> SocketAddr {
         s.parse().unwrap()

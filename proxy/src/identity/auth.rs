@@ -335,7 +335,7 @@ impl ProxyAuth {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::config::AccountType;
+    use crate::identity::AccountType;
     use crate::identity::directory::UsersFileDirectory;
     use crate::identity::hashing::{HashParams, hash_secret_with};
     use crate::identity::users_file::UsersFile;

@@ -3,9 +3,9 @@
 //! membership to pick the Lychgate group) and plug into [`super::auth::ProxyAuth`] and the
 //! identity map without either changing.
 
+use super::AccountType;
 use super::hashing::{unmatchable_hash, verify_secret};
 use super::users_file::UsersFile;
-use crate::config::AccountType;
 use std::sync::{Arc, OnceLock};
 
 /// A login as a directory knows it.

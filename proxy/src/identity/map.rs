@@ -8,9 +8,9 @@
 //! are ignored at once and purged on the next change. The table is bounded: when full of live
 //! bindings a new one is refused rather than silently dropping someone else's.
 
+use super::AccountType;
 use super::tokens::TokenScope;
 use crate::clock::SharedClock;
-use crate::config::AccountType;
 use lychgate_classifier::policy::{GroupId, GroupKind};
 use std::collections::HashMap;
 use std::net::IpAddr;

@@ -4,6 +4,7 @@
 //! `account_type` for the request log, so a shared class login or a weak Year 1 login is
 //! logged as what it is.
 //!
+//! - [`account`] — [`AccountType`], how surely a login is one person;
 //! - [`users_file`] — the users file format, loading, atomic rewriting;
 //! - [`hashing`] — argon2id parameters, hashing and verification;
 //! - [`directory`] — the [`DirectoryBackend`] trait (users file today; LDAP/AD later);
@@ -14,6 +15,7 @@
 //! - [`endpoint`] — the `POST /identity` admin request handler and its audit record;
 //! - [`metrics`] — counters.
 
+pub mod account;
 pub mod auth;
 pub mod directory;
 pub mod endpoint;
@@ -25,6 +27,7 @@ pub mod tokens;
 pub mod users_file;
 pub mod verifier;
 
+pub use account::AccountType;
 pub use auth::{AuthError, AuthSettings, ProxyAuth};
 pub use directory::{DirectoryBackend, DirectoryError, DirectoryUser, UsersFileDirectory};
 pub use endpoint::{BindAudit, IdentityResponse};
@@ -34,7 +37,6 @@ pub use tokens::{TokenScope, TokenSpec};
 pub use users_file::UsersFile;
 
 use crate::clock::SharedClock;
-use crate::config::{AccountType, Config};
 use crate::net::Cidr;
 use lychgate_classifier::policy::{GroupId, GroupKind};
 use map::{Binding, canonical_ip, check_scope};
@@ -135,15 +137,27 @@ pub struct IdentitySettings {
     pub listen: Option<SocketAddr>,
 }
 
+/// What identification needs from the config: every group (by id), the client networks and
+/// the default group (see `Config::school`).
+#[derive(Debug, Clone)]
+pub struct School {
+    /// Every group, indexed by `GroupId`.
+    pub groups: Vec<GroupInfo>,
+    /// Client networks and their groups.
+    pub networks: Vec<(Cidr, GroupId)>,
+    /// Group of everyone else.
+    pub default_group: GroupId,
+}
+
 /// What a group means to identification.
 #[derive(Debug, Clone)]
-struct GroupInfo {
+pub struct GroupInfo {
     /// Group name, as users-file and directory entries name it.
-    name: Arc<str>,
+    pub name: Arc<str>,
     /// Staff, pupil or guest (classroom tokens may not bind staff).
-    kind: GroupKind,
+    pub kind: GroupKind,
     /// The group's login account type.
-    account_type: AccountType,
+    pub account_type: AccountType,
 }
 
 /// A resolved static device.
@@ -189,7 +203,7 @@ pub enum IdentityError {
     Verifier(#[from] verifier::VerifierError),
 }
 
-/// Client identification for the daemon: built from [`IdentitySettings`] and the [`Config`],
+/// Client identification for the daemon: built from [`IdentitySettings`] and the [`School`],
 /// rebuilt on reload ([`Identities::carry_over`] keeps live identity-map bindings).
 pub struct Identities {
     /// Static devices by canonical address.
@@ -230,16 +244,11 @@ impl fmt::Debug for Identities {
 /// against the config's folder by the config loader), or an empty one when none is configured.
 pub fn load_directory(
     settings: &IdentitySettings,
-    config: &Config,
+    school: &School,
 ) -> Result<Arc<dyn DirectoryBackend>, users_file::UsersFileError> {
     let file = match &settings.users_file {
         Some(path) => {
-            let names: Vec<&str> = config
-                .policy
-                .groups()
-                .iter()
-                .map(|g| g.name.as_str())
-                .collect();
+            let names: Vec<&str> = school.groups.iter().map(|g| &*g.name).collect();
             UsersFile::load(path, &names)?
         }
         None => UsersFile::empty(std::path::Path::new("(no users file)")),
@@ -248,38 +257,24 @@ pub fn load_directory(
 }
 
 impl Identities {
-    /// Builds identification from settings, the config and a directory (see
-    /// [`load_directory`]). `metrics` are shared so they survive reloads.
+    /// Builds identification from settings, the school's groups and networks, and a directory
+    /// (see [`load_directory`]). `metrics` are shared so they survive reloads.
     pub fn new(
         settings: &IdentitySettings,
-        config: &Config,
+        school: &School,
         directory: Arc<dyn DirectoryBackend>,
         clock: SharedClock,
         metrics: Arc<IdentityMetrics>,
     ) -> Result<Self, IdentityError> {
-        let groups: Vec<GroupInfo> = config
-            .policy
-            .groups()
-            .iter()
-            .enumerate()
-            .map(|(i, g)| GroupInfo {
-                name: Arc::from(g.name.as_str()),
-                kind: g.kind,
-                account_type: config
-                    .groups
-                    .get(i)
-                    .map_or(AccountType::None, |m| m.account_type),
-            })
-            .collect();
-        let networks: Vec<(Cidr, GroupId)> =
-            config.networks.iter().map(|n| (n.cidr, n.group)).collect();
+        let groups = school.groups.clone();
+        let networks = school.networks.clone();
         let verifiers = Arc::new(verifier::Verifiers::new(
             settings.auth.max_concurrent_verifications,
         )?);
         let mut identities = Self {
             devices: HashMap::new(),
             networks,
-            default_group: config.default_group,
+            default_group: school.default_group,
             groups,
             require_auth_for: settings.require_auth_for.clone(),
             tokens: tokens::Tokens::new(
@@ -526,6 +521,7 @@ impl Identities {
 pub(crate) mod tests {
     use super::*;
     use crate::clock::ManualClock;
+    use crate::config::Config;
     use crate::identity::hashing::{HashParams, hash_secret_with};
     use base64::Engine as _;
     use std::path::Path;
@@ -593,7 +589,7 @@ group = "staff"
         let clock = Arc::new(ManualClock::new("2026-11-30T09:00:00Z".parse().unwrap()));
         let ids = Identities::new(
             settings,
-            &config(),
+            &config().school(),
             users(),
             clock.clone(),
             Arc::new(IdentityMetrics::new()),
@@ -736,7 +732,7 @@ group = "staff"
         let clock = Arc::new(ManualClock::new("2026-11-30T09:00:00Z".parse().unwrap()));
         let err = Identities::new(
             &s,
-            &config(),
+            &config().school(),
             users(),
             clock,
             Arc::new(IdentityMetrics::new()),
@@ -763,7 +759,7 @@ group = "staff"
             .unwrap();
         let new = Identities::new(
             &settings(),
-            &config(),
+            &config().school(),
             users(),
             clock.clone(),
             Arc::new(IdentityMetrics::new()),

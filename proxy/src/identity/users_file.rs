@@ -23,8 +23,8 @@
 //! mode 0640: it holds hashes, so it must never be world-readable, and loading one that is
 //! produces a warning.
 
+use super::AccountType;
 use super::hashing::{BadHash, check_phc};
-use crate::config::AccountType;
 use lychgate_classifier::files::{self, FileError};
 use std::collections::HashMap;
 use std::fmt;

@@ -3,7 +3,7 @@
 //! the end (additive changes keep `"v":1`; a rename or a change of meaning bumps the version).
 
 use super::reference::new_reference;
-use crate::config::AccountType;
+use crate::identity::AccountType;
 use jiff::ZonedDateTime;
 use lychgate_classifier::concern::{Severity, Theme};
 use lychgate_classifier::phrases::ConcernHit;
