@@ -164,6 +164,24 @@ fn a_staff_review_request_is_recorded_for_the_reviewer() {
     assert_eq!(line["group"], "staff");
     assert!(line.to_string().contains("PSHE lesson research"));
     assert_eq!(post(local(1)).status, 400, "a ticket is used once");
+    // The block, then four review posts (refused, refused, recorded, refused).
+    let records = daemon.log_records(5);
+    let reviews: Vec<_> = records.iter().filter(|r| r["path"] == "/review").collect();
+    assert_eq!(reviews.len(), 4, "{records:?}");
+    assert!(
+        reviews.iter().all(|r| r["type"] == "admin"),
+        "review requests are administrative events: {reviews:?}"
+    );
+    assert!(
+        reviews.iter().any(|r| r["flags"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f == "review_request"))),
+        "{reviews:?}"
+    );
+    assert_eq!(
+        records[0]["type"], "http",
+        "the blocked page itself is web traffic"
+    );
 }
 
 #[test]

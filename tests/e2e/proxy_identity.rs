@@ -239,6 +239,13 @@ fn identity_map_tokens_are_scoped() {
         })
         .count();
     assert_eq!(bound, 5, "every binding and refusal is logged");
+    assert!(
+        records
+            .iter()
+            .filter(|r| r["path"] == "/identity")
+            .all(|r| r["type"] == "admin"),
+        "identity bindings are administrative events: {records:?}"
+    );
     let browsed: Vec<_> = records
         .iter()
         .filter(|r| {
