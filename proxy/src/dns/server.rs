@@ -19,7 +19,7 @@ use super::upstream::{AllFailed, Upstreams};
 use super::wire::Answer;
 use crate::config::{BlockedAnswer, DnsSettings};
 use crate::gate::pipeline::{decide_at, local_time};
-use crate::gate::{Gate, Outcome, RequestContext, Snapshot, TrafficKind, write_unlogged};
+use crate::gate::{Gate, Outcome, RequestContext, Snapshot, TrafficKind};
 use crate::log::{Flag, RecordType, Refused, RefusedReason, RequestRecord, Ticket};
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::CNAME;
@@ -350,20 +350,12 @@ impl DnsServer {
         record: Option<Box<RequestRecord>>,
         send: F,
     ) {
-        let Some(record) = record else {
-            send.await;
-            return;
-        };
-        match self.gate.log.reserve().await {
-            Some(permit) => {
-                permit.send(*record).committed().await;
-                send.await;
-            }
-            None => {
-                send.await;
-                write_unlogged(&record);
+        if let Some(record) = record {
+            if let Some(ticket) = self.gate.queue(*record).await {
+                ticket.committed().await;
             }
         }
+        send.await;
     }
 
     /// Queues a finished question's log line and gives back its ticket, for a loop that sends
@@ -371,14 +363,7 @@ impl DnsServer {
     /// while the writer writes). `None` when there is no line, or the log has shut down (the
     /// line then went to stderr).
     pub async fn log_for_answer(&self, record: Option<Box<RequestRecord>>) -> Option<Ticket> {
-        let record = record?;
-        match self.gate.log.reserve().await {
-            Some(permit) => Some(permit.send(*record)),
-            None => {
-                write_unlogged(&record);
-                None
-            }
-        }
+        self.gate.queue(*record?).await
     }
 
     async fn fetch(

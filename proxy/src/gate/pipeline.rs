@@ -5,7 +5,7 @@ use super::Gate;
 use super::context::{Outcome, RequestContext};
 use super::snapshot::Snapshot;
 use crate::identity::{AuthError, ClientIdentity};
-use crate::log::{Flag, RefusedReason, RequestRecord};
+use crate::log::{Flag, RefusedReason, RequestRecord, Ticket};
 use lychgate_classifier::policy::{Action, Decision, GroupId, Request, Rule, Scratch};
 use lychgate_classifier::time::LocalTime;
 use std::cell::{Cell, RefCell};
@@ -150,12 +150,22 @@ impl Gate {
     /// queue is full (backpressure) rather than dropping the record.
     pub async fn record(&self, ctx: RequestContext) {
         self.count(&ctx);
-        let record = ctx.into_record();
+        if let Some(ticket) = self.queue(ctx.into_record()).await {
+            ticket.committed().await;
+        }
+    }
+
+    /// Queues a finished record, waiting while the log queue is full (backpressure), and gives
+    /// back its ticket to wait on before the answer goes out. `None` once shutdown has closed
+    /// the log: the record then went to the last resort, as for the writer's own overflow —
+    /// stderr (journald), marked so it can be found.
+    pub async fn queue(&self, record: RequestRecord) -> Option<Ticket> {
         match self.log.write(record).await {
-            Ok(ticket) => ticket.committed().await,
-            // Only after shutdown has closed the log: the last resort, as for the writer's own
-            // overflow, is stderr (journald), marked so it can be found.
-            Err(closed) => write_unlogged(&closed.0),
+            Ok(ticket) => Some(ticket),
+            Err(closed) => {
+                write_unlogged(&closed.0);
+                None
+            }
         }
     }
 
