@@ -195,7 +195,7 @@ impl DnsServer {
                     ctx.qtype = Some(qtype_name(q.query_type));
                 }
                 let (rcode, refused) = if in_network {
-                    ctx.set_identity(snap.identities.by_address(ip));
+                    ctx.identify_by_address();
                     ctx.flag(Flag::Malformed);
                     ctx.rule = Some(format!("unreadable question: {reason}"));
                     ctx.outcome = Outcome::Error;
@@ -224,9 +224,7 @@ impl DnsServer {
             let (bytes, record) = self.finish_bytes(ctx, bytes);
             return self.summarised(bytes, &record, RefusedReason::NotInNetwork);
         }
-        let who = snap.identities.by_address(ip);
-        let group = who.group;
-        ctx.set_identity(who);
+        let group = ctx.identify_by_address();
 
         // The request log is failing: a fail-closed group gets no answers (SERVFAIL, so the
         // device retries later rather than caching a refusal); a fail-open one is flagged.

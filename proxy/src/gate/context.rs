@@ -192,6 +192,16 @@ impl RequestContext {
         self.identity = Some(identity);
     }
 
+    /// Identifies the client by address on the request's snapshot (static device, identity-map
+    /// binding, network, default group) — for clients that cannot sign in (transparent
+    /// listeners, DNS) — and returns its group.
+    pub fn identify_by_address(&mut self) -> lychgate_classifier::policy::GroupId {
+        let identity = self.snapshot.identities.by_address(self.client);
+        let group = identity.group;
+        self.set_identity(identity);
+        group
+    }
+
     /// Sets the request's group: its id and (shared, never reallocated) name.
     pub fn set_group(&mut self, group: lychgate_classifier::policy::GroupId) {
         self.group_id = Some(group);

@@ -281,8 +281,8 @@ async fn every_kind_of_traffic_is_recorded_as_its_own_type() {
     gate.record(admin).await;
 
     let mut dns = gate.begin(TrafficKind::Dns, ip("10.0.3.2"));
-    let who = dns.snapshot().identities.by_address(dns.client);
-    dns.set_identity(who);
+    let group = dns.identify_by_address();
+    assert_eq!(dns.snapshot().group_name(group), "ks1");
     dns.host = "example.org".to_string();
     dns.qtype = Some("A".into());
     dns.rcode = Some("NOERROR");
@@ -378,4 +378,54 @@ async fn an_abandoned_request_is_still_recorded_as_unfinished() {
             .iter()
             .any(|f| f == "unfinished")
     );
+}
+
+#[tokio::test]
+async fn a_failing_log_stops_fail_closed_groups_and_flags_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(config(dir.path(), "Europe/London", false));
+    let gate = &h.gate;
+    let snapshot = gate.snapshot();
+    let ks1 = snapshot.config.policy.group_id("ks1").unwrap();
+    let staff = snapshot.config.policy.group_id("staff").unwrap();
+
+    let mut healthy = gate.begin(TrafficKind::Http, ip("10.0.3.5"));
+    assert!(
+        !gate.log_blocks(&mut healthy, ks1),
+        "a healthy log stops no one"
+    );
+    assert!(healthy.flags.is_empty());
+    gate.record(healthy).await;
+
+    // Today's file becomes a full disk; the next line written finds out.
+    let file = std::fs::read_dir(h.log_dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .expect("today's log file");
+    std::fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink("/dev/full", &file).unwrap();
+    gate.record_detached(gate.begin(TrafficKind::Http, ip("10.0.3.5")).into_record());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while gate.log.is_healthy() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log never noticed the full disk"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    let mut pupil = gate.begin(TrafficKind::Http, ip("10.0.3.5"));
+    assert!(
+        gate.log_blocks(&mut pupil, ks1),
+        "a pupil group fails closed"
+    );
+    let mut teacher = gate.begin(TrafficKind::Http, ip("10.0.3.6"));
+    assert!(!gate.log_blocks(&mut teacher, staff), "staff fail open");
+    assert_eq!(teacher.flags, [crate::log::Flag::FailOpen]);
+    drop((pupil, teacher, snapshot));
+    let Harness { gate, log_task, .. } = h;
+    drop(gate);
+    // The lines held for the full disk cannot be written; closing must still end.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), log_task.shutdown()).await;
 }

@@ -225,8 +225,7 @@ fn bad_connection(state: &Arc<ProxyState>, peer: SocketAddr, e: &hyper::Error, s
         .inc();
     let mut ctx = state.gate.begin(TrafficKind::Http, peer.ip());
     // Only clients in a network get here: they have a group by address.
-    let who = ctx.snapshot().identities.by_address(peer.ip());
-    ctx.set_identity(who);
+    ctx.identify_by_address();
     ctx.outcome = Outcome::Error;
     ctx.status = 400;
     ctx.bytes_out = sent;

@@ -228,9 +228,7 @@ pub async fn transparent_tls(
     let mut ctx = state.gate.begin(TrafficKind::Tls, peer.ip());
     ctx.scheme = "https";
     ctx.port = original_dst.map_or(443, |d| d.port());
-    let identity = ctx.snapshot().identities.by_address(peer.ip());
-    let group = identity.group;
-    ctx.set_identity(identity);
+    let group = ctx.identify_by_address();
     let host = original_dst.map_or_else(String::new, |d| d.ip().to_string());
     let port = ctx.port;
     run_tunnel(state, ctx, group, client, host, port, original_dst, None).await;
