@@ -233,15 +233,12 @@ pub async fn run(
     dns_metrics.register(&mut registry);
     let dns_upstreams = dns_upstreams(&config.dns, &bound.dns)?;
     let summary_interval = config.log.summary_interval;
-    let review_url = config
-        .block_page
-        .review_url_for(bound.transparent_http.map(|a| a.port()));
     let gate = Arc::new(Gate::new(first, log, metrics, clock, shutdown.clone()));
     let state = Arc::new(ProxyState {
         gate: Arc::clone(&gate),
         client,
         resolver,
-        review_url,
+        transparent_http_port: bound.transparent_http.map(|a| a.port()),
         reviews: Arc::new(reviews),
         pac_proxy: bound.proxy.to_string(),
         review_tickets,

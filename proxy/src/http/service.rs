@@ -443,10 +443,15 @@ pub fn block_page(
         .to_zoned_datetime(config.policy.timezone().clone());
     let user = ctx.identity.as_ref().and_then(|i| i.user.as_deref());
     let audience = audience(snapshot, group);
-    let review_url = state
-        .review_url
-        .as_deref()
-        .filter(|_| audience == Audience::Staff);
+    // Where the form posts, from the request's snapshot (the listener's port is the one bound).
+    let review_url = (audience == Audience::Staff)
+        .then(|| {
+            config
+                .block_page
+                .review_url_for(state.transparent_http_port)
+        })
+        .flatten();
+    let review_url = review_url.as_deref();
     if review_url.is_some() {
         // The form can only ask for a review of this block, by this person, from this device.
         state.review_tickets.issue(

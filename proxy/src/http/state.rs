@@ -25,8 +25,9 @@ pub struct ProxyState {
     pub client: UpstreamPools,
     /// Name resolution.
     pub resolver: Resolver,
-    /// Where `Request a review` base URL points (None: no review form).
-    pub review_url: Option<String>,
+    /// The transparent port-80 listener's bound port, which the default review address names
+    /// when it is not 80.
+    pub transparent_http_port: Option<u16>,
     /// Review requests from block pages.
     pub reviews: Arc<ReviewStore>,
     /// The explicit proxy's address as PAC files give it (the bound address, or the configured
