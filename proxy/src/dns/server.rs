@@ -123,7 +123,8 @@ impl DnsServer {
         }
     }
 
-    /// The settings it runs with.
+    /// The start-up settings its listeners, upstreams, cache and rate limit were built with
+    /// (each question reads the rest from its snapshot).
     pub fn settings(&self) -> &DnsSettings {
         &self.settings
     }
