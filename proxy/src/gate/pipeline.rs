@@ -106,23 +106,27 @@ impl Gate {
         group: GroupId,
         request: &Request<'_>,
     ) -> Decision {
-        let snapshot = std::sync::Arc::clone(ctx.snapshot());
+        let snapshot = ctx.snapshot();
         let policy = &snapshot.config.policy;
-        let at = local_time(&snapshot, self.clock.wall());
+        let at = local_time(snapshot, self.clock.wall());
         let started = Instant::now();
-        let decision = with_scratch(|scratch| {
+        let (decision, search) = with_scratch(|scratch| {
             let d = policy.decide(group, at, request, scratch);
-            if d.search.is_some() && !scratch.terms.is_empty() {
-                ctx.search = Some(scratch.terms.clone());
-            }
-            d
+            let search =
+                (d.search.is_some() && !scratch.terms.is_empty()).then(|| scratch.terms.clone());
+            (d, search)
         });
         self.metrics
             .decision_seconds
             .observe(started.elapsed().as_secs_f64());
+        let rule =
+            (!matches!(decision.rule, Rule::Default)).then(|| policy.describe(group, &decision));
+        if search.is_some() {
+            ctx.search = search;
+        }
         ctx.category_id = decision.category;
-        if !matches!(decision.rule, Rule::Default) {
-            ctx.rule = Some(policy.describe(group, &decision));
+        if rule.is_some() {
+            ctx.rule = rule;
         }
         ctx.concerns = decision.concerns().map(|c| (c.theme, c.severity)).collect();
         ctx.outcome = match decision.action {
