@@ -9,8 +9,9 @@
 use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::daemon::{DaemonError, dns_upstreams};
+use crate::gate::snapshot::identities_for;
 use crate::http::pages::{REVIEW_FILE_NAME, ReviewStoreError};
-use crate::identity::{self, Identities, IdentityMetrics};
+use crate::identity::IdentityMetrics;
 use crate::log::LogError;
 use std::path::Path;
 use std::sync::Arc;
@@ -18,20 +19,8 @@ use std::sync::Arc;
 /// Every problem `run` would stop at, after the config itself loaded; empty when none.
 pub fn preflight(config: &Config, clock: SharedClock) -> Vec<DaemonError> {
     let mut problems = Vec::new();
-    let school = config.school();
-    match identity::load_directory(&config.identity, &school) {
-        Ok(directory) => {
-            if let Err(e) = Identities::new(
-                &config.identity,
-                &school,
-                directory,
-                clock.clone(),
-                Arc::new(IdentityMetrics::new()),
-            ) {
-                problems.push(DaemonError::Identity(e.to_string()));
-            }
-        }
-        Err(e) => problems.push(DaemonError::Identity(e.to_string())),
+    if let Err(e) = identities_for(config, &clock, &Arc::new(IdentityMetrics::new())) {
+        problems.push(DaemonError::Identity(e.to_string()));
     }
     if let Err(e) = dns_upstreams(&config.dns, &config.listen.dns) {
         problems.push(e);

@@ -29,7 +29,7 @@ pub struct BuildEnv {
 #[derive(Debug, thiserror::Error)]
 pub enum SnapshotError {
     /// The users file, tokens or devices.
-    #[error("identity: {0}")]
+    #[error(transparent)]
     Identity(#[from] IdentityError),
 }
 
@@ -69,18 +69,15 @@ impl Snapshot {
         previous: Option<&Snapshot>,
         env: &BuildEnv,
     ) -> Result<Snapshot, SnapshotError> {
-        let school = config.school();
-        let directory =
-            identity::load_directory(&config.identity, &school).map_err(IdentityError::from)?;
-        let identities = Identities::new(
-            &config.identity,
-            &school,
-            directory,
-            Arc::clone(&env.clock),
-            Arc::clone(&env.identity_metrics),
-        )?;
+        let identities = identities_for(&config, &env.clock, &env.identity_metrics)?;
         if let Some(previous) = previous {
-            identities.carry_over(&previous.identities);
+            let dropped = identities.carry_over(&previous.identities);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "identity-map bindings not carried over: their user, group or network is not in the new config"
+                );
+            }
         }
         let group_names: Vec<Arc<str>> = config
             .policy
@@ -114,6 +111,24 @@ impl Snapshot {
             .get(usize::from(group.0))
             .map_or("unknown", |n| n)
     }
+}
+
+/// Identification for `config`: its users file loaded and its tokens and devices checked (also
+/// what `check-config` runs, so it accepts exactly the configs a snapshot can be built from).
+pub fn identities_for(
+    config: &Config,
+    clock: &SharedClock,
+    metrics: &Arc<IdentityMetrics>,
+) -> Result<Identities, IdentityError> {
+    let school = config.school();
+    let directory = identity::load_directory(&config.identity, &school)?;
+    Identities::new(
+        &config.identity,
+        &school,
+        directory,
+        Arc::clone(clock),
+        Arc::clone(metrics),
+    )
 }
 
 impl DnsTables {

@@ -429,3 +429,21 @@ async fn a_failing_log_stops_fail_closed_groups_and_flags_the_others() {
     // The lines held for the full disk cannot be written; closing must still end.
     let _ = tokio::time::timeout(std::time::Duration::from_secs(10), log_task.shutdown()).await;
 }
+
+#[test]
+fn a_snapshot_that_cannot_be_built_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    write_users(dir.path());
+    let config = config(dir.path(), "Europe/London", false);
+    std::fs::remove_file(dir.path().join("users")).unwrap();
+    let metrics = ProxyMetrics::default();
+    let env = BuildEnv {
+        clock: Arc::new(ManualClock::new(NOW.parse().unwrap())),
+        identity_metrics: Arc::new(IdentityMetrics::new()),
+        requests: metrics.requests.clone(),
+    };
+    let error = Snapshot::build(config, None, &env).unwrap_err().to_string();
+    assert!(error.contains("users"), "{error}");
+    // The daemon and check-config put their own `identity: ` before it.
+    assert!(!error.starts_with("identity:"), "{error}");
+}
