@@ -368,26 +368,28 @@ fn whole_number(v: &DeValue<'_>) -> Option<i64> {
         .and_then(|i| i64::from_str_radix(&i.as_str().replace('_', ""), i.radix()).ok())
 }
 
-/// The known name closest to a misspelt one (edit distance ≤ 2), for hints.
+/// The known name closest to a misspelt one (Levenshtein distance ≤ 2, the nearest first), for
+/// hints.
 pub fn closest<'a>(name: &str, known: &[&'a str]) -> Option<&'a str> {
     known
         .iter()
-        .map(|k| (edit_distance(name, k), *k))
+        .map(|k| (strsim::levenshtein(name, k), *k))
         .filter(|(d, _)| *d <= 2)
         .min_by_key(|(d, _)| *d)
         .map(|(_, k)| k)
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn the_closest_key_within_two_edits_is_suggested() {
+        let known = ["block", "allow", "allow_list_only"];
+        assert_eq!(closest("blok", &known), Some("block"));
+        assert_eq!(closest("alow", &known), Some("allow"));
+        // Nearest wins over an earlier entry further away.
+        assert_eq!(closest("allw", &["alloww", "allow"]), Some("allow"));
+        assert_eq!(closest("youtube", &known), None);
     }
-    prev[b.len()]
 }
