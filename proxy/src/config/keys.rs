@@ -269,3 +269,320 @@ pub(crate) fn toml_string(s: &str) -> String {
 pub(crate) fn toml_list(items: impl IntoIterator<Item = String>) -> String {
     format!("[{}]", items.into_iter().collect::<Vec<_>>().join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Config, ConfigOrigin, load_str};
+    use std::path::Path;
+
+    const MARK_OPEN: &str = "<!-- keys: ";
+    const MARK_TAIL: &str = " (generated from proxy/src/config/schema.rs) -->\n";
+    const MARK_CLOSE: &str = "<!-- /keys -->";
+
+    fn marker_name(section: &str) -> &str {
+        if section.is_empty() { "top" } else { section }
+    }
+
+    /// `docs/configuration.md` with every key table rendered from the declarations.
+    fn rendered_docs(docs: &str) -> Result<String, String> {
+        let tables = docs_tables();
+        let mut out = String::new();
+        let mut rest = docs;
+        let mut seen = Vec::new();
+        while let Some(at) = rest.find(MARK_OPEN) {
+            let after = &rest[at + MARK_OPEN.len()..];
+            let name_end = after
+                .find(MARK_TAIL)
+                .ok_or("a key table marker without its tail")?;
+            let name = &after[..name_end];
+            let body = &after[name_end + MARK_TAIL.len()..];
+            let close = body.find(MARK_CLOSE).ok_or("a key table without its end")?;
+            let table = tables
+                .iter()
+                .find(|(s, _)| marker_name(s) == name)
+                .ok_or(format!(
+                    "the docs have a key table `{name}` no section declares"
+                ))?;
+            out.push_str(&rest[..at + MARK_OPEN.len() + name_end + MARK_TAIL.len()]);
+            out.push_str(&table.1);
+            out.push_str(MARK_CLOSE);
+            rest = &body[close + MARK_CLOSE.len()..];
+            seen.push(name.to_string());
+        }
+        out.push_str(rest);
+        for (s, _) in &tables {
+            let n = seen.iter().filter(|x| *x == marker_name(s)).count();
+            if n != 1 {
+                return Err(format!(
+                    "section `{}` has {n} key tables in the docs, not one",
+                    marker_name(s)
+                ));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fails when `docs/configuration.md` and the declarations disagree. Run with
+    /// `LYCHGATE_WRITE_DOCS=1` to write the declared tables into the docs.
+    #[test]
+    fn the_docs_key_tables_are_the_declarations() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/configuration.md");
+        let docs = std::fs::read_to_string(&path).unwrap();
+        let rendered = rendered_docs(&docs).unwrap();
+        if std::env::var_os("LYCHGATE_WRITE_DOCS").is_some() {
+            std::fs::write(&path, &rendered).unwrap();
+            return;
+        }
+        assert!(
+            docs == rendered,
+            "docs/configuration.md's key tables differ from proxy/src/config/schema.rs: change \
+             the declaration, then run `LYCHGATE_WRITE_DOCS=1 cargo test -p lychgate --lib \
+             the_docs_key_tables` and commit both"
+        );
+    }
+
+    #[test]
+    fn a_docs_table_out_of_step_is_caught() {
+        let docs = format!("{MARK_OPEN}proxy{MARK_TAIL}| key | old |\n{MARK_CLOSE}\n",);
+        let rendered = rendered_docs(&docs);
+        // Not every section has its table: an error, whatever the proxy table says.
+        assert!(rendered.is_err());
+        let stray = format!("{MARK_OPEN}proxy.nonsense{MARK_TAIL}{MARK_CLOSE}\n");
+        assert!(
+            rendered_docs(&stray)
+                .unwrap_err()
+                .contains("proxy.nonsense")
+        );
+    }
+
+    /// A minimal valid config, with room for extra top-level keys, group keys and sections.
+    fn config(top: &str, group: &str, sections: &str) -> Result<Config, String> {
+        let text = format!(
+            "default_group = \"g\"\n{top}\n[[network]]\ncidr = \"10.9.0.0/16\"\n\
+             [groups.g]\nkind = \"pupil\"\n{group}\n{sections}\n"
+        );
+        load_str(&text, ConfigOrigin::Embedded, Path::new(".")).map_err(|e| e.to_string())
+    }
+
+    fn typed(c: &Config) -> String {
+        let mut shown = format!("{c:?}");
+        // The only thing two loads of one config differ in.
+        let at = shown.find("load_time").unwrap();
+        shown.truncate(at);
+        let keys_at = shown.find("keys: ConfigKeys").unwrap();
+        shown.truncate(keys_at);
+        shown
+    }
+
+    fn sorted(keys: &ConfigKeys) -> Vec<(String, String)> {
+        let mut k = keys.0.clone();
+        k.sort();
+        k
+    }
+
+    /// Each declared default is what Lychgate uses when the key is left out: writing the
+    /// default explicitly changes neither the typed config nor the key-by-key view.
+    #[test]
+    fn declared_defaults_are_what_leaving_a_key_out_gives() {
+        let bare = config("", "", "").unwrap();
+        let mut checked = 0;
+        for section in sections() {
+            for key in section.keys {
+                let Absent::Is(default) = key.absent else {
+                    continue;
+                };
+                let line = format!("{} = {default}", key.name);
+                let written = match section.name {
+                    "" => config(&line, "", ""),
+                    "groups.NAME" => config("", &line, ""),
+                    "network" => config(
+                        "",
+                        "",
+                        &format!("[[network]]\ncidr = \"10.8.0.0/16\"\n{line}"),
+                    ),
+                    "groups.NAME.window"
+                    | "groups.NAME.override"
+                    | "list"
+                    | "category"
+                    | "static_host"
+                    | "identity.device"
+                    | "identity.token" => continue,
+                    name => config("", "", &format!("[{name}]\n{line}")),
+                };
+                let written =
+                    written.unwrap_or_else(|e| panic!("{}.{}: {e}", section.name, key.name));
+                let reference = if section.name == "network" {
+                    config("", "", "[[network]]\ncidr = \"10.8.0.0/16\"").unwrap()
+                } else {
+                    config("", "", "").unwrap()
+                };
+                assert_eq!(
+                    typed(&written),
+                    typed(&reference),
+                    "`{}` in `{}`: the declared default {default} is not what Lychgate uses",
+                    key.name,
+                    section.name
+                );
+                assert_eq!(
+                    sorted(written.keys()),
+                    sorted(reference.keys()),
+                    "`{}` in `{}`: the declared default is not written canonically",
+                    key.name,
+                    section.name
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "{checked}");
+        assert_eq!(bare.keys().get("proxy.via"), Some("\"lychgate\""));
+        assert_eq!(bare.keys().get("dns.cache_entries"), Some("10000"));
+    }
+
+    /// TOML for one instance of every section with every key, each a value of its declared type.
+    fn every_key(section: &Section, path: &str, out: &mut String) {
+        for key in section.keys {
+            let sample = match key.value {
+                Value::Str | Value::OneOrMoreStrs => "\"x\"".to_string(),
+                Value::Bool => "true".to_string(),
+                Value::Int { min, .. } => min.to_string(),
+                Value::Strs => "[\"x\"]".to_string(),
+                Value::Ints => "[443]".to_string(),
+                Value::Table(_) | Value::Tables(_) | Value::Map(_) => continue,
+            };
+            out.push_str(&format!("{} = {sample}\n", key.name));
+        }
+        for key in section.keys {
+            let child = if path.is_empty() {
+                key.name.to_string()
+            } else {
+                format!("{path}.{}", key.name)
+            };
+            match key.value {
+                Value::Table(s) => {
+                    out.push_str(&format!("[{child}]\n"));
+                    every_key(s, &child, out);
+                }
+                Value::Tables(s) => {
+                    out.push_str(&format!("[[{child}]]\n"));
+                    every_key(s, &child, out);
+                }
+                Value::Map(s) => {
+                    let child = format!("{child}.g");
+                    out.push_str(&format!("[{child}]\n"));
+                    every_key(s, &child, out);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The reader reads every declared key with its declared type (the debug assertions in
+    /// the reader check the other way: no key is read undeclared).
+    #[test]
+    fn every_declared_key_is_read_as_its_type() {
+        let mut text = String::new();
+        every_key(&crate::config::schema::TOP, "", &mut text);
+        let errors = load_str(&text, ConfigOrigin::Embedded, Path::new("."))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(!errors.contains("unknown key"), "{text}\n{errors}");
+        assert!(!errors.contains("expected"), "{text}\n{errors}");
+        assert!(!errors.contains("out of range"), "{text}\n{errors}");
+        assert!(text.contains("[[groups.g.window]]\ndays = "), "{text}");
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_the_closest_declared_one() {
+        let errors = config("", "blok = [\"games\"]", "[dns]\ncache_entrys = 5\n").unwrap_err();
+        assert!(
+            errors.contains("groups.g.blok: unknown key (hint: did you mean `block`?)"),
+            "{errors}"
+        );
+        assert!(
+            errors.contains("dns.cache_entrys: unknown key (hint: did you mean `cache_entries`?)"),
+            "{errors}"
+        );
+    }
+
+    const HASH_A: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
+    const HASH_B: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$b3RoZXJvdGhlcm90aGVyb3Ro";
+
+    fn diff_config(group: &str, sections: &str, hash: &str) -> Config {
+        config(
+            "",
+            group,
+            &format!(
+                "{sections}\n[[identity.token]]\nname = \"pcs\"\nscope = \"classroom\"\nhash = \"{hash}\"\n"
+            ),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn diffing_two_configs_names_exactly_the_changed_keys() {
+        let before = diff_config(
+            "block = [\"games\"]",
+            "[proxy]\nvia = \"school-a\"\n[dns]\nmax_udp_payload = 1232\n",
+            HASH_A,
+        );
+        let after = diff_config(
+            // A category added, SafeSearch written out, the proxy renamed, the DNS payload
+            // written as its default (no change), the cache resized, the token replaced.
+            "block = [\"games\", \"social\"]\nyoutube = \"strict\"",
+            "[proxy]\nvia = \"school-b\"\n[dns]\ncache_entries = 500\n",
+            HASH_B,
+        );
+        let changes = before.keys().diff(after.keys());
+        let paths: Vec<&str> = changes.iter().map(|c| c.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            vec![
+                "dns.cache_entries",
+                "groups.g.block",
+                "groups.g.youtube",
+                "identity.token[0].hash",
+                "proxy.via",
+            ],
+            "{changes:#?}"
+        );
+        let block = &changes[1];
+        assert_eq!(block.before.as_deref(), Some("[\"games\"]"));
+        assert_eq!(block.after.as_deref(), Some("[\"games\", \"social\"]"));
+        assert_eq!(changes[0].before.as_deref(), Some("10000"));
+        assert_eq!(changes[0].after.as_deref(), Some("500"));
+        // The secret changed, and neither value shows it.
+        let hash = &changes[3];
+        for shown in [&hash.before, &hash.after] {
+            let shown = shown.as_deref().unwrap();
+            assert!(shown.starts_with("\"<redacted "), "{shown}");
+            assert!(!shown.contains("argon2"), "{shown}");
+        }
+        assert!(before.keys().diff(before.keys()).is_empty());
+        // The same config written differently is the same config.
+        let same = config("", "", "[listen]\ndns = \"127.0.0.1:5300\"\n").unwrap();
+        assert!(
+            config("", "", "")
+                .unwrap()
+                .keys()
+                .diff(same.keys())
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn strings_are_shown_as_toml_that_reads_back() {
+        for s in [
+            "plain",
+            "quote \" and \\ slash",
+            "tab\tnew\nline",
+            "héllo ✓",
+            "\u{7}",
+        ] {
+            let shown = toml_string(s);
+            let parsed: toml::Table = toml::from_str(&format!("v = {shown}")).unwrap();
+            assert_eq!(parsed["v"].as_str(), Some(s), "{shown}");
+        }
+    }
+}

@@ -174,6 +174,7 @@ pub(crate) static LIST: Section = Section {
             name: "format",
             value: Value::Str,
             absent: Absent::Is("\"native\""),
+            limits: "`native`, `plain`, `hosts`, `adblock`, `squidguard`",
             doc: "`native` (default), `plain`, `hosts`, `adblock`, `squidguard` — see `docs/lists.md`",
             ..Key::BASE
         },
@@ -252,13 +253,14 @@ pub(crate) static NETWORK: Section = Section {
                 max: 1 << 20,
             },
             absent: Absent::Means("an even share of half of `[proxy] max_connections`"),
-            doc: "proxy connections kept for this network's clients alone (0–1048576; default: an even share of half of `[proxy] max_connections`, see below)",
+            doc: "proxy connections kept for this network's clients alone (see *Connection reserves* below)",
             ..Key::BASE
         },
         Key {
             name: "auth",
             value: Value::Str,
             absent: Absent::Is("\"optional\""),
+            limits: "`optional`, `required`",
             doc: "`optional` (default) or `required`: whether clients here must sign in to the explicit proxy (`Proxy-Authorization: Basic`, checked against `[identity] users_file`). `required` answers 407 until they do; use it where devices are shared and only a login says who is browsing (KS2 laptops). With `optional` a login is used when the browser sends one, and the address decides otherwise",
             ..Key::BASE
         },
@@ -273,6 +275,7 @@ pub(crate) static GROUP: Section = Section {
             name: "kind",
             value: Value::Str,
             absent: Absent::Required("staff, pupil or guest"),
+            limits: "`staff`, `pupil`, `guest`",
             doc: "`staff`, `pupil` or `guest` (the block page's wording and the defaults of `fail_closed`, `no_sni` and `non_tls_tunnel` depend on it)",
             ..Key::BASE
         },
@@ -280,6 +283,7 @@ pub(crate) static GROUP: Section = Section {
             name: "account_type",
             value: Value::Str,
             absent: Absent::Means("`individual` (`none` for guests)"),
+            limits: "`individual`, `shared`, `weak`, `none`",
             doc: "how surely a login identifies one person: `individual`, `shared` (a class login), `weak` (Year 1's animal passwords), `none` (network only). Logged with every request; never presented as certain",
             ..Key::BASE
         },
@@ -308,6 +312,7 @@ pub(crate) static GROUP: Section = Section {
             name: "ip_literal",
             value: Value::Str,
             absent: Absent::Means("`block` (`allow` for staff)"),
+            limits: "`allow`, `block`",
             doc: "URLs whose host is a bare IP address, in any notation",
             ..Key::BASE
         },
@@ -315,6 +320,7 @@ pub(crate) static GROUP: Section = Section {
             name: "look_alikes",
             value: Value::Str,
             absent: Absent::Means("`block` (`allow` for staff)"),
+            limits: "`allow`, `block`",
             doc: "addresses that imitate a listed site with look-alike letters from another script",
             ..Key::BASE
         },
@@ -329,6 +335,7 @@ pub(crate) static GROUP: Section = Section {
             name: "youtube",
             value: Value::Str,
             absent: Absent::Is("\"off\""),
+            limits: "`off`, `moderate`, `strict`",
             doc: "`off`, `moderate` or `strict` restricted mode",
             ..Key::BASE
         },
@@ -353,6 +360,7 @@ pub(crate) static GROUP: Section = Section {
             name: "no_sni",
             value: Value::Str,
             absent: Absent::Means("`block` (`allow` for staff)"),
+            limits: "`allow`, `block`",
             doc: "TLS connections whose ClientHello names no server (SNI): `allow` lets the rest of the policy decide (on the destination address in transparent mode, on the CONNECT host otherwise), `block` refuses them all",
             ..Key::BASE
         },
@@ -360,6 +368,7 @@ pub(crate) static GROUP: Section = Section {
             name: "non_tls_tunnel",
             value: Value::Str,
             absent: Absent::Means("`block` (`allow` for staff)"),
+            limits: "`allow`, `block`",
             doc: "a CONNECT tunnel whose first bytes are not a TLS ClientHello (SSH, VPNs, tunnelling tools over port 443): `allow` passes it, `block` closes it. Transparent port 443 always refuses non-TLS bytes",
             ..Key::BASE
         },
@@ -421,6 +430,7 @@ pub(crate) static OVERRIDE: Section = Section {
             name: "action",
             value: Value::Str,
             absent: Absent::Required("`allow` or `block`"),
+            limits: "`allow`, `block`",
             doc: "`allow` or `block`",
             ..Key::BASE
         },
@@ -639,13 +649,14 @@ pub(crate) static DNS: Section = Section {
                 max: 30_000,
             },
             absent: Absent::Is("2000"),
-            doc: "time per upstream (100–30000); the next one is tried after it, and SERVFAIL sent when all have failed",
+            doc: "time per upstream; the next one is tried after it, and SERVFAIL sent when all have failed",
             ..Key::BASE
         },
         Key {
             name: "blocked_answer",
             value: Value::Str,
             absent: Absent::Is("\"nxdomain\""),
+            limits: "`nxdomain`, `block-page`",
             doc: "`\"nxdomain\"`, or `\"block-page\"`: `A`/`AAAA` of `block_address` (where port 80 shows the block page) and `NODATA` for other types",
             ..Key::BASE
         },
@@ -653,6 +664,7 @@ pub(crate) static DNS: Section = Section {
             name: "block_address",
             value: Value::Strs,
             absent: Absent::Nothing,
+            limits: "at most one IPv4 and one IPv6 address",
             doc: "required by `\"block-page\"`: at most one IPv4 and one IPv6 address, normally the gateway's LAN addresses",
             ..Key::BASE
         },
@@ -663,7 +675,7 @@ pub(crate) static DNS: Section = Section {
                 max: 86_400,
             },
             absent: Absent::Is("60"),
-            doc: "TTL of block answers (1–86400)",
+            doc: "TTL of block answers",
             ..Key::BASE
         },
         Key {
@@ -673,13 +685,14 @@ pub(crate) static DNS: Section = Section {
                 max: 86_400,
             },
             absent: Absent::Is("60"),
-            doc: "largest TTL handed out for a name in a category one of the group's time windows covers (1–86400), so a window's end reaches devices promptly",
+            doc: "largest TTL handed out for a name in a category one of the group's time windows covers, so a window's end reaches devices promptly",
             ..Key::BASE
         },
         Key {
             name: "rebinding",
             value: Value::Str,
             absent: Absent::Is("\"block\""),
+            limits: "`block`, `allow`",
             doc: "`\"block\"` refuses answers that give a public name a private, loopback or link-local address (DNS rebinding); `\"allow\"` passes them",
             ..Key::BASE
         },
@@ -697,7 +710,7 @@ pub(crate) static DNS: Section = Section {
                 max: 10_000_000,
             },
             absent: Absent::Is("10000"),
-            doc: "upstream answers kept (0–10000000; 0 = no cache)",
+            doc: "upstream answers kept (0 = no cache)",
             ..Key::BASE
         },
         Key {
@@ -727,7 +740,7 @@ pub(crate) static DNS: Section = Section {
                 max: 4096,
             },
             absent: Absent::Is("1232"),
-            doc: "largest UDP answer (512–4096); larger answers go truncated so the client retries over TCP",
+            doc: "largest UDP answer; larger answers go truncated so the client retries over TCP",
             ..Key::BASE
         },
         Key {
@@ -1003,6 +1016,7 @@ pub(crate) static TOKEN: Section = Section {
             name: "scope",
             value: Value::Str,
             absent: Absent::Required("`classroom` or `login-server`"),
+            limits: "`classroom`, `login-server`",
             doc: "`classroom`: may bind only the calling machine's own address, and never a staff user; `login-server`: any client address to any user (for a central login server). Whatever the scope, the bound address must be inside a configured `[[network]]` and never unspecified (`0.0.0.0`, `::`), multicast or broadcast (403 otherwise)",
             ..Key::BASE
         },
@@ -1010,6 +1024,7 @@ pub(crate) static TOKEN: Section = Section {
             name: "hash",
             value: Value::Str,
             absent: Absent::Required("make one with `lychgate user token`"),
+            limits: "`$argon2id$…`",
             doc: "the token's argon2id hash (`$argon2id$…`); a plain token is refused. `lychgate user token --scope classroom --name classroom-pcs` prints a new token once and the lines to paste here",
             secret: true,
             ..Key::BASE
@@ -1039,14 +1054,16 @@ pub(crate) static BLOCK_PAGE: Section = Section {
             name: "primary_colour",
             value: Value::Str,
             absent: Absent::Is("\"#1d4f91\""),
-            doc: "header bar, buttons, reference box; `#rgb` or `#rrggbb` only",
+            limits: "`#rgb` or `#rrggbb`",
+            doc: "header bar, buttons, reference box",
             ..Key::BASE
         },
         Key {
             name: "background_colour",
             value: Value::Str,
             absent: Absent::Is("\"#ffffff\""),
-            doc: "page background; `#rgb` or `#rrggbb` only",
+            limits: "`#rgb` or `#rrggbb`",
+            doc: "page background",
             ..Key::BASE
         },
         Key {

@@ -146,11 +146,19 @@ pub struct Config {
     pub identity: crate::identity::IdentitySettings,
     /// Block page look and review form.
     pub block_page: sections::BlockPage,
+    /// Every key as written or defaulted, for change control ([`Config::keys`]).
+    keys: super::ConfigKeys,
     /// Time to load and compile.
     pub load_time: Duration,
 }
 
 impl Config {
+    /// The config key by key (dotted path, canonical TOML value; secrets by fingerprint), in
+    /// file order; [`super::ConfigKeys::diff`] names the keys two configs disagree on.
+    pub fn keys(&self) -> &super::ConfigKeys {
+        &self.keys
+    }
+
     /// Whether a client address is inside a configured `[[network]]`: Lychgate serves no one
     /// else (never an open proxy or resolver).
     pub fn serves(&self, ip: std::net::IpAddr) -> bool {
@@ -489,6 +497,7 @@ pub fn validate(
         log: sections.log,
         identity: sections.identity,
         block_page: sections.block_page,
+        keys: super::ConfigKeys(std::mem::take(&mut src.values)),
         load_time: started.elapsed(),
     })
 }
