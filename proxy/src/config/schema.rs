@@ -452,7 +452,7 @@ pub(crate) static OVERRIDE: Section = Section {
             name: "reason",
             value: Value::Str,
             absent: Absent::Means("required"),
-            doc: "required: shown by `explain`, kept in the change-control log",
+            doc: "why: shown by `explain`, kept in the change-control log; an empty reason is refused",
             ..Key::BASE
         },
     ],
@@ -974,14 +974,14 @@ pub(crate) static DEVICE: Section = Section {
             name: "ip",
             value: Value::Str,
             absent: Absent::Required("the device's fixed address"),
-            doc: "the device's fixed address (required; each address once)",
+            doc: "the device's fixed address; each address once",
             ..Key::BASE
         },
         Key {
             name: "name",
             value: Value::Str,
             absent: Absent::Required("a name for logs, e.g. `library-pc-3`"),
-            doc: "a name for the log, e.g. `library-pc-3` (required)",
+            doc: "a name for the log, e.g. `library-pc-3`",
             ..Key::BASE
         },
         Key {
@@ -1009,7 +1009,7 @@ pub(crate) static TOKEN: Section = Section {
             name: "name",
             value: Value::Str,
             absent: Absent::Required("a name for logs, e.g. `classroom-pcs`"),
-            doc: "a name for the log, e.g. `classroom-pcs` (required)",
+            doc: "a name for the log, e.g. `classroom-pcs`",
             ..Key::BASE
         },
         Key {
