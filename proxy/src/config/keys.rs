@@ -506,6 +506,26 @@ mod tests {
         );
     }
 
+    /// Ranges come from the declarations and are checked where the value is read; every
+    /// problem is still reported together, each with its file, line and field.
+    #[test]
+    fn out_of_range_numbers_name_their_line_field_and_declared_range() {
+        let errors = config(
+            "",
+            "phrase_threshold = 0",
+            "[proxy]\nmax_header_bytes = 100\n[dns]\nudp_sockets = 65\n",
+        )
+        .unwrap_err();
+        for expected in [
+            "<built-in default config>:7: groups.g.phrase_threshold: 0 is out of range: between 1 and 100000",
+            "<built-in default config>:9: proxy.max_header_bytes: 100 is out of range: between 8192 and 1048576",
+            "<built-in default config>:11: dns.udp_sockets: 65 is out of range: between 0 and 64",
+        ] {
+            assert!(errors.contains(expected), "{expected}\n{errors}");
+        }
+        assert!(errors.starts_with("3 problems"), "{errors}");
+    }
+
     const HASH_A: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA";
     const HASH_B: &str = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$b3RoZXJvdGhlcm90aGVyb3Ro";
 
