@@ -7,9 +7,6 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::http::destination::{self, DestinationPolicy};
 use crate::http::limits::ConnectionLimits;
-use crate::http::pages::{
-    DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
-};
 use crate::http::server::{self, ListenerKind};
 use crate::http::state::ProxyState;
 use crate::http::upstream::{self, Resolver};
@@ -17,6 +14,9 @@ use crate::identity::Identities;
 use crate::identity::{self, IdentityMetrics};
 use crate::log::{LogMetrics, RefusedSummary, RequestLog};
 use crate::metrics::ProxyMetrics;
+use crate::review::{
+    DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
+};
 use crate::tls::TlsPeekMetrics;
 use arc_swap::ArcSwap;
 use prometheus_client::registry::Registry;

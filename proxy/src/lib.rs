@@ -15,6 +15,8 @@ pub mod identity;
 pub mod log;
 pub mod metrics;
 pub mod net;
+pub mod pages;
 pub mod preflight;
+pub mod review;
 pub mod safe_search;
 pub mod tls;

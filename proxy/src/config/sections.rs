@@ -5,9 +5,9 @@
 //! the config file's folder, like list paths. Production configs use absolute paths.
 
 use super::reader::{Fields, Located, Source};
-use crate::http::pages::{BlockPageSettings, Branding, DEFAULT_PAGES_BASE_URL, REVIEW_PATH};
 use crate::identity::{IdentitySettings, StaticDevice, TokenScope, TokenSpec};
 use crate::log::{LogSettings, QueryLogging};
+use crate::pages::{BlockPageSettings, Branding, DEFAULT_PAGES_BASE_URL, REVIEW_PATH};
 use lychgate_classifier::policy::GroupId;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

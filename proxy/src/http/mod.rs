@@ -8,7 +8,6 @@ pub mod framing_guard;
 pub mod headers;
 pub mod limits;
 pub mod own_pages;
-pub mod pages;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -188,12 +188,12 @@ async fn internal_error(
     ctx.rule = Some("internal error in Lychgate".to_string());
     let page = service::error_page(
         state,
-        &super::pages::ErrorKind::BadRequest {
+        &crate::pages::ErrorKind::BadRequest {
             reason: "Lychgate could not handle this request",
         },
         &ctx.reference,
     );
-    let page = super::pages::Page {
+    let page = crate::pages::Page {
         status: http::StatusCode::INTERNAL_SERVER_ERROR,
         ..page
     };

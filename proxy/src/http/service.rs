@@ -8,12 +8,12 @@ use super::context::{Outcome, RequestContext, TrafficKind};
 use super::framing_guard::FramingAlarm;
 use super::headers::{self, FramingError};
 use super::limits::ConnectionSlot;
-use super::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
 use super::state::{IdentifyError, ProxyState, SignIn};
 use super::upstream::UpstreamFailure;
 use super::{own_pages, tunnel};
 use crate::identity::AuthError;
 use crate::log::Flag;
+use crate::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
 use crate::safe_search;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
@@ -449,7 +449,7 @@ pub fn block_page(
         // The form can only ask for a review of this block, by this person, from this device.
         state.review_tickets.issue(
             &ctx.reference,
-            pages::ReviewTicket {
+            crate::review::ReviewTicket {
                 url: url.to_string(),
                 client_ip: ctx.client,
                 user: user.map(str::to_string),

@@ -5,7 +5,6 @@
 use super::context::{Outcome, RequestContext};
 use super::destination::DestinationRefusal;
 use super::limits::ConnectionLimits;
-use super::pages::{Branding, ReviewStore};
 use super::upstream::{Resolver, UpstreamFailure, UpstreamPools};
 use crate::clock::SharedClock;
 use crate::config::Config;
@@ -13,6 +12,8 @@ use crate::identity::{AuthError, ClientIdentity, Identities};
 use crate::log::Flag;
 use crate::log::LogHandle;
 use crate::metrics::ProxyMetrics;
+use crate::pages::Branding;
+use crate::review::ReviewStore;
 use arc_swap::ArcSwap;
 use lychgate_classifier::policy::{Action, Decision, GroupId, Request, Rule, Scratch};
 use std::cell::RefCell;
@@ -52,9 +53,9 @@ pub struct ProxyState {
     /// ClientHello peek outcomes.
     pub tls_metrics: crate::tls::TlsPeekMetrics,
     /// Review forms submitted, by outcome.
-    pub review_metrics: super::pages::ReviewMetrics,
+    pub review_metrics: crate::review::ReviewMetrics,
     /// Review tickets issued with staff block pages, redeemed by `POST /review`.
-    pub review_tickets: super::pages::ReviewTickets,
+    pub review_tickets: crate::review::ReviewTickets,
     /// Time.
     pub clock: SharedClock,
     /// The upstream pools.

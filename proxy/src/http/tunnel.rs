@@ -167,7 +167,7 @@ pub async fn connect(
         ctx.outcome = Outcome::Error;
         let page = service::error_page(
             &state,
-            &super::pages::ErrorKind::LoggingUnavailable,
+            &crate::pages::ErrorKind::LoggingUnavailable,
             &ctx.reference,
         );
         return service::page_response(&state, ctx, page).await;
