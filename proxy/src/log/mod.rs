@@ -92,6 +92,7 @@ fn writer_config(settings: &LogSettings) -> writer::WriterConfig {
         retry_interval: settings.retry_interval,
         fsync_interval: settings.fsync_interval,
         lead_on_request_path: true,
+        slow_write: writer::SLOW_WRITE,
     }
 }
 

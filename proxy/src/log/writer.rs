@@ -44,7 +44,7 @@ pub const STDERR_PREFIX: &str = "lychgate-unlogged: ";
 
 /// A write to the file slower than this moves appending off the request path until the disk has
 /// been quick again for [`QUICK_WRITES_TO_LEAD`] batches.
-const SLOW_WRITE: Duration = Duration::from_millis(20);
+pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(20);
 const QUICK_WRITES_TO_LEAD: u32 = 64;
 
 /// Locks, going on after a panic elsewhere: every value behind these locks stays consistent
@@ -611,9 +611,11 @@ pub(crate) struct WriterConfig {
     /// Most time between a write and its fsync; zero: every batch is fsynced before the
     /// requests waiting on it are released.
     pub(crate) fsync_interval: Duration,
-    /// Whether waiting requests may append to the file themselves; when false (a disk that
-    /// may block, as some tests make), every batch goes through the writer thread.
+    /// Whether waiting requests may append to the file themselves; when false, every batch
+    /// goes through the writer thread.
     pub(crate) lead_on_request_path: bool,
+    /// A write slower than this sends batches to the writer thread for a while.
+    pub(crate) slow_write: Duration,
 }
 
 /// How long shutdown waits between looks for records still reserved.
@@ -884,7 +886,7 @@ impl Writer {
                 return;
             }
             let took = started.elapsed();
-            self.quick_writes = if took > SLOW_WRITE {
+            self.quick_writes = if took > self.config.slow_write {
                 0
             } else {
                 self.quick_writes.saturating_add(1)
