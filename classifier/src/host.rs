@@ -927,13 +927,18 @@ fn skeleton_label(label: &str) -> Option<String> {
 }
 
 /// The ASCII character a lower-case letter is commonly mistaken for, after IDNA mapping (so no
-/// capitals, and fullwidth forms are already ASCII). A curated subset of Unicode's confusables
-/// (UTS #39): the letters actually used in phishing look-alikes of Latin names.
+/// capitals, and fullwidth forms are already ASCII). Unicode's confusables (UTS #39) for the
+/// letters of the scripts people use in look-alikes of Latin names (Latin, Greek, Cyrillic,
+/// Armenian), plus a few UTS #39 does not list (`κ`, `к`, `τ`, `χ`, `ω`, `з`). A differential
+/// test (`host_oracle_tests.rs`) holds the table to `unicode-security`'s confusables: every
+/// entry is a UTS #39 confusable or one of those named exceptions, and every UTS #39 look-alike
+/// of an ASCII letter or digit in these scripts that IDNA leaves as it is, is here.
 fn latin_lookalike(c: char) -> Option<char> {
     Some(match c {
         // Cyrillic
         '\u{0430}' => 'a', // а
         '\u{0431}' => '6', // б
+        '\u{0433}' => 'r', // г
         '\u{0435}' => 'e', // е
         '\u{0437}' => '3', // з
         '\u{043A}' => 'k', // к
@@ -942,6 +947,7 @@ fn latin_lookalike(c: char) -> Option<char> {
         '\u{0441}' => 'c', // с
         '\u{0443}' => 'y', // у
         '\u{0445}' => 'x', // х
+        '\u{0448}' => 'w', // ш
         '\u{0455}' => 's', // ѕ
         '\u{0456}' => 'i', // і
         '\u{0458}' => 'j', // ј
@@ -949,10 +955,12 @@ fn latin_lookalike(c: char) -> Option<char> {
         '\u{0475}' => 'v', // ѵ
         '\u{04AF}' => 'y', // ү
         '\u{04BB}' => 'h', // һ
+        '\u{04BD}' => 'e', // ҽ
         '\u{04CF}' => 'l', // ӏ
         '\u{0501}' => 'd', // ԁ
         '\u{051B}' => 'q', // ԛ
         '\u{051D}' => 'w', // ԝ
+        '\u{A647}' => 'i', // ꙇ
         // Greek
         '\u{03B1}' => 'a', // α
         '\u{03B3}' => 'y', // γ
@@ -961,33 +969,75 @@ fn latin_lookalike(c: char) -> Option<char> {
         '\u{03BD}' => 'v', // ν
         '\u{03BF}' => 'o', // ο
         '\u{03C1}' => 'p', // ρ
+        '\u{03C3}' => 'o', // σ (IDNA also maps final ς and lunate ϲ to it)
         '\u{03C4}' => 't', // τ
         '\u{03C5}' => 'u', // υ
         '\u{03C7}' => 'x', // χ
         '\u{03C9}' => 'w', // ω
-        '\u{03F2}' => 'c', // ϲ (lunate sigma)
         '\u{03F3}' => 'j', // ϳ
+        '\u{03F8}' => 'p', // ϸ
+        '\u{1D26}' => 'r', // ᴦ
         // Armenian
+        '\u{0560}' => 'm', // ՠ
+        '\u{0561}' => 'w', // ա
+        '\u{0563}' => 'q', // գ
         '\u{0566}' => 'q', // զ
         '\u{0570}' => 'h', // հ
+        '\u{0575}' => 'j', // յ
         '\u{0578}' => 'n', // ո
+        '\u{057C}' => 'n', // ռ
         '\u{057D}' => 'u', // ս
         '\u{0581}' => 'g', // ց
+        '\u{0582}' => 'i', // ւ
+        '\u{0584}' => 'f', // ք
         '\u{0585}' => 'o', // օ
         // Latin letters outside ASCII that read as ASCII ones
+        '\u{00FE}' => 'p', // þ
+        '\u{018D}' => 'g', // ƍ
+        '\u{0192}' => 'f', // ƒ
+        '\u{01BD}' => 's', // ƽ
+        '\u{01BF}' => 'p', // ƿ
         '\u{0131}' => 'i', // ı dotless i
         '\u{01C0}' => 'l', // ǀ
+        '\u{0223}' => '8', // ȣ
         '\u{0237}' => 'j', // ȷ dotless j
         '\u{0251}' => 'a', // ɑ
         '\u{0261}' => 'g', // ɡ script g
+        '\u{0263}' => 'y', // ɣ
         '\u{0269}' => 'i', // ɩ
+        '\u{026A}' => 'i', // ɪ
+        '\u{026F}' => 'w', // ɯ
+        '\u{0284}' => 'f', // ʄ
+        '\u{028B}' => 'u', // ʋ
+        '\u{028F}' => 'y', // ʏ
         '\u{1D04}' => 'c', // ᴄ small capital
         '\u{1D0F}' => 'o', // ᴏ
+        '\u{1D11}' => 'o', // ᴑ
         '\u{1D1C}' => 'u', // ᴜ
         '\u{1D20}' => 'v', // ᴠ
         '\u{1D21}' => 'w', // ᴡ
         '\u{1D22}' => 'z', // ᴢ
+        '\u{1D83}' => 'g', // ᶃ
+        '\u{1D8C}' => 'y', // ᶌ
+        '\u{1E9D}' => 'f', // ẝ
+        '\u{1EFF}' => 'y', // ỿ
+        '\u{2C6C}' => 'z', // ⱬ
         '\u{A731}' => 's', // ꜱ
+        '\u{A76F}' => '9', // ꝯ
+        '\u{A781}' => 'l', // ꞁ
+        '\u{A799}' => 'f', // ꞙ
+        '\u{A79F}' => 'u', // ꞟ
+        '\u{A7FA}' => 'w', // ꟺ
+        '\u{A7FE}' => 'l', // ꟾ
+        '\u{AB32}' => 'e', // ꬲ
+        '\u{AB35}' => 'f', // ꬵ
+        '\u{AB3D}' => 'o', // ꬽ
+        '\u{AB47}' => 'r', // ꭇ
+        '\u{AB48}' => 'r', // ꭈ
+        '\u{AB4E}' => 'u', // ꭎ
+        '\u{AB52}' => 'u', // ꭒ
+        '\u{AB5A}' => 'y', // ꭚ
+        '\u{AB64}' => 'a', // ꭤ
         _ => return None,
     })
 }
@@ -1246,3 +1296,7 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "host_oracle_tests.rs"]
+mod oracle_tests;

@@ -441,6 +441,40 @@ fn homographs() {
     assert_eq!(homograph_skeleton("xn--broken-.com"), None);
 }
 
+/// Look-alikes the differential test against Unicode's confusables (`host_oracle_tests.rs`)
+/// found missing from the table.
+#[test]
+fn homographs_from_unicode_confusables() {
+    let skeleton = |unicode: &str| homograph_skeleton(&host(unicode).to_string());
+    // Thorn reads as p, hooked f as f: single-script Latin labels, every non-ASCII letter a
+    // look-alike.
+    assert_eq!(skeleton("\u{FE}aypal.com").as_deref(), Some("paypal.com"));
+    assert_eq!(
+        skeleton("\u{192}acebook.com").as_deref(),
+        Some("facebook.com")
+    );
+    // Lunate sigma (ϲ) was in the table as a c, but IDNA maps it to σ before the table sees
+    // it, and σ (which reads as o) was missing: gϲϲgle reached the policy as gσσgle, unmapped.
+    assert_eq!(
+        host("g\u{3F2}\u{3F2}gle.com"),
+        host("g\u{3C3}\u{3C3}gle.com")
+    );
+    assert_eq!(
+        skeleton("g\u{3F2}\u{3F2}gle.com").as_deref(),
+        Some("google.com")
+    );
+    // Cyrillic г reads as r, ш as w: wholly Cyrillic, every letter a look-alike.
+    assert_eq!(
+        skeleton("\u{448}\u{445}\u{433}.com").as_deref(),
+        Some("wxr.com")
+    );
+    // Armenian ռ (n) beside Latin letters.
+    assert_eq!(
+        skeleton("\u{57C}etflix.com").as_deref(),
+        Some("netflix.com")
+    );
+}
+
 #[test]
 fn display_forms() {
     assert_eq!(unicode_form("xn--mller-kva.de"), "müller.de");

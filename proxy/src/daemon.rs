@@ -8,15 +8,15 @@ use crate::config::Config;
 use crate::gate::limits::ConnectionLimits;
 use crate::gate::{BuildEnv, Gate, Snapshot};
 use crate::http::destination::{self, DestinationPolicy};
-use crate::http::pages::{
-    DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
-};
 use crate::http::server::{self, ListenerKind};
 use crate::http::state::ProxyState;
 use crate::http::upstream::{self, Resolver};
 use crate::identity::IdentityMetrics;
 use crate::log::{LogMetrics, RequestLog};
 use crate::metrics::ProxyMetrics;
+use crate::review::{
+    DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewMetrics, ReviewStore, ReviewTickets,
+};
 use crate::tls::TlsPeekMetrics;
 use prometheus_client::registry::Registry;
 use std::net::SocketAddr;

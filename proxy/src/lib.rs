@@ -18,6 +18,8 @@ mod import_map;
 pub mod log;
 pub mod metrics;
 pub mod net;
+pub mod pages;
 pub mod preflight;
+pub mod review;
 pub mod safe_search;
 pub mod tls;

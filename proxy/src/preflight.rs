@@ -10,9 +10,9 @@ use crate::clock::SharedClock;
 use crate::config::Config;
 use crate::daemon::{DaemonError, dns_upstreams};
 use crate::gate::snapshot::identities_for;
-use crate::http::pages::{REVIEW_FILE_NAME, ReviewStoreError};
 use crate::identity::IdentityMetrics;
 use crate::log::LogError;
+use crate::review::{REVIEW_FILE_NAME, ReviewStoreError};
 use std::path::Path;
 use std::sync::Arc;
 

@@ -187,7 +187,10 @@ impl Daemon {
                 for f in files {
                     if f.extension().is_some_and(|e| e == "jsonl") {
                         let text = std::fs::read_to_string(&f).unwrap_or_default();
-                        for line in text.lines() {
+                        // A line still being appended as the file is read ends without its
+                        // newline: it is read whole next time.
+                        let whole = text.rfind('\n').map_or("", |end| &text[..end]);
+                        for line in whole.lines() {
                             out.push(
                                 serde_json::from_str(line)
                                     .unwrap_or_else(|e| panic!("log line is JSON ({e}): {line}")),

@@ -1,5 +1,6 @@
 //! `lychgate run` serves on the ports it prints, and stops cleanly on SIGTERM, flushing the log.
-//! SIGHUP (sent by `systemctl reload` and log tools) neither stops nor disturbs it.
+//! SIGHUP (sent by `systemctl reload` and log tools) neither stops nor disturbs it; SIGUSR1
+//! (logrotate's `postrotate`) opens the request log again at its path.
 
 use crate::daemon::{Daemon, Origin, connect_from, get, local, read_reply};
 use std::io::Write as _;
@@ -80,4 +81,52 @@ fn sighup_under_load_is_said_and_stops_nothing() {
         .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/hup")))
         .count();
     assert_eq!(hup_lines, THREADS * PER_THREAD, "no log line lost");
+}
+
+#[test]
+fn sigusr1_opens_the_request_log_again_at_its_path() {
+    let mut daemon = Daemon::start("");
+    assert_eq!(
+        get(daemon.proxy, local(1), "http://pornhub.com/before").status,
+        403
+    );
+    let log_dir = daemon.log_dir();
+    let file = std::fs::read_dir(&log_dir)
+        .expect("log dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .expect("the day's log file");
+    // What logrotate does by default: move the file away, then signal.
+    let moved = log_dir.join("rotated.jsonl.1");
+    std::fs::rename(&file, &moved).expect("move the log away");
+    daemon.signal("USR1");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !file.exists() {
+        assert!(
+            daemon.is_running(),
+            "SIGUSR1 stopped the daemon: {}",
+            daemon.stderr()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "SIGUSR1 did not open the log again at its path"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(
+        get(daemon.proxy, local(1), "http://pornhub.com/after").status,
+        403
+    );
+    assert_eq!(daemon.stop(), Some(0));
+    let before = std::fs::read_to_string(&moved).unwrap();
+    let after = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        before.contains("/before") && !before.contains("/after"),
+        "{before}"
+    );
+    assert!(
+        after.contains("/after") && !after.contains("/before"),
+        "{after}"
+    );
 }

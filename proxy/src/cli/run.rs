@@ -1,9 +1,10 @@
 //! `lychgate run`: loads the policy, binds every listener, prints where it listens (one
 //! `listening WHAT ADDRESS` line each, then `ready`, so scripts and tests can find ports chosen
 //! by the kernel), and serves until Ctrl-C or SIGTERM, then drains and flushes the log.
-//! SIGHUP is caught from the first moment (its default action would kill the daemon and lose
-//! queued log lines) and said out loud; it opens the request log again at its path and changes
-//! nothing else until live reload exists.
+//! SIGHUP and SIGUSR1 are caught from the first moment (the default action of either would kill
+//! the daemon and lose queued log lines). SIGUSR1 opens the request log again at its path (as
+//! nginx does: logrotate's `postrotate` sends it); SIGHUP is said out loud and does the same,
+//! changing nothing else until live reload exists.
 
 use super::check::summary;
 use super::load_config;
@@ -22,14 +23,14 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
-    // The runtime and the SIGHUP handler come before the config: `systemctl reload` or a log
-    // tool sending SIGHUP while the lists load must not kill the daemon either.
+    // The runtime and the signal handlers come before the config: `systemctl reload` or a log
+    // tool sending SIGHUP or SIGUSR1 while the lists load must not kill the daemon either.
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let hangups = {
+    let (hangups, reopens) = {
         let _in_runtime = runtime.enter();
-        hangup_signals()
+        (caught(Signal::Hangup), caught(Signal::ReopenLog))
     };
     let config = match load_config(config) {
         Ok(c) => c,
@@ -47,7 +48,10 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
     }
     let hangup = Arc::new(Notify::new());
     if let Some(hangups) = hangups {
-        runtime.spawn(answer_hangups(hangups, Arc::clone(&hangup)));
+        runtime.spawn(answer(Signal::Hangup, hangups, Arc::clone(&hangup)));
+    }
+    if let Some(reopens) = reopens {
+        runtime.spawn(answer(Signal::ReopenLog, reopens, Arc::clone(&hangup)));
     }
     let shutdown = CancellationToken::new();
     let stopper = shutdown.clone();
@@ -83,45 +87,77 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
 }
 
 #[cfg(unix)]
-type Hangups = tokio::signal::unix::Signal;
+type Caught = tokio::signal::unix::Signal;
 #[cfg(not(unix))]
-type Hangups = std::convert::Infallible;
+type Caught = std::convert::Infallible;
 
-/// Installs the SIGHUP handler (must run inside the runtime). `None` if the OS refused, which
-/// is said: SIGHUP would then keep its default action.
-fn hangup_signals() -> Option<Hangups> {
+/// The signals `run` answers besides the ones that stop it.
+#[derive(Debug, Clone, Copy)]
+enum Signal {
+    /// SIGHUP: `systemctl reload` and many log tools.
+    Hangup,
+    /// SIGUSR1: open the request log again (logrotate's `postrotate`, as for nginx).
+    ReopenLog,
+}
+
+impl Signal {
+    const fn name(self) -> &'static str {
+        match self {
+            Signal::Hangup => "SIGHUP",
+            Signal::ReopenLog => "SIGUSR1",
+        }
+    }
+}
+
+/// Installs a handler (must run inside the runtime). `None` if the OS refused, which is said:
+/// the signal would then keep its default action, which stops the daemon.
+fn caught(which: Signal) -> Option<Caught> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::hangup()) {
+        let kind = match which {
+            Signal::Hangup => SignalKind::hangup(),
+            Signal::ReopenLog => SignalKind::user_defined1(),
+        };
+        match signal(kind) {
             Ok(s) => Some(s),
             Err(e) => {
-                tracing::error!(error = %e, "cannot catch SIGHUP: a SIGHUP would stop the daemon");
+                let name = which.name();
+                tracing::error!(error = %e, "cannot catch {name}: a {name} would stop the daemon");
                 None
             }
         }
     }
     #[cfg(not(unix))]
     {
+        let _ = which;
         None
     }
 }
 
-/// Says, for every SIGHUP, that it was received and that the configuration is unchanged, and
-/// passes it on to the daemon, which opens the request log again at its path (for log tools
-/// that rotate and signal). Policy, listeners and connections carry on untouched.
-async fn answer_hangups(mut hangups: Hangups, hangup: Arc<Notify>) {
+/// Says, for every signal, what it does, and passes it on to the daemon, which opens the request
+/// log again at its path (for log tools that rotate and signal). Policy, listeners and
+/// connections carry on untouched.
+async fn answer(which: Signal, mut signals: Caught, reopen_log: Arc<Notify>) {
     #[cfg(unix)]
-    while hangups.recv().await.is_some() {
-        tracing::warn!(
-            "SIGHUP received: live reload is not available yet, so the running configuration is \
-             unchanged and nothing was interrupted (restart the service to apply changes); the \
-             request log is opened again at its path"
-        );
-        hangup.notify_one();
+    while signals.recv().await.is_some() {
+        match which {
+            Signal::Hangup => tracing::warn!(
+                "SIGHUP received: live reload is not available yet, so the running configuration \
+                 is unchanged and nothing was interrupted (restart the service to apply changes); \
+                 the request log is opened again at its path"
+            ),
+            Signal::ReopenLog => {
+                tracing::info!("SIGUSR1 received: the request log is opened again at its path");
+            }
+        }
+        reopen_log.notify_one();
     }
     #[cfg(not(unix))]
-    match hangups {}
+    {
+        let _ = (which, reopen_log);
+        match signals {}
+    }
 }
 
 async fn shutdown_signal() {

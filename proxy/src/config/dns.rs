@@ -49,27 +49,6 @@ pub struct RawDns {
     pub udp_sockets: Option<Located<i64>>,
 }
 
-const DNS_KEYS: &[&str] = &[
-    "upstreams",
-    "upstream_ca_file",
-    "upstream_timeout_ms",
-    "blocked_answer",
-    "block_address",
-    "blocked_ttl_seconds",
-    "window_ttl_seconds",
-    "rebinding",
-    "internal_domains",
-    "cache_entries",
-    "max_cache_ttl_seconds",
-    "max_negative_ttl_seconds",
-    "max_udp_payload",
-    "max_qps_per_client",
-    "max_tcp_connections",
-    "max_tcp_connections_per_client",
-    "tcp_idle_timeout_seconds",
-    "udp_sockets",
-];
-
 /// Stage one: reads `[dns]` from the top-level table.
 pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawDns {
     let Some(mut t) = top.table(src, "dns") else {
@@ -95,7 +74,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawDns {
         tcp_idle_timeout_seconds: t.integer(src, "tcp_idle_timeout_seconds"),
         udp_sockets: t.integer(src, "udp_sockets"),
     };
-    t.finish(src, DNS_KEYS);
+    t.finish(src);
     raw
 }
 
@@ -267,75 +246,26 @@ pub fn validate(src: &mut Source<'_>, raw: &RawDns, base_dir: &std::path::Path) 
         upstreams,
         upstream_ca_file,
         upstream_timeout: Duration::from_millis(number(
-            src,
             raw.upstream_timeout_ms.as_ref(),
-            100..=30_000,
             u64::try_from(d.upstream_timeout.as_millis()).unwrap_or(u64::MAX),
         )),
         blocked_answer,
-        blocked_ttl: number(
-            src,
-            raw.blocked_ttl_seconds.as_ref(),
-            1..=86_400,
-            d.blocked_ttl,
-        ),
-        window_ttl: number(
-            src,
-            raw.window_ttl_seconds.as_ref(),
-            1..=86_400,
-            d.window_ttl,
-        ),
+        blocked_ttl: number(raw.blocked_ttl_seconds.as_ref(), d.blocked_ttl),
+        window_ttl: number(raw.window_ttl_seconds.as_ref(), d.window_ttl),
         block_rebinding,
         internal_domains,
-        cache_entries: number(
-            src,
-            raw.cache_entries.as_ref(),
-            0..=10_000_000,
-            d.cache_entries,
-        ),
-        max_cache_ttl: number(
-            src,
-            raw.max_cache_ttl_seconds.as_ref(),
-            1..=604_800,
-            d.max_cache_ttl,
-        ),
-        max_negative_ttl: number(
-            src,
-            raw.max_negative_ttl_seconds.as_ref(),
-            1..=86_400,
-            d.max_negative_ttl,
-        ),
-        max_udp_payload: number(
-            src,
-            raw.max_udp_payload.as_ref(),
-            512..=4096,
-            d.max_udp_payload,
-        ),
-        max_qps_per_client: number(
-            src,
-            raw.max_qps_per_client.as_ref(),
-            1..=1_000_000,
-            d.max_qps_per_client,
-        ),
-        max_tcp_connections: number(
-            src,
-            raw.max_tcp_connections.as_ref(),
-            1..=1 << 20,
-            d.max_tcp_connections,
-        ),
+        cache_entries: number(raw.cache_entries.as_ref(), d.cache_entries),
+        max_cache_ttl: number(raw.max_cache_ttl_seconds.as_ref(), d.max_cache_ttl),
+        max_negative_ttl: number(raw.max_negative_ttl_seconds.as_ref(), d.max_negative_ttl),
+        max_udp_payload: number(raw.max_udp_payload.as_ref(), d.max_udp_payload),
+        max_qps_per_client: number(raw.max_qps_per_client.as_ref(), d.max_qps_per_client),
+        max_tcp_connections: number(raw.max_tcp_connections.as_ref(), d.max_tcp_connections),
         max_tcp_connections_per_client: number(
-            src,
             raw.max_tcp_connections_per_client.as_ref(),
-            1..=1 << 20,
             d.max_tcp_connections_per_client,
         ),
-        tcp_idle_timeout: seconds(
-            src,
-            raw.tcp_idle_timeout_seconds.as_ref(),
-            3600,
-            d.tcp_idle_timeout,
-        ),
-        udp_sockets: number(src, raw.udp_sockets.as_ref(), 0..=64, d.udp_sockets),
+        tcp_idle_timeout: seconds(raw.tcp_idle_timeout_seconds.as_ref(), d.tcp_idle_timeout),
+        udp_sockets: number(raw.udp_sockets.as_ref(), d.udp_sockets),
     }
 }
 
@@ -452,7 +382,7 @@ mod tests {
     fn check(text: &str) -> (DnsSettings, Vec<String>) {
         let mut src = Source::new(Path::new("test.toml"), text);
         let (doc, _) = DeTable::parse_recoverable(text);
-        let mut top = Fields::new(doc.get_ref(), "", 0);
+        let mut top = Fields::new(doc.get_ref(), "", 0, &crate::config::schema::TOP);
         let raw = read(&mut src, &mut top);
         let settings = validate(&mut src, &raw, Path::new("."));
         let errors = src.errors.0.iter().map(|e| e.to_string()).collect();

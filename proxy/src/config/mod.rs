@@ -5,15 +5,18 @@
 pub mod builtin;
 pub mod dns;
 pub mod error;
+pub mod keys;
 mod phrases;
 pub mod raw;
 pub mod reader;
+pub(crate) mod schema;
 pub mod sections;
 pub mod serving;
 pub mod validate;
 
 pub use dns::{BlockedAnswer, DnsSettings, UpstreamSpec};
 pub use error::{ConfigError, ConfigErrors};
+pub use keys::{ConfigKeys, KeyChange};
 pub use serving::{ProxySettings, StaticHosts};
 pub use validate::{Config, GroupMeta, ListSummary, Listen, Network};
 

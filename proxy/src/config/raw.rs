@@ -160,54 +160,6 @@ pub struct RawConfig {
     pub dns: super::dns::RawDns,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "timezone",
-    "default_group",
-    "listen",
-    "list",
-    "phrases",
-    "category",
-    "network",
-    "groups",
-    "proxy",
-    "static_host",
-    "state_dir",
-    "log",
-    "identity",
-    "block_page",
-    "dns",
-];
-const LISTEN_KEYS: &[&str] = &[
-    "proxy",
-    "dns",
-    "admin",
-    "transparent_http",
-    "transparent_https",
-];
-const LIST_KEYS: &[&str] = &["name", "category", "path", "format"];
-const CATEGORY_KEYS: &[&str] = &["name", "sensitive"];
-const NETWORK_KEYS: &[&str] = &["cidr", "group", "name", "auth", "reserved_connections"];
-const PHRASES_KEYS: &[&str] = &["lists"];
-const GROUP_KEYS: &[&str] = &[
-    "kind",
-    "account_type",
-    "block",
-    "allow",
-    "allow_list_only",
-    "ip_literal",
-    "look_alikes",
-    "safe_search",
-    "youtube",
-    "phrase_threshold",
-    "fail_closed",
-    "no_sni",
-    "non_tls_tunnel",
-    "window",
-    "override",
-];
-const WINDOW_KEYS: &[&str] = &["days", "time", "allow", "block"];
-const OVERRIDE_KEYS: &[&str] = &["action", "host", "url", "reason"];
-
 /// Parses the TOML text and reads it into a [`RawConfig`]; problems go into `src.errors`.
 pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
     let (doc, parse_errors) = DeTable::parse_recoverable(text);
@@ -215,7 +167,7 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
         let offset = e.span().map_or(0, |s| s.start);
         src.error(offset, "", format!("TOML syntax: {}", e.message()), None);
     }
-    let mut top = Fields::new(doc.get_ref(), "", 0);
+    let mut top = Fields::new(doc.get_ref(), "", 0, &crate::config::schema::TOP);
     let mut raw = RawConfig {
         timezone: top.string(src, "timezone"),
         default_group: top.string(src, "default_group"),
@@ -229,58 +181,47 @@ pub fn read(src: &mut Source<'_>, text: &str) -> RawConfig {
             transparent_http: t.string(src, "transparent_http"),
             transparent_https: t.string(src, "transparent_https"),
         };
-        t.finish(src, LISTEN_KEYS);
+        t.finish(src);
     }
     for mut t in top.tables(src, "list") {
         raw.lists.push(RawList {
             name: t.string(src, "name"),
-            category: t.required_string(
-                src,
-                "category",
-                "name the category the list's entries belong to",
-            ),
-            path: t.required_string(
-                src,
-                "path",
-                "`builtin:<category>` or a path relative to this file",
-            ),
+            category: t.string(src, "category"),
+            path: t.string(src, "path"),
             format: t.string(src, "format"),
         });
-        t.finish(src, LIST_KEYS);
+        t.finish(src);
     }
     if let Some(mut t) = top.table(src, "phrases") {
         raw.phrase_lists = t.strings(src, "lists").unwrap_or_default();
-        t.finish(src, PHRASES_KEYS);
+        t.finish(src);
     }
     for mut t in top.tables(src, "category") {
         raw.categories.push(RawCategory {
-            name: t.required_string(src, "name", "a lower-case name such as `homework-cheats`"),
+            name: t.string(src, "name"),
             sensitive: t.boolean(src, "sensitive"),
         });
-        t.finish(src, CATEGORY_KEYS);
+        t.finish(src);
     }
     for mut t in top.tables(src, "network") {
         raw.networks.push(RawNetwork {
-            cidr: t.required_string(src, "cidr", "an address block such as `10.0.3.0/24`"),
+            cidr: t.string(src, "cidr"),
             group: t.string(src, "group"),
             name: t.string(src, "name"),
             auth: t.string(src, "auth"),
             reserved_connections: t.integer(src, "reserved_connections"),
         });
-        t.finish(src, NETWORK_KEYS);
+        t.finish(src);
     }
-    if let Some(mut groups) = top.table(src, "groups") {
-        for (name, fields) in groups.entries(src) {
-            if let Some(g) = fields {
-                raw.groups.push(read_group(src, name, g));
-            }
+    for (name, fields) in top.entries(src, "groups") {
+        if let Some(g) = fields {
+            raw.groups.push(read_group(src, name, g));
         }
-        groups.finish(src, &[]);
     }
     raw.serving = super::serving::read(src, &mut top);
     raw.sections = super::sections::read(src, &mut top);
     raw.dns = super::dns::read(src, &mut top);
-    top.finish(src, TOP_KEYS);
+    top.finish(src);
     raw
 }
 
@@ -288,7 +229,7 @@ fn read_group(src: &mut Source<'_>, name: Located<String>, mut t: Fields<'_, '_>
     let offset = t.offset();
     let mut g = RawGroup {
         name,
-        kind: t.required_string(src, "kind", "staff, pupil or guest"),
+        kind: t.string(src, "kind"),
         account_type: t.string(src, "account_type"),
         block: t.strings(src, "block").unwrap_or_default(),
         allow: t.strings(src, "allow").unwrap_or_default(),
@@ -309,19 +250,19 @@ fn read_group(src: &mut Source<'_>, name: Located<String>, mut t: Fields<'_, '_>
         let (offset, field) = (w.offset(), w.path().to_string());
         g.windows.push(RawWindow {
             days: w.string(src, "days"),
-            time: w.required_string(src, "time", "write `HH:MM-HH:MM`, e.g. `12:00-13:00`"),
+            time: w.string(src, "time"),
             allow: w.strings(src, "allow").unwrap_or_default(),
             block: w.strings(src, "block").unwrap_or_default(),
             line: src.line_of(offset),
             offset,
             field,
         });
-        w.finish(src, WINDOW_KEYS);
+        w.finish(src);
     }
     for mut o in t.tables(src, "override") {
         let (offset, field) = (o.offset(), o.path().to_string());
         g.overrides.push(RawOverride {
-            action: o.required_string(src, "action", "`allow` or `block`"),
+            action: o.string(src, "action"),
             host: o.string(src, "host"),
             url: o.string(src, "url"),
             reason: o.string(src, "reason"),
@@ -329,8 +270,8 @@ fn read_group(src: &mut Source<'_>, name: Located<String>, mut t: Fields<'_, '_>
             offset,
             field,
         });
-        o.finish(src, OVERRIDE_KEYS);
+        o.finish(src);
     }
-    t.finish(src, GROUP_KEYS);
+    t.finish(src);
     g
 }

@@ -5,9 +5,9 @@
 //! the config file's folder, like list paths. Production configs use absolute paths.
 
 use super::reader::{Fields, Located, Source};
-use crate::http::pages::{BlockPageSettings, Branding, DEFAULT_PAGES_BASE_URL, REVIEW_PATH};
 use crate::identity::{IdentitySettings, StaticDevice, TokenScope, TokenSpec};
 use crate::log::{LogSettings, QueryLogging};
+use crate::pages::{BlockPageSettings, Branding, DEFAULT_PAGES_BASE_URL, REVIEW_PATH};
 use lychgate_classifier::policy::GroupId;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -113,39 +113,6 @@ pub struct RawBlockPage {
     pub pages_url: Option<Located<String>>,
 }
 
-const LOG_KEYS: &[&str] = &[
-    "dir",
-    "file_stem",
-    "retention_days",
-    "query",
-    "queue_capacity",
-    "batch_max",
-    "summary_interval_seconds",
-    "fsync_interval_ms",
-];
-const IDENTITY_KEYS: &[&str] = &[
-    "users_file",
-    "auth_cache_seconds",
-    "failure_limit",
-    "failure_window_seconds",
-    "default_binding_seconds",
-    "max_binding_seconds",
-    "device",
-    "token",
-];
-const DEVICE_KEYS: &[&str] = &["ip", "name", "group", "user"];
-const TOKEN_KEYS: &[&str] = &["name", "scope", "hash"];
-const BLOCK_PAGE_KEYS: &[&str] = &[
-    "school_name",
-    "logo",
-    "primary_colour",
-    "background_colour",
-    "contact",
-    "pupil_message",
-    "review",
-    "pages_url",
-];
-
 /// Stage one.
 pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
     let mut raw = RawSections {
@@ -163,7 +130,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
             summary_interval_seconds: t.integer(src, "summary_interval_seconds"),
             fsync_interval_ms: t.integer(src, "fsync_interval_ms"),
         };
-        t.finish(src, LOG_KEYS);
+        t.finish(src);
     }
     if let Some(mut t) = top.table(src, "identity") {
         raw.identity = RawIdentity {
@@ -178,22 +145,22 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
         };
         for mut d in t.tables(src, "device") {
             raw.identity.devices.push(RawDevice {
-                ip: d.required_string(src, "ip", "the device's fixed address"),
-                name: d.required_string(src, "name", "a name for logs, e.g. `library-pc-3`"),
+                ip: d.string(src, "ip"),
+                name: d.string(src, "name"),
                 group: d.string(src, "group"),
                 user: d.string(src, "user"),
             });
-            d.finish(src, DEVICE_KEYS);
+            d.finish(src);
         }
         for mut k in t.tables(src, "token") {
             raw.identity.tokens.push(RawToken {
-                name: k.required_string(src, "name", "a name for logs, e.g. `classroom-pcs`"),
-                scope: k.required_string(src, "scope", "`classroom` or `login-server`"),
-                hash: k.required_string(src, "hash", "make one with `lychgate user token`"),
+                name: k.string(src, "name"),
+                scope: k.string(src, "scope"),
+                hash: k.string(src, "hash"),
             });
-            k.finish(src, TOKEN_KEYS);
+            k.finish(src);
         }
-        t.finish(src, IDENTITY_KEYS);
+        t.finish(src);
     }
     if let Some(mut t) = top.table(src, "block_page") {
         raw.block_page = RawBlockPage {
@@ -206,7 +173,7 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawSections {
             review: t.boolean(src, "review"),
             pages_url: t.string(src, "pages_url"),
         };
-        t.finish(src, BLOCK_PAGE_KEYS);
+        t.finish(src);
     }
     raw
 }
@@ -252,8 +219,9 @@ pub struct Sections {
     pub block_page: BlockPage,
 }
 
-fn positive(src: &mut Source<'_>, v: Option<&Located<i64>>, max: i64) -> Option<u64> {
-    super::serving::in_range(src, v, 1..=max)
+/// A number the reader has checked against its declared range.
+fn given(v: Option<&Located<i64>>) -> Option<u64> {
+    v.and_then(|v| u64::try_from(v.value).ok())
 }
 
 fn relative_to(base: &Path, p: &str) -> PathBuf {
@@ -290,7 +258,7 @@ pub fn validate(
     if let Some(s) = &l.file_stem {
         log.file_stem.clone_from(&s.value);
     }
-    if let Some(days) = positive(src, l.retention_days.as_ref(), 36_500) {
+    if let Some(days) = given(l.retention_days.as_ref()) {
         log.retention_days = u32::try_from(days).unwrap_or(u32::MAX);
     }
     if let Some(q) = &l.query {
@@ -304,16 +272,16 @@ pub fn validate(
             ),
         }
     }
-    if let Some(n) = positive(src, l.queue_capacity.as_ref(), 1 << 20) {
+    if let Some(n) = given(l.queue_capacity.as_ref()) {
         log.queue_capacity = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if let Some(n) = positive(src, l.batch_max.as_ref(), 1 << 16) {
+    if let Some(n) = given(l.batch_max.as_ref()) {
         log.batch_max = usize::try_from(n).unwrap_or(usize::MAX);
     }
-    if let Some(n) = positive(src, l.summary_interval_seconds.as_ref(), 3600) {
+    if let Some(n) = given(l.summary_interval_seconds.as_ref()) {
         log.summary_interval = std::time::Duration::from_secs(n);
     }
-    if let Some(ms) = super::serving::in_range(src, l.fsync_interval_ms.as_ref(), 0..=3_600_000) {
+    if let Some(ms) = given(l.fsync_interval_ms.as_ref()) {
         log.fsync_interval = Duration::from_millis(ms);
     }
     if let Err(e) = log.check() {
@@ -330,19 +298,19 @@ pub fn validate(
             .map(|u| relative_to(base_dir, &u.value)),
         ..IdentitySettings::default()
     };
-    if let Some(s) = positive(src, i.auth_cache_seconds.as_ref(), 86_400) {
+    if let Some(s) = given(i.auth_cache_seconds.as_ref()) {
         identity.auth.cache_ttl = Duration::from_secs(s);
     }
-    if let Some(n) = positive(src, i.failure_limit.as_ref(), 1000) {
+    if let Some(n) = given(i.failure_limit.as_ref()) {
         identity.auth.failure_limit = u32::try_from(n).unwrap_or(u32::MAX);
     }
-    if let Some(s) = positive(src, i.failure_window_seconds.as_ref(), 86_400) {
+    if let Some(s) = given(i.failure_window_seconds.as_ref()) {
         identity.auth.failure_window = Duration::from_secs(s);
     }
-    if let Some(s) = positive(src, i.default_binding_seconds.as_ref(), 7 * 86_400) {
+    if let Some(s) = given(i.default_binding_seconds.as_ref()) {
         identity.map.default_ttl = Duration::from_secs(s);
     }
-    if let Some(s) = positive(src, i.max_binding_seconds.as_ref(), 7 * 86_400) {
+    if let Some(s) = given(i.max_binding_seconds.as_ref()) {
         identity.map.max_ttl = Duration::from_secs(s);
     }
     for d in &i.devices {
@@ -500,7 +468,7 @@ mod tests {
     fn check(text: &str) -> (Sections, Vec<String>) {
         let mut src = Source::new(Path::new("test.toml"), text);
         let (doc, _) = DeTable::parse_recoverable(text);
-        let mut top = Fields::new(doc.get_ref(), "", 0);
+        let mut top = Fields::new(doc.get_ref(), "", 0, &crate::config::schema::TOP);
         let raw = read(&mut src, &mut top);
         let sections = validate(
             &mut src,

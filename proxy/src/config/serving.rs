@@ -60,24 +60,6 @@ pub struct RawStaticHost {
     pub addresses: Vec<Located<String>>,
 }
 
-const PROXY_KEYS: &[&str] = &[
-    "connect_ports",
-    "via",
-    "service_host",
-    "header_timeout_seconds",
-    "connect_timeout_seconds",
-    "response_timeout_seconds",
-    "tunnel_idle_timeout_seconds",
-    "hello_timeout_seconds",
-    "max_header_bytes",
-    "max_connections",
-    "max_connections_per_client",
-    "pool_idle_per_host",
-    "pool_idle_timeout_seconds",
-    "allowed_private_destinations",
-];
-const STATIC_HOST_KEYS: &[&str] = &["name", "addresses"];
-
 /// Stage one: reads `[proxy]` and `[[static_host]]` from the top-level table.
 pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawServing {
     let mut raw = RawServing::default();
@@ -98,14 +80,14 @@ pub fn read(src: &mut Source<'_>, top: &mut Fields<'_, '_>) -> RawServing {
             pool_idle_timeout_seconds: t.integer(src, "pool_idle_timeout_seconds"),
             allowed_private_destinations: t.strings(src, "allowed_private_destinations"),
         };
-        t.finish(src, PROXY_KEYS);
+        t.finish(src);
     }
     for mut t in top.tables(src, "static_host") {
         raw.static_hosts.push(RawStaticHost {
-            name: t.required_string(src, "name", "the host name, e.g. `www.bbc.co.uk`"),
+            name: t.string(src, "name"),
             addresses: t.strings(src, "addresses").unwrap_or_default(),
         });
-        t.finish(src, STATIC_HOST_KEYS);
+        t.finish(src);
     }
     raw
 }
@@ -194,51 +176,17 @@ impl StaticHosts {
     }
 }
 
-/// A number checked against its range: `None` when absent, or out of range (reported).
-pub(super) fn in_range(
-    src: &mut Source<'_>,
-    v: Option<&Located<i64>>,
-    range: std::ops::RangeInclusive<i64>,
-) -> Option<u64> {
-    let v = v?;
-    if range.contains(&v.value) {
-        return Some(v.value.unsigned_abs());
-    }
-    src.error(
-        v.offset,
-        &v.field,
-        format!(
-            "{} is out of range: between {} and {}",
-            v.value,
-            range.start(),
-            range.end()
-        ),
-        None,
-    );
-    None
-}
-
-/// A number checked against its range, as the type it is used as; `default` when absent or
-/// out of range (reported).
-pub(super) fn number<T: TryFrom<u64>>(
-    src: &mut Source<'_>,
-    v: Option<&Located<i64>>,
-    range: std::ops::RangeInclusive<i64>,
-    default: T,
-) -> T {
-    in_range(src, v, range)
+/// A number the reader has checked against its declared range, as the type it is used as;
+/// `default` when absent.
+pub(super) fn number<T: TryFrom<u64>>(v: Option<&Located<i64>>, default: T) -> T {
+    v.and_then(|v| u64::try_from(v.value).ok())
         .and_then(|n| T::try_from(n).ok())
         .unwrap_or(default)
 }
 
-/// Whole seconds between 1 and `max`.
-pub(super) fn seconds(
-    src: &mut Source<'_>,
-    v: Option<&Located<i64>>,
-    max: i64,
-    default: Duration,
-) -> Duration {
-    Duration::from_secs(number(src, v, 1..=max, default.as_secs()))
+/// Whole seconds the reader has checked against their declared range; `default` when absent.
+pub(super) fn seconds(v: Option<&Located<i64>>, default: Duration) -> Duration {
+    Duration::from_secs(number(v, default.as_secs()))
 }
 
 /// Stage two: checks the serving sections.
@@ -306,61 +254,22 @@ pub fn validate(src: &mut Source<'_>, raw: &RawServing) -> (ProxySettings, Stati
         connect_ports,
         via,
         service_host,
-        header_timeout: seconds(
-            src,
-            p.header_timeout_seconds.as_ref(),
-            3600,
-            d.header_timeout,
-        ),
-        connect_timeout: seconds(
-            src,
-            p.connect_timeout_seconds.as_ref(),
-            600,
-            d.connect_timeout,
-        ),
-        response_timeout: seconds(
-            src,
-            p.response_timeout_seconds.as_ref(),
-            3600,
-            d.response_timeout,
-        ),
+        header_timeout: seconds(p.header_timeout_seconds.as_ref(), d.header_timeout),
+        connect_timeout: seconds(p.connect_timeout_seconds.as_ref(), d.connect_timeout),
+        response_timeout: seconds(p.response_timeout_seconds.as_ref(), d.response_timeout),
         tunnel_idle_timeout: seconds(
-            src,
             p.tunnel_idle_timeout_seconds.as_ref(),
-            86_400,
             d.tunnel_idle_timeout,
         ),
-        hello_timeout: seconds(src, p.hello_timeout_seconds.as_ref(), 600, d.hello_timeout),
-        max_header_bytes: number(
-            src,
-            p.max_header_bytes.as_ref(),
-            8192..=1 << 20,
-            d.max_header_bytes,
-        ),
-        max_connections: number(
-            src,
-            p.max_connections.as_ref(),
-            1..=1 << 20,
-            d.max_connections,
-        ),
+        hello_timeout: seconds(p.hello_timeout_seconds.as_ref(), d.hello_timeout),
+        max_header_bytes: number(p.max_header_bytes.as_ref(), d.max_header_bytes),
+        max_connections: number(p.max_connections.as_ref(), d.max_connections),
         max_connections_per_client: number(
-            src,
             p.max_connections_per_client.as_ref(),
-            1..=1 << 20,
             d.max_connections_per_client,
         ),
-        pool_idle_per_host: number(
-            src,
-            p.pool_idle_per_host.as_ref(),
-            0..=4096,
-            d.pool_idle_per_host,
-        ),
-        pool_idle_timeout: seconds(
-            src,
-            p.pool_idle_timeout_seconds.as_ref(),
-            3600,
-            d.pool_idle_timeout,
-        ),
+        pool_idle_per_host: number(p.pool_idle_per_host.as_ref(), d.pool_idle_per_host),
+        pool_idle_timeout: seconds(p.pool_idle_timeout_seconds.as_ref(), d.pool_idle_timeout),
         allowed_private_destinations: private_destinations(
             src,
             p.allowed_private_destinations

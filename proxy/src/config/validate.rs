@@ -122,6 +122,8 @@ pub struct Config {
     pub identity: crate::identity::IdentitySettings,
     /// Block page look and review form.
     pub block_page: sections::BlockPage,
+    /// Every key as written or defaulted, for change control ([`Config::keys`]).
+    keys: super::ConfigKeys,
     /// Time to load and compile.
     pub load_time: Duration,
 }
@@ -148,6 +150,12 @@ impl Config {
             networks: self.networks.iter().map(|n| (n.cidr, n.group)).collect(),
             default_group: self.default_group,
         }
+    }
+
+    /// The config key by key (dotted path, canonical TOML value; secrets by fingerprint), in
+    /// file order; [`super::ConfigKeys::diff`] names the keys two configs disagree on.
+    pub fn keys(&self) -> &super::ConfigKeys {
+        &self.keys
     }
 
     /// Whether a client address is inside a configured `[[network]]`: Lychgate serves no one
@@ -195,7 +203,7 @@ fn settle_reserves(
     for (network, written) in networks.iter_mut().zip(written) {
         network.reserved_connections = match written {
             Some(v) => {
-                let reserve = serving::number(src, Some(v), 0..=1 << 20, fair);
+                let reserve = serving::number(Some(v), fair);
                 if largest_written.is_none_or(|(largest, _)| reserve > largest) {
                     largest_written = Some((reserve, *v));
                 }
@@ -326,13 +334,11 @@ pub fn validate(
         }
     };
 
-    let default_group = match &raw.default_group {
-        Some(name) => group_id(src, name),
-        None => {
-            src.error(0, "default_group", "is missing", Some("name the group that unknown clients get, at least as strict as every pupil group"));
-            None
-        }
-    };
+    // A missing `default_group` is reported by the reader: the key is declared required.
+    let default_group = raw
+        .default_group
+        .as_ref()
+        .and_then(|name| group_id(src, name));
 
     let mut networks = Vec::new();
     // Each kept network's `reserved_connections` as written, settled once `[proxy]` is read.
@@ -490,6 +496,7 @@ pub fn validate(
         log: sections.log,
         identity: sections.identity,
         block_page: sections.block_page,
+        keys: super::ConfigKeys(std::mem::take(&mut src.values)),
         load_time: started.elapsed(),
     })
 }
@@ -793,12 +800,13 @@ fn read_group(
             YoutubeRestrict::Off
         }
     };
-    if let Some(t) = &g.phrase_threshold {
-        if (1..=100_000).contains(&t.value) {
-            p.phrase_threshold = t.value as i32;
-        } else {
-            src.error(t.offset, &t.field, format!("{} is out of range", t.value), Some("a score between 1 and 100000; e2guardian uses 50 for young children, 100 for older, 160 for adults"));
-        }
+    // The reader has checked it against its declared range.
+    if let Some(t) = g
+        .phrase_threshold
+        .as_ref()
+        .and_then(|t| i32::try_from(t.value).ok())
+    {
+        p.phrase_threshold = t;
     }
     for w in &g.windows {
         let days = w.days.as_ref().map_or("daily", |d| d.value.as_str());

@@ -6,7 +6,6 @@ pub mod destination;
 pub mod framing_guard;
 pub mod headers;
 pub mod own_pages;
-pub mod pages;
 pub mod server;
 pub mod service;
 pub mod state;

@@ -3,11 +3,12 @@
 //! (`lychgate.internal` by default), where staff block pages post their review requests.
 
 use super::body::ResponseBody;
-use super::pages::{self, ReviewOutcome, ReviewRequest};
 use super::service::{self, Connection, Mode, ProxyResponse, page_response};
 use super::state::ProxyState;
 use crate::gate::{Outcome, RequestContext, TrafficKind};
 use crate::log::Flag;
+use crate::pages;
+use crate::review::{self, ReviewOutcome, ReviewRequest};
 use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
@@ -124,7 +125,7 @@ async fn review(
         let page = service::error_page(state, &ctx, &pages::ErrorKind::ReviewForStaffOnly);
         return page_response(state, ctx, page).await;
     }
-    let body = match Limited::new(req.into_body(), pages::MAX_FORM_BYTES)
+    let body = match Limited::new(req.into_body(), review::MAX_FORM_BYTES)
         .collect()
         .await
     {
@@ -140,7 +141,7 @@ async fn review(
             return page_response(state, ctx, page).await;
         }
     };
-    let form = match pages::parse_review_form(&body) {
+    let form = match review::parse_review_form(&body) {
         Ok(f) => f,
         Err(e) => {
             state.review_metrics.observe(ReviewOutcome::Invalid);
@@ -175,7 +176,7 @@ async fn review(
     let appended = tokio::task::spawn_blocking(move || store.append(&request))
         .await
         .unwrap_or_else(|e| {
-            Err(pages::ReviewStoreError::Write {
+            Err(review::ReviewStoreError::Write {
                 path: state.reviews.path().to_path_buf(),
                 source: std::io::Error::other(e.to_string()),
             })

@@ -189,11 +189,11 @@ async fn internal_error(
     let page = service::error_page(
         state,
         &ctx,
-        &super::pages::ErrorKind::BadRequest {
+        &crate::pages::ErrorKind::BadRequest {
             reason: "Lychgate could not handle this request",
         },
     );
-    let page = super::pages::Page {
+    let page = crate::pages::Page {
         status: http::StatusCode::INTERNAL_SERVER_ERROR,
         ..page
     };

@@ -6,7 +6,6 @@
 use super::body::{Committed, Counted, OnBodyEnd, ResponseBody, UpstreamBody};
 use super::framing_guard::FramingAlarm;
 use super::headers::{self, FramingError};
-use super::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
 use super::state::ProxyState;
 use super::upstream::UpstreamFailure;
 use super::{own_pages, tunnel};
@@ -16,6 +15,7 @@ use crate::gate::{IdentifyError, SignIn};
 use crate::gate::{Outcome, RequestContext, TrafficKind};
 use crate::identity::AuthError;
 use crate::log::Flag;
+use crate::pages::{self, Audience, BlockPageInput, ErrorKind, Page};
 use crate::safe_search;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode, Uri};
@@ -456,7 +456,7 @@ pub fn block_page(
         // The form can only ask for a review of this block, by this person, from this device.
         state.review_tickets.issue(
             &ctx.reference,
-            pages::ReviewTicket {
+            crate::review::ReviewTicket {
                 url: url.to_string(),
                 client_ip: ctx.client,
                 user: user.map(str::to_string),

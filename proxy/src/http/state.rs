@@ -3,11 +3,11 @@
 //! the HTTP-only phase that turns an origin failure into the request's facts.
 
 use super::destination::DestinationRefusal;
-use super::pages::{ReviewMetrics, ReviewStore, ReviewTickets};
 use super::upstream::{Resolver, UpstreamFailure, UpstreamPools};
 use crate::gate::limits::ConnectionLimits;
 use crate::gate::{Gate, Outcome, RequestContext};
 use crate::log::Flag;
+use crate::review::{ReviewMetrics, ReviewStore, ReviewTickets};
 use std::sync::Arc;
 
 /// Shared by every HTTP connection and tunnel.

@@ -161,7 +161,7 @@ pub async fn connect(
     if state.gate.log_blocks(&mut ctx, group) {
         ctx.flag(Flag::FailClosed);
         ctx.outcome = Outcome::Error;
-        let page = service::error_page(&state, &ctx, &super::pages::ErrorKind::LoggingUnavailable);
+        let page = service::error_page(&state, &ctx, &crate::pages::ErrorKind::LoggingUnavailable);
         return service::page_response(&state, ctx, page).await;
     }
 

@@ -91,6 +91,8 @@ fn writer_config(settings: &LogSettings) -> writer::WriterConfig {
         retry_buffer_bytes: settings.retry_buffer_bytes,
         retry_interval: settings.retry_interval,
         fsync_interval: settings.fsync_interval,
+        lead_on_request_path: true,
+        slow_write: writer::SLOW_WRITE,
     }
 }
 

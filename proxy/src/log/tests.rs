@@ -62,6 +62,10 @@ struct DiskState {
     /// Appends after this many block (as `blocked` does).
     block_after: Option<usize>,
     appends_started: usize,
+    /// How long each append takes.
+    delay: Duration,
+    /// The thread each append ran on (the writer thread is `lychgate-log`).
+    append_threads: Vec<String>,
     /// What the writer did, in order: `append`, `sync` or `reopen`.
     calls: Vec<&'static str>,
 }
@@ -138,6 +142,14 @@ impl Sink for DiskSink {
         if s.fail {
             return Err(enospc());
         }
+        if !s.delay.is_zero() {
+            std::thread::sleep(s.delay);
+        }
+        let thread = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_owned();
+        s.append_threads.push(thread);
         s.files.entry(date).or_default().extend_from_slice(bytes);
         s.calls.push("append");
         Ok(())
@@ -195,6 +207,10 @@ struct OnDisk {
 }
 
 fn start_on_disk(settings: LogSettings) -> OnDisk {
+    start_on_disk_with(super::writer_config(&settings))
+}
+
+fn start_on_disk_with(config: writer::WriterConfig) -> OnDisk {
     let disk = Disk::default();
     let stderr = Captured::default();
     let metrics = LogMetrics::new();
@@ -204,7 +220,7 @@ fn start_on_disk(settings: LogSettings) -> OnDisk {
         date: None,
     };
     let (log, task) = writer::start(
-        super::writer_config(&settings),
+        config,
         sink,
         clock.clone(),
         metrics.clone(),
@@ -767,16 +783,23 @@ async fn a_batch_wakes_only_the_requests_it_released() {
     let mut second = t.log.write(sample(1)).await.unwrap();
     let (c1, c2) = (Arc::new(Count(0.into())), Arc::new(Count(0.into())));
     let (w1, w2) = (Waker::from(Arc::clone(&c1)), Waker::from(Arc::clone(&c2)));
-    assert!(
-        pin!(first.wait())
-            .poll(&mut Context::from_waker(&w1))
-            .is_pending()
-    );
-    assert!(
-        pin!(second.wait())
-            .poll(&mut Context::from_waker(&w2))
-            .is_pending()
-    );
+    // The first poll of a wait lets the worker's other ready requests go first (it wakes
+    // itself at once); the second finds the writer busy and sleeps.
+    for _ in 0..2 {
+        assert!(
+            pin!(first.wait())
+                .poll(&mut Context::from_waker(&w1))
+                .is_pending()
+        );
+        assert!(
+            pin!(second.wait())
+                .poll(&mut Context::from_waker(&w2))
+                .is_pending()
+        );
+    }
+    assert_eq!((woken(&c1), woken(&c2)), (1, 1), "each yielded once");
+    c1.0.store(0, std::sync::atomic::Ordering::SeqCst);
+    c2.0.store(0, std::sync::atomic::Ordering::SeqCst);
     // Let only the first batch through: the second append blocks.
     t.disk.with(|s| {
         s.block_after = Some(1);
@@ -802,4 +825,110 @@ async fn a_batch_wakes_only_the_requests_it_released() {
     assert!(second.is_committed(), "woken once its own batch is written");
     assert_eq!(woken(&c2), 1);
     t.task.shutdown().await.unwrap();
+}
+
+/// Writes and waits for one line, returning the thread that appended it.
+async fn commit_one(t: &OnDisk, n: u32) -> String {
+    t.log.write(sample(n)).await.unwrap().committed().await;
+    t.disk.with(|s| s.append_threads.last().cloned().unwrap())
+}
+
+#[tokio::test]
+async fn a_waiting_request_appends_its_line_itself() {
+    let t = start_on_disk(LogSettings::default());
+    // The first line may find the day's file not yet open: that is the writer thread's job.
+    commit_one(&t, 0).await;
+    let mut by_requests = 0;
+    for n in 1..=8 {
+        if commit_one(&t, n).await != "lychgate-log" {
+            by_requests += 1;
+        }
+    }
+    // The writer thread may take a line now and then (woken for an earlier one, it finds a
+    // line queued while its request let the others go first); the requests write the rest.
+    assert!(
+        by_requests >= 6,
+        "a quick, healthy disk is written by the waiting requests: {by_requests} of 8"
+    );
+    t.task.shutdown().await.unwrap();
+    assert_eq!(ids(&lines(&t.disk.text("2026-11-30"))), expected_ids(0..9));
+}
+
+#[tokio::test]
+async fn a_slow_write_sends_batches_to_the_writer_thread_until_the_disk_is_quick_again() {
+    // Slow and quick far apart, so a busy test machine cannot blur them.
+    let t = start_on_disk_with(writer::WriterConfig {
+        slow_write: Duration::from_millis(150),
+        ..super::writer_config(&LogSettings::default())
+    });
+    commit_one(&t, 0).await;
+    commit_one(&t, 1).await;
+    // Whoever writes line 2 (a request, or the writer thread on a stray wake), it is slow.
+    t.disk.with(|s| s.delay = Duration::from_millis(250));
+    commit_one(&t, 2).await;
+    assert_eq!(
+        commit_one(&t, 3).await,
+        "lychgate-log",
+        "after a slow write, the request path no longer writes"
+    );
+    t.disk.with(|s| s.delay = Duration::ZERO);
+    let mut n = 4;
+    while commit_one(&t, n).await == "lychgate-log" {
+        n += 1;
+        assert!(n < 300, "requests never lead again");
+    }
+    // Line 3 was slow too; then at least 64 quick writes by the writer thread (lines 4 to 67),
+    // before a request leads again.
+    assert!(n >= 68, "a request led again after {} quick writes", n - 4);
+    t.task.shutdown().await.unwrap();
+    assert_eq!(
+        ids(&lines(&t.disk.text("2026-11-30"))),
+        expected_ids(0..n + 1)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_hand_on_and_every_line_lands_once() {
+    const TASKS: u32 = 16;
+    const EACH: u32 = 100;
+    let t = Arc::new(start_on_disk(LogSettings {
+        batch_max: 8,
+        ..LogSettings::default()
+    }));
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..TASKS {
+        let t = Arc::clone(&t);
+        tasks.spawn(async move {
+            for i in 0..EACH {
+                let n = task * EACH + i;
+                let ticket = t.log.write(sample(n)).await.unwrap();
+                let seq = ticket.seq();
+                ticket.committed().await;
+                // Everything numbered up to this line is in the file too.
+                let written = t.disk.with(|s| {
+                    s.files
+                        .values()
+                        .map(|f| f.iter().filter(|&&b| b == b'\n').count())
+                        .sum::<usize>()
+                });
+                assert!(
+                    written as u64 >= seq,
+                    "released before its line was written"
+                );
+            }
+        });
+    }
+    tokio::time::timeout(PATIENCE, async {
+        while let Some(done) = tasks.join_next().await {
+            done.unwrap();
+        }
+    })
+    .await
+    .expect("every request was released");
+    let t = Arc::into_inner(t).unwrap();
+    t.task.shutdown().await.unwrap();
+    let mut got = ids(&lines(&t.disk.text("2026-11-30")));
+    got.sort();
+    assert_eq!(got, expected_ids(0..TASKS * EACH), "each line exactly once");
+    assert_eq!(t.metrics.lines_written.get(), u64::from(TASKS * EACH));
 }

@@ -1,18 +1,22 @@
-//! The writer: one dedicated OS thread that takes records off the bounded queue in batches,
-//! serialises them and appends them to the day's file, so file I/O (and a slow or failing disk)
-//! never stalls the runtime that serves requests.
+//! The writer: serialises records on the request path, puts their lines in one bounded queue, and
+//! appends them to the day's file before the requests that made them answer — without a thread
+//! switch per request in the common case.
+//!
+//! Group commit by a leader: a request that waits for its line ([`Ticket::committed`]) takes the
+//! writer if nobody holds it, appends every line queued so far with one `write(2)`, publishes how
+//! far the file has got, and hands on: if lines arrived meanwhile, it wakes the first request
+//! waiting for one of them, which leads the next batch. One `write(2)` serves every request in a
+//! batch; the requests that were not leaders are released by number, with no channel or
+//! allocation per waiter. Only appending to the open file happens on the request path, and only
+//! while the disk is healthy and quick: rotation at midnight, compression, reopening, retries of a
+//! failing disk, periodic fsync, and every batch while a write has lately been slow, belong to
+//! one dedicated OS thread (`lychgate-log`), so a slow or failing disk stalls no runtime worker
+//! for longer than one write.
 //!
 //! Never silent: a full queue makes [`LogHandle::write`] wait (backpressure); a failing disk
 //! marks the log unhealthy, is counted and reported once per episode, and its lines are held in a
 //! bounded retry buffer and sent again; lines that overflow the buffer go to stderr (journald
 //! keeps it) and are counted. Every line ends in `lines_written` or `lines_failed`.
-//!
-//! Group commit: every record sent gets the next number of one sequence (taken under a short
-//! lock together with its place in the queue, so numbers follow queue order), and the writer
-//! publishes, after each batch has reached the kernel, the number of the last record handled.
-//! A request that must not answer before its line is safe holds a [`Ticket`] and waits for that
-//! number to pass its own: one `write(2)` and one publication serve every request in the batch,
-//! with no channel or allocation per waiter.
 
 use super::error::{LogClosed, LogError};
 use super::metrics::LogMetrics;
@@ -28,21 +32,33 @@ use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Marks each line written to stderr as a last resort, so `journalctl -u lychgate | grep` finds
 /// them among the daemon's messages.
 pub const STDERR_PREFIX: &str = "lychgate-unlogged: ";
 
-/// What travels through the queue.
-#[allow(clippy::large_enum_variant)] // boxing would cost an allocation per request
-pub(crate) enum Item {
-    /// A record to write.
-    Record(RequestRecord),
+/// A write to the file slower than this moves appending off the request path until the disk has
+/// been quick again for [`QUICK_WRITES_TO_LEAD`] batches.
+pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(20);
+const QUICK_WRITES_TO_LEAD: u32 = 64;
+
+/// Locks, going on after a panic elsewhere: every value behind these locks stays consistent
+/// between statements, and the log must keep going.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What waits in the queue, in order.
+enum Queued {
+    /// Serialised lines, at most `batch_max` of them.
+    Lines(Chunk),
+    /// A record serde could not write (its number and its debug form, for stderr).
+    Unserialisable { seq: u64, id: String, text: String },
     /// Answer, once everything queued before it was handled, whether it all reached the file.
     Flush(oneshot::Sender<bool>),
     /// Open the file at its path again (after logrotate or a technician moved it away), once
@@ -50,15 +66,82 @@ pub(crate) enum Item {
     Reopen(oneshot::Sender<io::Result<()>>),
 }
 
-/// What every handle and permit shares: the sequence that numbers records in queue order, and
-/// the writer's published progress.
-#[derive(Debug)]
-struct Sequence {
-    /// Number of the last record put in the queue. Held while sending, so numbers and queue
-    /// order agree.
-    last_sent: Mutex<u64>,
-    /// The writer's progress and the requests waiting on it.
-    commits: Arc<Commits>,
+/// Lines queued for the writer, and the numbering of records in queue order.
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Queued>,
+    /// Number of the last record queued.
+    last_seq: u64,
+    /// Records queued and not yet taken, for the depth gauge and to give back queue places.
+    records: usize,
+    /// Set once the writer has taken its last items: nothing queued after would be handled.
+    stopped: bool,
+}
+
+/// What a request's attempt to lead came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Led {
+    /// It wrote what was queued.
+    Wrote,
+    /// Someone else holds the writer (and hands on when done).
+    Busy,
+    /// This batch is the writer thread's (a slow or failing disk, or a new day): it was called.
+    ToThread,
+}
+
+/// Whose turn it is to take lines off the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taker {
+    /// A request on the runtime: only lines, stopping at the first control item.
+    Leader,
+    /// The writer thread: everything.
+    Thread,
+}
+
+impl Queue {
+    fn push_line(&mut self, line: &[u8], batch_max: usize) -> u64 {
+        self.last_seq += 1;
+        self.records += 1;
+        match self.items.back_mut() {
+            Some(Queued::Lines(chunk)) if chunk.lines < batch_max as u64 => {
+                chunk.bytes.extend_from_slice(line);
+                chunk.lines += 1;
+                chunk.last_seq = self.last_seq;
+            }
+            _ => self.items.push_back(Queued::Lines(Chunk {
+                bytes: line.to_vec(),
+                lines: 1,
+                last_seq: self.last_seq,
+            })),
+        }
+        self.last_seq
+    }
+
+    fn take(&mut self, taker: Taker) -> Vec<Queued> {
+        let count = match taker {
+            Taker::Thread => self.items.len(),
+            Taker::Leader => self
+                .items
+                .iter()
+                .take_while(|q| matches!(q, Queued::Lines(_)))
+                .count(),
+        };
+        let taken: Vec<Queued> = self.items.drain(..count).collect();
+        for item in &taken {
+            self.records -= item.records();
+        }
+        taken
+    }
+}
+
+impl Queued {
+    fn records(&self) -> usize {
+        match self {
+            Queued::Lines(chunk) => usize::try_from(chunk.lines).unwrap_or(usize::MAX),
+            Queued::Unserialisable { .. } => 1,
+            Queued::Flush(_) | Queued::Reopen(_) => 0,
+        }
+    }
 }
 
 /// The writer's published progress, and the requests waiting on it.
@@ -69,7 +152,7 @@ struct Commits {
     done: AtomicU64,
     /// Wakers of waiting requests by their record's number, so a batch wakes exactly the
     /// requests it released (a broadcast would wake every waiter at every batch, most of them
-    /// only to wait again).
+    /// only to wait again), and a leader can hand on to the first request still waiting.
     waiters: Mutex<BTreeMap<u64, Waker>>,
 }
 
@@ -78,17 +161,11 @@ impl Commits {
         self.done.load(Ordering::Acquire) >= seq
     }
 
-    fn waiters(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Waker>> {
-        self.waiters
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Publishes progress and wakes the requests it releases.
     fn publish(&self, done: u64) {
         self.done.store(done, Ordering::Release);
         let released = {
-            let mut waiters = self.waiters();
+            let mut waiters = lock(&self.waiters);
             let later = waiters.split_off(&done.saturating_add(1));
             std::mem::replace(&mut *waiters, later)
         };
@@ -97,18 +174,41 @@ impl Commits {
         }
     }
 
-    fn poll_done(&self, seq: u64, cx: &mut Context<'_>) -> Poll<()> {
+    /// Registers a waiter unless its record is already handled; `true` if it is.
+    fn register(&self, seq: u64, waker: &Waker) -> bool {
         if self.is_done(seq) {
-            return Poll::Ready(());
+            return true;
         }
-        let mut waiters = self.waiters();
+        let mut waiters = lock(&self.waiters);
         // Checked again under the lock: `publish` stores before it takes the lock, so either
         // this sees the new number or `publish` sees this waker.
         if self.is_done(seq) {
-            return Poll::Ready(());
+            return true;
         }
-        waiters.insert(seq, cx.waker().clone());
-        Poll::Pending
+        match waiters.get_mut(&seq) {
+            Some(known) if known.will_wake(waker) => {}
+            Some(known) => known.clone_from(waker),
+            None => {
+                waiters.insert(seq, waker.clone());
+            }
+        }
+        false
+    }
+
+    fn forget(&self, seq: u64) {
+        lock(&self.waiters).remove(&seq);
+    }
+
+    /// Wakes the first request still waiting, to lead the next batch; `false` if none waits.
+    fn wake_next_leader(&self) -> bool {
+        let waiters = lock(&self.waiters);
+        match waiters.first_key_value() {
+            Some((_, waker)) => {
+                waker.wake_by_ref();
+                true
+            }
+            None => false,
+        }
     }
 }
 
@@ -121,31 +221,177 @@ impl Drop for ReleaseOnDrop {
     }
 }
 
-impl Sequence {
-    /// Sends a record through a reserved place, numbering it.
-    fn send(&self, permit: mpsc::OwnedPermit<Item>, record: RequestRecord) -> Ticket {
-        let seq = {
-            let mut last = self
-                .last_sent
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *last += 1;
-            permit.send(Item::Record(record));
-            *last
-        };
-        Ticket {
-            seq,
-            commits: Arc::clone(&self.commits),
-        }
+/// What every handle, permit and ticket shares with the writer thread.
+struct Shared {
+    queue: Mutex<Queue>,
+    /// The file and everything about it. Held by whoever is writing: a leading request or the
+    /// writer thread.
+    writer: Mutex<Writer>,
+    commits: Arc<Commits>,
+    /// Places in the queue: one per record reserved or queued and not yet taken.
+    places: Arc<Semaphore>,
+    /// Calls the writer thread.
+    wake: Notify,
+    query: QueryLogging,
+    timezone: TimeZone,
+    batch_max: usize,
+    metrics: LogMetrics,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("done", &self.commits.done)
+            .finish_non_exhaustive()
     }
 }
 
-/// A record's place in the sequence: [`Ticket::committed`] waits until the writer has handed
-/// it to the kernel, so an answer sent after it cannot outlive its line in a crash.
-#[derive(Debug)]
+impl Shared {
+    /// Serialises a record in its reserved place and queues its line; the writer is not called
+    /// here: the ticket leads when it is awaited, or calls the writer thread if it is dropped.
+    fn send(self: &Arc<Self>, place: OwnedSemaphorePermit, mut record: RequestRecord) -> Ticket {
+        self.query.apply(&mut record);
+        record.time = record.time.with_time_zone(self.timezone.clone());
+        let mut line = Vec::with_capacity(512);
+        let serialised = record.write_line(&mut line);
+        let seq = {
+            let mut queue = lock(&self.queue);
+            let seq = match serialised {
+                Ok(()) => queue.push_line(&line, self.batch_max),
+                Err(e) => {
+                    tracing::error!(id = %record.id, "cannot serialise a request log record: {e}");
+                    queue.last_seq += 1;
+                    queue.records += 1;
+                    let seq = queue.last_seq;
+                    queue.items.push_back(Queued::Unserialisable {
+                        seq,
+                        id: record.id.to_string(),
+                        text: format!("{record:?}\n"),
+                    });
+                    seq
+                }
+            };
+            // The place stays taken until the writer takes the line off the queue.
+            place.forget();
+            seq
+        };
+        Ticket {
+            seq,
+            shared: Arc::clone(self),
+            yielded: false,
+        }
+    }
+
+    /// Queues a control item for the writer thread; `false` if the writer has stopped.
+    fn send_control(&self, item: Queued) -> bool {
+        {
+            let mut queue = lock(&self.queue);
+            if queue.stopped {
+                return false;
+            }
+            queue.items.push_back(item);
+        }
+        self.wake.notify_one();
+        true
+    }
+
+    /// Writes what is queued if nobody else is writing, then hands on. Called by a waiting
+    /// request; never waits for a lock.
+    fn lead(&self) -> Led {
+        let mut writer = match self.writer.try_lock() {
+            Ok(writer) => writer,
+            Err(TryLockError::Poisoned(e)) => e.into_inner(),
+            // Whoever holds it hands on when it lets go.
+            Err(TryLockError::WouldBlock) => return Led::Busy,
+        };
+        if !writer.may_lead() {
+            drop(writer);
+            self.wake.notify_one();
+            return Led::ToThread;
+        }
+        let taken = self.take(Taker::Leader);
+        writer.handle(taken);
+        drop(writer);
+        self.hand_on();
+        Led::Wrote
+    }
+
+    /// After a leader lets go of the writer: if lines are still queued, someone must write them —
+    /// the first request waiting (it leads next), or else the writer thread.
+    fn hand_on(&self) {
+        let front_is_lines = match lock(&self.queue).items.front() {
+            None => return,
+            Some(item) => matches!(item, Queued::Lines(_)),
+        };
+        if !(front_is_lines && self.commits.wake_next_leader()) {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Takes items off the queue (with the writer held, so batches reach the file in order) and
+    /// gives their places back.
+    fn take(&self, taker: Taker) -> Vec<Queued> {
+        let (taken, depth) = {
+            let mut queue = lock(&self.queue);
+            let taken = queue.take(taker);
+            (taken, queue.records)
+        };
+        let records: usize = taken.iter().map(Queued::records).sum();
+        self.places.add_permits(records);
+        self.metrics.queue_depth.set(gauge(depth));
+        taken
+    }
+
+    /// The writer thread's turn: writes everything queued, until the queue is empty.
+    fn drain(&self) {
+        loop {
+            let mut writer = lock(&self.writer);
+            let taken = self.take(Taker::Thread);
+            if taken.is_empty() {
+                return;
+            }
+            writer.handle(taken);
+        }
+    }
+
+    fn housekeeping(&self) {
+        lock(&self.writer).housekeeping();
+        self.drain();
+    }
+
+    /// Whether no record is reserved or queued.
+    fn is_idle(&self, capacity: usize) -> bool {
+        self.places.available_permits() >= capacity && lock(&self.queue).items.is_empty()
+    }
+
+    /// The writer thread's last turn: everything queued, then no more.
+    fn finish(&self) -> Result<(), LogError> {
+        self.drain();
+        let rest = {
+            let mut queue = lock(&self.queue);
+            queue.stopped = true;
+            queue.take(Taker::Thread)
+        };
+        let mut writer = lock(&self.writer);
+        writer.handle(rest);
+        writer.finish()
+    }
+}
+
+/// A record's place in the sequence: [`Ticket::committed`] waits until its line has been handed
+/// to the kernel, so an answer sent after it cannot outlive its line in a crash. Waiting leads
+/// the write when nobody else is writing; a ticket dropped unawaited calls the writer thread.
 pub struct Ticket {
     seq: u64,
-    commits: Arc<Commits>,
+    shared: Arc<Shared>,
+    /// Whether waiting has already let the worker's other ready requests go first.
+    yielded: bool,
+}
+
+impl std::fmt::Debug for Ticket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket").field("seq", &self.seq).finish()
+    }
 }
 
 impl Ticket {
@@ -158,30 +404,75 @@ impl Ticket {
     /// retained for the retry (serving on then is the group's `fail_open` choice; fail-closed
     /// groups are refused before they get here) — or the writer has stopped (it then puts what
     /// it could not write on stderr).
-    pub fn committed(self) -> impl Future<Output = ()> + Send + Unpin + 'static {
-        std::future::poll_fn(move |cx| self.commits.poll_done(self.seq, cx))
+    pub fn committed(mut self) -> impl Future<Output = ()> + Send + Unpin + 'static {
+        std::future::poll_fn(move |cx| self.poll_committed(cx))
     }
 
     /// Like [`Ticket::committed`], keeping the ticket (for a loop that `select!`s on it).
     pub fn wait(&mut self) -> impl Future<Output = ()> + Send + Unpin + '_ {
-        std::future::poll_fn(|cx| self.commits.poll_done(self.seq, cx))
+        std::future::poll_fn(|cx| self.poll_committed(cx))
     }
 
     /// Whether the record has already been handled, without waiting. A stopped writer counts
     /// as done, as for [`Ticket::committed`].
     pub fn is_committed(&self) -> bool {
-        self.commits.is_done(self.seq)
+        self.shared.commits.is_done(self.seq)
+    }
+
+    fn poll_committed(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let commits = &self.shared.commits;
+        if commits.is_done(self.seq) {
+            return Poll::Ready(());
+        }
+        if !self.yielded {
+            // Let the other requests this worker has ready reach their own lines first, so
+            // one write serves them all: a worker runs every task woken before this one before
+            // it comes back (tokio defers a task that wakes itself behind the ready ones).
+            self.yielded = true;
+            if commits.register(self.seq, cx.waker()) {
+                return Poll::Ready(());
+            }
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        // Nobody else has written this line meanwhile: write it (and every line queued before
+        // it) now, if nobody is writing.
+        let led = self.shared.lead();
+        if commits.register(self.seq, cx.waker()) {
+            return Poll::Ready(());
+        }
+        if led == Led::Busy {
+            // Registered now, so either the writer, letting go, sees this request and hands on
+            // to it, or it let go before and this try succeeds.
+            self.shared.lead();
+            if commits.is_done(self.seq) {
+                commits.forget(self.seq);
+                return Poll::Ready(());
+            }
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let commits = &self.shared.commits;
+        if !commits.is_done(self.seq) {
+            // Nobody will wait for this line: the writer thread writes it.
+            commits.forget(self.seq);
+            self.shared.wake.notify_one();
+        }
     }
 }
 
 /// The callers' side of the request log: cheap to clone, one per connection task if need be.
 #[derive(Debug, Clone)]
 pub struct LogHandle {
-    tx: mpsc::Sender<Item>,
-    sequence: Arc<Sequence>,
+    shared: Arc<Shared>,
+    /// Never sent on: the writer thread ends once every handle and permit is gone.
+    alive: mpsc::Sender<()>,
     healthy: Arc<AtomicBool>,
     health: watch::Receiver<bool>,
-    metrics: LogMetrics,
 }
 
 impl LogHandle {
@@ -197,8 +488,8 @@ impl LogHandle {
 
     /// Queues a record if there is room now; gives it back otherwise (queue full or closed).
     pub fn try_write(&self, record: RequestRecord) -> Result<Ticket, LogClosed> {
-        match self.tx.clone().try_reserve_owned() {
-            Ok(permit) => Ok(self.sequence.send(permit, record)),
+        match Arc::clone(&self.shared.places).try_acquire_owned() {
+            Ok(place) => Ok(self.shared.send(place, record)),
             Err(_) => Err(LogClosed(Box::new(record))),
         }
     }
@@ -207,17 +498,22 @@ impl LogHandle {
     /// (a response body ending). Waits while the queue is full, like [`LogHandle::write`];
     /// `None` once the log has shut down.
     pub async fn reserve(&self) -> Option<LogPermit> {
-        let permit = match self.tx.clone().try_reserve_owned() {
-            Ok(permit) => permit,
-            Err(mpsc::error::TrySendError::Closed(_)) => return None,
-            Err(mpsc::error::TrySendError::Full(tx)) => {
-                self.metrics.queue_full.inc();
-                tx.reserve_owned().await.ok()?
+        let places = Arc::clone(&self.shared.places);
+        let place = match Arc::clone(&places).try_acquire_owned() {
+            Ok(place) => place,
+            Err(tokio::sync::TryAcquireError::Closed) => return None,
+            Err(tokio::sync::TryAcquireError::NoPermits) => {
+                self.shared.metrics.queue_full.inc();
+                // The lines ahead are written by whoever waits for them; make sure someone
+                // does even if nobody waits.
+                self.shared.wake.notify_one();
+                places.acquire_owned().await.ok()?
             }
         };
         Some(LogPermit {
-            permit,
-            sequence: Arc::clone(&self.sequence),
+            place,
+            shared: Arc::clone(&self.shared),
+            _alive: self.alive.clone(),
         })
     }
 
@@ -229,10 +525,9 @@ impl LogHandle {
     pub async fn reopen(&self) -> io::Result<()> {
         let closed = || io::Error::other("the request log has shut down");
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Item::Reopen(reply))
-            .await
-            .map_err(|_| closed())?;
+        if !self.shared.send_control(Queued::Reopen(reply)) {
+            return Err(closed());
+        }
         answer.await.unwrap_or_else(|_| Err(closed()))
     }
 
@@ -242,7 +537,7 @@ impl LogHandle {
     /// the log has shut down.
     pub async fn flush(&self) -> bool {
         let (reply, answer) = oneshot::channel();
-        if self.tx.send(Item::Flush(reply)).await.is_err() {
+        if !self.shared.send_control(Queued::Flush(reply)) {
             return false;
         }
         answer.await.unwrap_or(false)
@@ -262,14 +557,15 @@ impl LogHandle {
 /// A reserved place in the log queue: sending through it never waits and never fails.
 #[derive(Debug)]
 pub struct LogPermit {
-    permit: mpsc::OwnedPermit<Item>,
-    sequence: Arc<Sequence>,
+    place: OwnedSemaphorePermit,
+    shared: Arc<Shared>,
+    _alive: mpsc::Sender<()>,
 }
 
 impl LogPermit {
     /// Queues the record in the reserved place; the ticket tells when it is in the file.
     pub fn send(self, record: RequestRecord) -> Ticket {
-        self.sequence.send(self.permit, record)
+        self.shared.send(self.place, record)
     }
 }
 
@@ -315,7 +611,15 @@ pub(crate) struct WriterConfig {
     /// Most time between a write and its fsync; zero: every batch is fsynced before the
     /// requests waiting on it are released.
     pub(crate) fsync_interval: Duration,
+    /// Whether waiting requests may append to the file themselves; when false, every batch
+    /// goes through the writer thread.
+    pub(crate) lead_on_request_path: bool,
+    /// A write slower than this sends batches to the writer thread for a while.
+    pub(crate) slow_write: Duration,
 }
+
+/// How long shutdown waits between looks for records still reserved.
+const SHUTDOWN_POLL: Duration = Duration::from_millis(2);
 
 /// Starts the writer thread over `sink`; `spill` receives lines the disk would not take.
 pub(crate) fn start<S: Sink>(
@@ -325,58 +629,97 @@ pub(crate) fn start<S: Sink>(
     metrics: LogMetrics,
     spill: Box<dyn Write + Send>,
 ) -> Result<(LogHandle, RequestLogTask), LogError> {
-    let (tx, rx) = mpsc::channel(config.queue_capacity);
+    let (alive, mut all_gone) = mpsc::channel::<()>(1);
     let healthy = Arc::new(AtomicBool::new(true));
     let (health_tx, health_rx) = watch::channel(true);
     let commits = Arc::new(Commits::default());
     metrics.healthy.set(1);
     let cancel = CancellationToken::new();
     let (done_tx, done) = oneshot::channel();
-    // A runtime of its own: the writer only needs a timer and the queue, and blocking file I/O
-    // here stalls nothing else.
+    // A runtime of its own: the writer thread only needs a timer and wake-ups, and blocking file
+    // I/O here stalls nothing else.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
         .map_err(LogError::Spawn)?;
     let now = clock.now();
-    let writer = Writer {
-        rx,
-        sink,
-        clock,
-        config,
-        metrics: metrics.clone(),
-        healthy: Arc::clone(&healthy),
-        health: health_tx,
-        commits: ReleaseOnDrop(Arc::clone(&commits)),
-        handled: 0,
-        pending: VecDeque::new(),
-        pending_bytes: 0,
-        pending_lines: 0,
-        last_sync: now,
-        unsynced: false,
-        spill,
-        spilling: false,
-        missed_since_flush: false,
-        failure: None,
-        cancel: cancel.clone(),
+    let capacity = config.queue_capacity;
+    let period = match config.fsync_interval {
+        // Housekeeping also makes due fsyncs, so it runs at least as often as they fall due.
+        Duration::ZERO => config.retry_interval,
+        every => every.min(config.retry_interval),
     };
+    let shared = Arc::new(Shared {
+        queue: Mutex::new(Queue::default()),
+        places: Arc::new(Semaphore::new(capacity)),
+        wake: Notify::new(),
+        query: config.query,
+        timezone: config.timezone.clone(),
+        batch_max: config.batch_max,
+        metrics: metrics.clone(),
+        commits: Arc::clone(&commits),
+        writer: Mutex::new(Writer {
+            sink: Box::new(sink),
+            clock,
+            config,
+            metrics,
+            healthy: Arc::clone(&healthy),
+            health: health_tx,
+            commits: Arc::clone(&commits),
+            handled: 0,
+            pending: VecDeque::new(),
+            pending_bytes: 0,
+            pending_lines: 0,
+            last_sync: now,
+            unsynced: false,
+            spill,
+            spilling: false,
+            missed_since_flush: false,
+            failure: None,
+            quick_writes: QUICK_WRITES_TO_LEAD,
+        }),
+    });
+    let thread_shared = Arc::clone(&shared);
+    let thread_cancel = cancel.clone();
     std::thread::Builder::new()
         .name("lychgate-log".into())
         .spawn(move || {
-            let result = runtime.block_on(writer.run());
+            // However the thread ends, nobody waits for it in vain.
+            let _release = ReleaseOnDrop(commits);
+            let shared = thread_shared;
+            let result = runtime.block_on(async {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        biased;
+                        () = thread_cancel.cancelled() => break,
+                        _ = all_gone.recv() => break,
+                        () = shared.wake.notified() => shared.drain(),
+                        _ = tick.tick() => shared.housekeeping(),
+                    }
+                }
+                // Refuse new records, then wait for those already reserved: a permit always
+                // ends in a record or is dropped, and the servers have stopped by now.
+                shared.places.close();
+                while !shared.is_idle(capacity) {
+                    shared.drain();
+                    tokio::select! {
+                        () = shared.wake.notified() => {}
+                        () = tokio::time::sleep(SHUTDOWN_POLL) => {}
+                    }
+                }
+                shared.finish()
+            });
             drop(runtime);
             let _ = done_tx.send(result);
         })
         .map_err(LogError::Spawn)?;
     let handle = LogHandle {
-        tx,
-        sequence: Arc::new(Sequence {
-            last_sent: Mutex::new(0),
-            commits,
-        }),
+        shared,
+        alive,
         healthy,
         health: health_rx,
-        metrics,
     };
     Ok((handle, RequestLogTask { cancel, done }))
 }
@@ -407,18 +750,21 @@ impl Op {
 struct Chunk {
     bytes: Vec<u8>,
     lines: u64,
+    /// Number of the last record in it.
+    last_seq: u64,
 }
 
-struct Writer<S> {
-    rx: mpsc::Receiver<Item>,
-    sink: S,
+/// The file and everything about it: held by whoever writes (a leading request or the writer
+/// thread), behind [`Shared::writer`].
+struct Writer {
+    sink: Box<dyn Sink>,
     clock: SharedClock,
     config: WriterConfig,
     metrics: LogMetrics,
     healthy: Arc<AtomicBool>,
     health: watch::Sender<bool>,
     /// Where `handled` is published once the batch holding those records reached the kernel.
-    commits: ReleaseOnDrop,
+    commits: Arc<Commits>,
     /// Records taken off the queue so far (the sequence number of the last one).
     handled: u64,
     /// The retry buffer, oldest first.
@@ -434,76 +780,43 @@ struct Writer<S> {
     missed_since_flush: bool,
     /// What failed in the current failure episode; `None` while healthy.
     failure: Option<Op>,
-    cancel: CancellationToken,
+    /// Quick writes in a row since the last slow one; requests lead only once there have been
+    /// [`QUICK_WRITES_TO_LEAD`].
+    quick_writes: u32,
 }
 
-impl<S: Sink> Writer<S> {
-    async fn run(mut self) -> Result<(), LogError> {
-        let mut items = Vec::with_capacity(self.config.batch_max);
-        // Housekeeping also makes due fsyncs, so it runs at least as often as they fall due.
-        let period = match self.config.fsync_interval {
-            Duration::ZERO => self.config.retry_interval,
-            every => every.min(self.config.retry_interval),
-        };
-        let mut tick = tokio::time::interval(period);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut closing = false;
-        loop {
-            tokio::select! {
-                biased;
-                () = self.cancel.cancelled(), if !closing => {
-                    // Refuse new records but keep those already queued: they are drained below.
-                    self.rx.close();
-                    closing = true;
-                }
-                n = self.rx.recv_many(&mut items, self.config.batch_max) => {
-                    if n == 0 {
-                        break;
-                    }
-                    self.metrics.queue_depth.set(gauge(self.rx.len()));
-                    // No lingering for more records: requests wait for this batch, and those
-                    // arriving while it is written make the next one (group commit).
-                    self.handle(&mut items);
-                }
-                _ = tick.tick() => self.housekeeping(),
-            }
-        }
-        self.finish()
+impl Writer {
+    /// Whether a request may write the next batch itself: only a plain append to a healthy,
+    /// quick disk with nothing retained and no new day to open.
+    fn may_lead(&self) -> bool {
+        self.config.lead_on_request_path
+            && self.failure.is_none()
+            && self.pending.is_empty()
+            && self.quick_writes >= QUICK_WRITES_TO_LEAD
+            && !self.rotation_due()
     }
 
-    fn handle(&mut self, items: &mut Vec<Item>) {
-        let mut buf = Vec::new();
-        let mut lines = 0;
-        for item in items.drain(..) {
+    fn handle(&mut self, items: Vec<Queued>) {
+        for item in items {
             match item {
-                Item::Record(mut record) => {
-                    self.handled += 1;
-                    self.config.query.apply(&mut record);
-                    record.time = record.time.with_time_zone(self.config.timezone.clone());
-                    let before = buf.len();
-                    match record.write_line(&mut buf) {
-                        Ok(()) => lines += 1,
-                        Err(e) => {
-                            buf.truncate(before);
-                            self.unserialisable(&record, &e);
-                        }
-                    }
+                Queued::Lines(chunk) => {
+                    self.handled = self.handled.max(chunk.last_seq);
+                    self.submit(chunk);
                 }
-                Item::Flush(reply) => {
-                    self.submit(std::mem::take(&mut buf), lines);
-                    lines = 0;
+                Queued::Unserialisable { seq, id, text } => {
+                    self.handled = self.handled.max(seq);
+                    self.unserialisable(&id, &text);
+                }
+                Queued::Flush(reply) => {
                     let all_in_file = self.pending.is_empty() && !self.missed_since_flush;
                     self.missed_since_flush = false;
                     let _ = reply.send(all_in_file);
                 }
-                Item::Reopen(reply) => {
-                    self.submit(std::mem::take(&mut buf), lines);
-                    lines = 0;
+                Queued::Reopen(reply) => {
                     let _ = reply.send(self.reopen());
                 }
             }
         }
-        self.submit(buf, lines);
         if self.config.fsync_interval.is_zero() {
             self.sync_now();
         }
@@ -512,8 +825,8 @@ impl<S: Sink> Writer<S> {
 
     /// Releases the requests waiting for the records handled so far.
     fn publish(&mut self) {
-        if self.commits.0.done.load(Ordering::Relaxed) != self.handled {
-            self.commits.0.publish(self.handled);
+        if self.commits.done.load(Ordering::Relaxed) < self.handled {
+            self.commits.publish(self.handled);
         }
     }
 
@@ -548,11 +861,11 @@ impl<S: Sink> Writer<S> {
     }
 
     /// Queues a batch behind any retained lines (order is kept) and writes what the disk takes.
-    fn submit(&mut self, bytes: Vec<u8>, lines: u64) {
-        if lines > 0 {
-            self.pending_bytes += bytes.len();
-            self.pending_lines += lines;
-            self.pending.push_back(Chunk { bytes, lines });
+    fn submit(&mut self, chunk: Chunk) {
+        if chunk.lines > 0 {
+            self.pending_bytes += chunk.bytes.len();
+            self.pending_lines += chunk.lines;
+            self.pending.push_back(chunk);
         }
         self.write_pending();
         self.bound_pending();
@@ -572,11 +885,15 @@ impl<S: Sink> Writer<S> {
                 self.failed(&e, Op::Write);
                 return;
             }
+            let took = started.elapsed();
+            self.quick_writes = if took > self.config.slow_write {
+                0
+            } else {
+                self.quick_writes.saturating_add(1)
+            };
             #[allow(clippy::cast_precision_loss)] // a batch is far below 2^53 lines
             self.metrics.batch_lines.observe(chunk.lines as f64);
-            self.metrics
-                .write_seconds
-                .observe(started.elapsed().as_secs_f64());
+            self.metrics.write_seconds.observe(took.as_secs_f64());
             self.metrics.lines_written.inc_by(chunk.lines);
             self.pending_bytes -= chunk.bytes.len();
             self.pending_lines -= chunk.lines;
@@ -585,13 +902,25 @@ impl<S: Sink> Writer<S> {
         }
     }
 
+    /// The local day now, if the open file is for an earlier one (or none is open).
+    fn day_to_open(&self) -> Option<jiff::civil::Date> {
+        let today = self.config.timezone.to_datetime(self.clock.wall()).date();
+        match self.sink.date() {
+            Some(open) if open >= today => None,
+            _ => Some(today),
+        }
+    }
+
+    fn rotation_due(&self) -> bool {
+        self.day_to_open().is_some()
+    }
+
     /// Opens the new day's file once the wall clock has passed local midnight. Never goes back
     /// to an earlier day: a clock stepped back keeps writing to the newest file.
     fn rotate_if_due(&mut self) -> io::Result<()> {
-        let today = self.config.timezone.to_datetime(self.clock.wall()).date();
-        if self.sink.date().is_some_and(|open| open >= today) {
+        let Some(today) = self.day_to_open() else {
             return Ok(());
-        }
+        };
         self.sink.open(today)?;
         self.last_sync = self.clock.now();
         self.unsynced = false;
@@ -641,9 +970,12 @@ impl<S: Sink> Writer<S> {
 
     /// A record serde could not write (not possible for the types in it today, but a line is
     /// never dropped without a trace).
-    fn unserialisable(&mut self, record: &RequestRecord, e: &serde_json::Error) {
-        tracing::error!(id = %record.id, "cannot serialise a request log record: {e}");
-        self.spill_bytes(format!("{record:?}\n").as_bytes());
+    fn unserialisable(&mut self, id: &str, text: &str) {
+        tracing::error!(
+            id,
+            "a request log record that could not be serialised went to stderr"
+        );
+        self.spill_bytes(text.as_bytes());
         self.metrics.lines_failed.inc();
     }
 
@@ -718,7 +1050,7 @@ impl<S: Sink> Writer<S> {
     }
 
     /// Last attempt at what is retained, then stderr for whatever the disk still refuses.
-    fn finish(mut self) -> Result<(), LogError> {
+    fn finish(&mut self) -> Result<(), LogError> {
         self.write_pending();
         self.publish();
         let unwritten = self.pending_lines;

@@ -1,6 +1,17 @@
 //! Review requests: a member of staff who meets a block page asks for the site to be
 //! unblocked; the request is appended to `<state_dir>/review-requests.jsonl`, where the review
 //! workflow (and the computing lead) find it.
+//!
+//! The form (`parse_review_form`), the recorded request and its file ([`ReviewStore`]), the
+//! tickets that tie a form to the block page that offered it ([`ReviewTickets`]) and the
+//! counters. The pages themselves (the form on the staff block page, the thanks page) are in
+//! [`crate::pages`]; the HTTP glue that reads a posted form is `http/own_pages.rs`.
+
+mod tickets;
+
+pub use tickets::{
+    DEFAULT_TICKET_CAPACITY, DEFAULT_TICKET_TTL, ReviewTicket, ReviewTickets, TicketError,
+};
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
@@ -9,18 +20,11 @@ use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use http::StatusCode;
 use prometheus_client::encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
-
-use super::Page;
-use super::branding::Branding;
-use super::escape::push_escaped;
-use super::layout::{document, human_time};
-use super::tickets::ReviewTicket;
 
 /// The largest review form body the server should read; anything longer is refused (413)
 /// before parsing. Room for the longest URL and reason, fully percent-encoded, and more.
@@ -475,34 +479,6 @@ impl ReviewMetrics {
     }
 }
 
-/// The page shown once a review request is on disk.
-pub fn render_review_thanks(
-    branding: &Branding,
-    reference: &str,
-    time: &jiff::ZonedDateTime,
-) -> Page {
-    let mut main = String::with_capacity(1024);
-    main.push_str(
-        "<h1>Your request has been recorded</h1>\n<p class=\"say\">The computing \
-                   lead will review it.</p>\n<p>Your request&#39;s reference is the block&#39;s \
-                   reference:</p>\n<p><span class=\"ref\">",
-    );
-    push_escaped(&mut main, reference);
-    main.push_str("</span></p>\n<p class=\"small\">Recorded at ");
-    push_escaped(&mut main, &human_time(time));
-    main.push_str(".</p>\n");
-    if let Some(contact) = &branding.contact {
-        main.push_str("<p>For help: ");
-        push_escaped(&mut main, contact);
-        main.push_str("</p>\n");
-    }
-    Page {
-        status: StatusCode::OK,
-        body: document(branding, "Review requested", &main),
-        form_action: None,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,15 +691,5 @@ mod tests {
         assert_eq!(request.reason_given, "Year 4 maths");
         assert_eq!(request.reference, "K7QX3MBD");
         assert_eq!(request.rule.as_deref(), Some("category games"));
-    }
-
-    #[test]
-    fn thanks_page_gives_the_reference() {
-        let t: jiff::ZonedDateTime = "2026-11-30T10:20:00[Europe/London]".parse().unwrap();
-        let page = render_review_thanks(&Branding::default(), "K7QX3MBD", &t);
-        assert_eq!(page.status, StatusCode::OK);
-        assert!(page.body.contains("Your request has been recorded"));
-        assert!(page.body.contains("The computing lead will review it."));
-        assert!(page.body.contains("<span class=\"ref\">K7QX3MBD</span>"));
     }
 }

@@ -191,7 +191,7 @@ mod tests {
         let first_in_net = pac.find("isInNet").unwrap();
         assert!(guard < first_in_net);
         // For a person (or `node`) to try outside cargo's tests.
-        let dir = crate::http::pages::tests::samples_dir();
+        let dir = crate::pages::tests::samples_dir();
         std::fs::write(dir.join("proxy.pac"), &pac).unwrap();
     }
 

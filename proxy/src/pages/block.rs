@@ -1,12 +1,12 @@
 //! The block page: what a pupil, a member of staff or a guest sees when a request is blocked.
 
+use askama::Template;
 use http::StatusCode;
 
 use super::Page;
 use super::branding::Branding;
-use super::escape::{escape_html, push_escaped};
-use super::layout::{document, human_time};
-use super::review::{MAX_REASON_CHARS, MAX_URL_CHARS};
+use super::layout::{human_time, render_page};
+use crate::review::{MAX_REASON_CHARS, MAX_URL_CHARS};
 
 /// Who is looking at the page, which decides how much it says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,19 +74,110 @@ pub fn friendly_category(category: &str) -> Option<&'static str> {
 /// everything, folded away behind "Details" when the category is sensitive in case pupils can
 /// see the screen (a classroom projector), and a form to ask for a review.
 pub fn render_block_page(branding: &Branding, input: &BlockPageInput<'_>) -> Page {
-    let (main, form_action) = match input.audience {
-        Audience::Pupil => (pupil_main(branding, input), None),
-        Audience::Guest => (guest_main(branding, input), None),
-        Audience::Staff => (
-            staff_main(branding, input),
-            review_action(input).map(str::to_string),
+    let time = human_time(input.time);
+    match input.audience {
+        Audience::Pupil => render_page(
+            &PupilPage {
+                branding,
+                title: TITLE,
+                category_line: pupil_safe_category(input),
+                host: input.host,
+                reference: input.reference,
+                time,
+            },
+            StatusCode::FORBIDDEN,
+            None,
         ),
-    };
-    Page {
-        status: StatusCode::FORBIDDEN,
-        body: document(branding, "Page blocked", &main),
-        form_action,
+        Audience::Guest => render_page(
+            &GuestPage {
+                branding,
+                title: TITLE,
+                category_sensitive: input.category_sensitive,
+                category: input.category,
+                host: input.host,
+                reference: input.reference,
+                time,
+            },
+            StatusCode::FORBIDDEN,
+            None,
+        ),
+        Audience::Staff => {
+            let review_action = review_action(input);
+            let page = StaffPage {
+                branding,
+                title: TITLE,
+                category_sensitive: input.category_sensitive,
+                reference: input.reference,
+                url: input.url,
+                details: [
+                    ("Address", input.url),
+                    ("Category", input.category.unwrap_or("none")),
+                    ("Reason", input.reason),
+                    ("Filter group", input.group),
+                    (
+                        "Signed in as",
+                        input
+                            .user
+                            .unwrap_or("not signed in (recognised by network address)"),
+                    ),
+                    ("Time", &time),
+                    ("Reference", input.reference),
+                ],
+                review_action,
+                max_reason_chars: MAX_REASON_CHARS,
+            };
+            render_page(
+                &page,
+                StatusCode::FORBIDDEN,
+                review_action.map(str::to_string),
+            )
+        }
     }
+}
+
+/// The title of every block page.
+const TITLE: &str = "Page blocked";
+
+/// A pupil's block page.
+#[derive(Template)]
+#[template(path = "block_pupil.html")]
+struct PupilPage<'a> {
+    branding: &'a Branding,
+    title: &'static str,
+    /// The sentence naming a harmless category, if the pupil may be told it.
+    category_line: Option<&'static str>,
+    host: &'a str,
+    reference: &'a str,
+    time: String,
+}
+
+/// A guest's block page.
+#[derive(Template)]
+#[template(path = "block_guest.html")]
+struct GuestPage<'a> {
+    branding: &'a Branding,
+    title: &'static str,
+    category_sensitive: bool,
+    category: Option<&'a str>,
+    host: &'a str,
+    reference: &'a str,
+    time: String,
+}
+
+/// A member of staff's block page.
+#[derive(Template)]
+#[template(path = "block_staff.html")]
+struct StaffPage<'a> {
+    branding: &'a Branding,
+    title: &'static str,
+    category_sensitive: bool,
+    reference: &'a str,
+    url: &'a str,
+    /// The "Details" list: label, value.
+    details: [(&'static str, &'a str); 7],
+    /// Where the review form posts, if the page has one.
+    review_action: Option<&'a str>,
+    max_reason_chars: usize,
 }
 
 /// Where the review form posts, if the page offers one: not for a URL longer than the review
@@ -105,142 +196,10 @@ fn pupil_safe_category(input: &BlockPageInput<'_>) -> Option<&'static str> {
     input.category.and_then(friendly_category)
 }
 
-fn pupil_main(branding: &Branding, input: &BlockPageInput<'_>) -> String {
-    let mut out = String::with_capacity(1024);
-    out.push_str("<h1>This page is blocked</h1>\n<p class=\"say\">");
-    push_escaped(&mut out, &branding.pupil_message);
-    out.push_str("</p>\n");
-    if let Some(line) = pupil_safe_category(input) {
-        out.push_str("<p>");
-        push_escaped(&mut out, line);
-        out.push_str(" (");
-        push_escaped(&mut out, input.host);
-        out.push_str(")</p>\n");
-    }
-    out.push_str("<p>Your teacher may ask you for this code:</p>\n");
-    push_reference(&mut out, input.reference);
-    out.push_str("<p class=\"small\">Blocked at ");
-    push_escaped(&mut out, &human_time(input.time));
-    out.push_str(".</p>\n");
-    out
-}
-
-fn guest_main(branding: &Branding, input: &BlockPageInput<'_>) -> String {
-    let mut out = String::with_capacity(1024);
-    out.push_str("<h1>This page is blocked</h1>\n<p>");
-    push_escaped(&mut out, &branding.school_name);
-    out.push_str(" filters web access on its network");
-    if input.category_sensitive {
-        out.push_str(", and this page is not available.</p>\n");
-    } else {
-        out.push_str(". This site (");
-        push_escaped(&mut out, input.host);
-        out.push_str(") is not available");
-        if let Some(category) = input.category {
-            out.push_str(" because it is in the category <strong>");
-            push_escaped(&mut out, category);
-            out.push_str("</strong>");
-        }
-        out.push_str(".</p>\n");
-    }
-    out.push_str("<p>If you need it, please ask a member of staff");
-    push_contact(&mut out, branding);
-    out.push_str(" and give them this reference:</p>\n");
-    push_reference(&mut out, input.reference);
-    out.push_str("<p class=\"small\">Blocked at ");
-    push_escaped(&mut out, &human_time(input.time));
-    out.push_str(".</p>\n");
-    out
-}
-
-fn staff_main(branding: &Branding, input: &BlockPageInput<'_>) -> String {
-    let mut out = String::with_capacity(4096);
-    out.push_str(
-        "<h1>This page is blocked</h1>\n<p>The school&#39;s web filter blocked this \
-                  request. Reference:</p>\n",
-    );
-    push_reference(&mut out, input.reference);
-    if input.category_sensitive {
-        out.push_str(
-            "<p>The details are folded away in case pupils can see this screen.</p>\n\
-             <details>\n",
-        );
-    } else {
-        out.push_str("<details open>\n");
-    }
-    out.push_str("<summary>Details</summary>\n<dl>\n");
-    let mut row = |name: &str, value: &str| {
-        out.push_str("<dt>");
-        out.push_str(name);
-        out.push_str("</dt><dd>");
-        push_escaped(&mut out, value);
-        out.push_str("</dd>\n");
-    };
-    row("Address", input.url);
-    row("Category", input.category.unwrap_or("none"));
-    row("Reason", input.reason);
-    row("Filter group", input.group);
-    row(
-        "Signed in as",
-        input
-            .user
-            .unwrap_or("not signed in (recognised by network address)"),
-    );
-    row("Time", &human_time(input.time));
-    row("Reference", input.reference);
-    out.push_str("</dl>\n</details>\n");
-    if let Some(action) = review_action(input) {
-        push_review_form(&mut out, action, input);
-    }
-    if let Some(contact) = &branding.contact {
-        out.push_str("<p>For help: ");
-        push_escaped(&mut out, contact);
-        out.push_str("</p>\n");
-    }
-    out
-}
-
-/// The "Request a review" form: a plain POST, no script. The reference and URL ride along as
-/// hidden fields; the server trusts only the reference, and takes who asked, the URL, category
-/// and rule from the [`ReviewTicket`](super::ReviewTicket) it issued with this page.
-fn push_review_form(out: &mut String, action: &str, input: &BlockPageInput<'_>) {
-    out.push_str(
-        "<h2>Request a review</h2>\n<p>If you need this site for school, ask for it to \
-                  be unblocked. Your request is recorded with your username (or this computer&#39;s \
-                  network address), the page&#39;s address and the reference, for the computing \
-                  lead to review.</p>\n<form method=\"post\" \
-                  action=\"",
-    );
-    push_escaped(out, action);
-    out.push_str("\">\n<input type=\"hidden\" name=\"reference\" value=\"");
-    push_escaped(out, input.reference);
-    out.push_str("\">\n<input type=\"hidden\" name=\"url\" value=\"");
-    push_escaped(out, input.url);
-    out.push_str(&format!(
-        "\">\n<label for=\"reason\">Why is this site needed?</label>\n\
-         <textarea id=\"reason\" name=\"reason\" maxlength=\"{MAX_REASON_CHARS}\" required>\
-         </textarea>\n<button type=\"submit\">Request a review</button>\n</form>\n"
-    ));
-}
-
-fn push_reference(out: &mut String, reference: &str) {
-    out.push_str("<p><span class=\"ref\">");
-    push_escaped(out, reference);
-    out.push_str("</span></p>\n");
-}
-
-fn push_contact(out: &mut String, branding: &Branding) {
-    if let Some(contact) = &branding.contact {
-        out.push_str(" (");
-        out.push_str(&escape_html(contact));
-        out.push(')');
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::pages::branding::{InlineLogo, parse_colour};
+    use crate::pages::branding::{InlineLogo, parse_colour};
 
     fn time() -> jiff::ZonedDateTime {
         "2026-11-30T10:15:00[Europe/London]".parse().unwrap()
@@ -448,13 +407,11 @@ mod tests {
     /// (e.g. Chromium at 320 px wide); the assertions keep the samples honest.
     #[test]
     fn write_samples_for_a_browser() {
-        let dir = crate::http::pages::tests::samples_dir();
+        let dir = crate::pages::tests::samples_dir();
         let t = time();
         let branding = Branding {
             school_name: "St Clement's C of E Primary School".into(),
-            logo: InlineLogo::from_bytes(
-                crate::http::pages::branding::tests::SAMPLE_SVG.as_bytes(),
-            ),
+            logo: InlineLogo::from_bytes(crate::pages::branding::tests::SAMPLE_SVG.as_bytes()),
             primary_colour: parse_colour("#7a1f5c").unwrap(),
             background_colour: parse_colour("#fdfaf3").unwrap(),
             contact: Some("Ask Mrs Patel in the school office".into()),
@@ -492,9 +449,9 @@ mod tests {
         let others = [
             (
                 "error-502.html",
-                crate::http::pages::render_error_page(
+                crate::pages::render_error_page(
                     &branding,
-                    &crate::http::pages::ErrorKind::UpstreamNoSuchName {
+                    &crate::pages::ErrorKind::UpstreamNoSuchName {
                         host: "www.bbc.co.ukk",
                     },
                     "BCDF-2345",
@@ -503,16 +460,16 @@ mod tests {
             ),
             (
                 "error-503.html",
-                crate::http::pages::render_error_page(
+                crate::pages::render_error_page(
                     &branding,
-                    &crate::http::pages::ErrorKind::LoggingUnavailable,
+                    &crate::pages::ErrorKind::LoggingUnavailable,
                     "BCDF-2346",
                     &t,
                 ),
             ),
             (
                 "review-thanks.html",
-                crate::http::pages::render_review_thanks(&branding, "K7QX3MBD", &t),
+                crate::pages::render_review_thanks(&branding, "K7QX3MBD", &t),
             ),
         ];
         for (name, page) in others {

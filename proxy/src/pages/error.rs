@@ -1,12 +1,12 @@
 //! Error pages: the proxy's own refusals and failures, in the same look as the block page and
 //! in words a child can follow, each with a reference code for the log.
 
+use askama::Template;
 use http::StatusCode;
 
 use super::Page;
 use super::branding::Branding;
-use super::escape::push_escaped;
-use super::layout::{document, human_time};
+use super::layout::{human_time, render_page};
 
 /// What went wrong.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,13 +100,53 @@ impl ErrorKind<'_> {
     }
 }
 
-/// One piece of page text: literal (ours, already safe) or a value that must be escaped.
-enum Part<'a> {
-    Text(&'static str),
-    Value(&'a str),
+/// A heading or paragraph: our words around at most one value (a host, a reason, a number of
+/// minutes). The template escapes all three parts alike.
+#[derive(Debug, Clone, Copy)]
+struct Sentence<'a> {
+    before: &'static str,
+    value: &'a str,
+    after: &'static str,
 }
 
-use Part::{Text, Value};
+/// Words with no value in them.
+const fn words(text: &'static str) -> Sentence<'static> {
+    Sentence {
+        before: text,
+        value: "",
+        after: "",
+    }
+}
+
+/// Words, then a value.
+const fn then_value<'a>(before: &'static str, value: &'a str) -> Sentence<'a> {
+    Sentence {
+        before,
+        value,
+        after: "",
+    }
+}
+
+/// A value, then words.
+const fn value_then<'a>(value: &'a str, after: &'static str) -> Sentence<'a> {
+    Sentence {
+        before: "",
+        value,
+        after,
+    }
+}
+
+/// An error page.
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    branding: &'a Branding,
+    title: &'static str,
+    heading: Sentence<'a>,
+    body: Sentence<'a>,
+    reference: &'a str,
+    time: String,
+}
 
 /// Renders the page for an error, with the reference code of its log record.
 pub fn render_error_page(
@@ -116,177 +156,151 @@ pub fn render_error_page(
     time: &jiff::ZonedDateTime,
 ) -> Page {
     let minutes;
-    let (title, heading, body): (&str, Vec<Part<'_>>, Vec<Part<'_>>) = match *kind {
+    let (title, heading, body) = match *kind {
         ErrorKind::BadRequest { reason } => (
             "Bad request",
-            vec![Text("This request could not be understood")],
-            vec![
-                Text("The web filter could not understand what the browser sent: "),
-                Value(reason),
-                Text(
-                    ". Try loading the page again. If it keeps happening, tell the IT technician.",
-                ),
-            ],
+            words("This request could not be understood"),
+            Sentence {
+                before: "The web filter could not understand what the browser sent: ",
+                value: reason,
+                after: ". Try loading the page again. If it keeps happening, tell the IT technician.",
+            },
         ),
         ErrorKind::ClientNotAllowed => (
             "Not allowed",
-            vec![Text("This proxy serves only the school's network")],
-            vec![Text(
+            words("This proxy serves only the school's network"),
+            words(
                 "Your device is not on the school's network, so this web filter will not fetch \
                  pages for it.",
-            )],
+            ),
         ),
         ErrorKind::ReviewForStaffOnly => (
             "For staff only",
-            vec![Text("Only staff can ask for a review")],
-            vec![Text(
+            words("Only staff can ask for a review"),
+            words(
                 "Asking for a blocked page to be looked at again is for school staff. If you \
                  need this page for your work, tell your teacher.",
-            )],
+            ),
         ),
         ErrorKind::ProxyAuthRequired => (
             "Please sign in",
-            vec![Text("Please sign in")],
-            vec![Text(
+            words("Please sign in"),
+            words(
                 "To use the web at school, sign in with your school username and password when \
                  the browser asks. If it does not ask, close the browser, open it again and try \
                  once more, or ask your teacher for help.",
-            )],
+            ),
         ),
         ErrorKind::NotFound => (
             "Not found",
-            vec![Text("There is no page here")],
-            vec![Text("The web filter has no page at this address.")],
+            words("There is no page here"),
+            words("The web filter has no page at this address."),
         ),
         ErrorKind::MethodNotAllowed => (
             "Not allowed",
-            vec![Text("That cannot be done here")],
-            vec![Text("This page of the web filter cannot be used that way.")],
+            words("That cannot be done here"),
+            words("This page of the web filter cannot be used that way."),
         ),
         ErrorKind::PayloadTooLarge => (
             "Too much sent",
-            vec![Text("Too much was sent")],
-            vec![Text(
+            words("Too much was sent"),
+            words(
                 "The browser sent more than the web filter accepts. If you were filling in a \
                  form, make your answer shorter and try again.",
-            )],
+            ),
         ),
         ErrorKind::TooManySignInFailures { retry_after_secs } => {
             minutes = retry_after_secs.div_ceil(60).max(1).to_string();
             (
                 "Too many sign-in attempts",
-                vec![Text("Too many sign-in attempts")],
-                vec![
-                    Text("The username or password was wrong too many times. Wait "),
-                    Value(&minutes),
-                    Text(if retry_after_secs <= 60 {
-                        " minute"
+                words("Too many sign-in attempts"),
+                Sentence {
+                    before: "The username or password was wrong too many times. Wait ",
+                    value: &minutes,
+                    after: if retry_after_secs <= 60 {
+                        " minute and try again, or ask your teacher for help."
                     } else {
-                        " minutes"
-                    }),
-                    Text(" and try again, or ask your teacher for help."),
-                ],
+                        " minutes and try again, or ask your teacher for help."
+                    },
+                },
             )
         }
         ErrorKind::DestinationRefused { host } => (
             "Not allowed",
-            vec![
-                Value(host),
-                Text(" cannot be reached through the web filter"),
-            ],
-            vec![Text(
+            value_then(host, " cannot be reached through the web filter"),
+            words(
                 "This address leads inside the school's network or to the web filter itself, \
                  which the filter never opens for a browser. If you need this page, tell the IT \
                  technician.",
-            )],
+            ),
         ),
         ErrorKind::UpstreamNoSuchName { host } => (
             "Website not found",
-            vec![Text("We could not find "), Value(host)],
-            vec![Text(
+            then_value("We could not find ", host),
+            words(
                 "There is no website with this name. Check the spelling of the address and try \
                  again.",
-            )],
+            ),
         ),
         ErrorKind::UpstreamDnsFailed { host } => (
             "Website not found",
-            vec![Text("We could not look up "), Value(host)],
-            vec![Text(
+            then_value("We could not look up ", host),
+            words(
                 "The school's internet connection could not find this website's address. The \
                  problem is probably with the connection, not the website. Try again in a few \
                  minutes; if it keeps happening, tell the IT technician.",
-            )],
+            ),
         ),
         ErrorKind::UpstreamRefused { host } => (
             "Website not answering",
-            vec![Value(host), Text(" is not answering")],
-            vec![Text(
+            value_then(host, " is not answering"),
+            words(
                 "The website refused the connection. It may be down for a while. Try again \
                  later.",
-            )],
+            ),
         ),
         ErrorKind::UpstreamUnreachable { host } => (
             "Website cannot be reached",
-            vec![Text("We could not reach "), Value(host)],
-            vec![Text(
+            then_value("We could not reach ", host),
+            words(
                 "The connection to the website failed. The website may be down, or the \
                  school's internet connection may have a problem. Try again in a few minutes.",
-            )],
+            ),
         ),
         ErrorKind::UpstreamBadResponse { host } => (
             "Broken reply",
-            vec![Value(host), Text(" sent a broken reply")],
-            vec![Text(
-                "The website answered, but not in a way a browser can use. Try again later.",
-            )],
+            value_then(host, " sent a broken reply"),
+            words("The website answered, but not in a way a browser can use. Try again later."),
         ),
         ErrorKind::UpstreamTimeout { host } => (
             "Website too slow",
-            vec![Value(host), Text(" took too long to answer")],
-            vec![Text(
+            value_then(host, " took too long to answer"),
+            words(
                 "The website did not answer in time. It may be busy. Try again in a few \
                  minutes.",
-            )],
+            ),
         ),
         ErrorKind::LoggingUnavailable => (
             "Web access paused",
-            vec![Text("Web access is paused")],
-            vec![Text(
+            words("Web access is paused"),
+            words(
                 "Web access is paused because the school's web log cannot be written. Please \
                  tell the IT technician.",
-            )],
+            ),
         ),
     };
-    let mut main = String::with_capacity(1024);
-    main.push_str("<h1>");
-    push_parts(&mut main, &heading);
-    main.push_str("</h1>\n<p class=\"say\">");
-    push_parts(&mut main, &body);
-    main.push_str("</p>\n");
-    if let Some(contact) = &branding.contact {
-        main.push_str("<p>For help: ");
-        push_escaped(&mut main, contact);
-        main.push_str("</p>\n");
-    }
-    main.push_str("<p>Reference:</p>\n<p><span class=\"ref\">");
-    push_escaped(&mut main, reference);
-    main.push_str("</span></p>\n<p class=\"small\">");
-    push_escaped(&mut main, &human_time(time));
-    main.push_str(".</p>\n");
-    Page {
-        status: kind.status(),
-        body: document(branding, title, &main),
-        form_action: None,
-    }
-}
-
-fn push_parts(out: &mut String, parts: &[Part<'_>]) {
-    for part in parts {
-        match part {
-            Text(t) => push_escaped(out, t),
-            Value(v) => push_escaped(out, v),
-        }
-    }
+    render_page(
+        &ErrorPage {
+            branding,
+            title,
+            heading,
+            body,
+            reference,
+            time: human_time(time),
+        },
+        kind.status(),
+        None,
+    )
 }
 
 #[cfg(test)]
