@@ -612,11 +612,11 @@ mod tests {
         let mut b = PhraseSetBuilder::new();
         let die = b.add(
             &[" die "],
-            meta(30, Some(Theme::SuicideSelfHarm), Severity::Warning),
+            meta(30, Some(Theme::Suicide), Severity::Warning),
         );
         b.add(
             &[" how ", "kill myself"],
-            meta(100, Some(Theme::SuicideSelfHarm), Severity::Danger),
+            meta(100, Some(Theme::Suicide), Severity::Danger),
         );
         let set = b.build();
         let mut s = PhraseScratch::new();
@@ -627,7 +627,7 @@ mod tests {
         let r = set.scan("how do i k1lllll my-self", &mut s);
         assert!(!r.has_concern(), "{}", s.normalised());
         let r = set.scan("HOW do I kill myself and die", &mut s);
-        let c = r.concern(Theme::SuicideSelfHarm).unwrap();
+        let c = r.concern(Theme::Suicide).unwrap();
         assert_eq!(c.severity, Severity::Danger);
         assert_eq!(c.score, 130);
         assert_ne!(c.phrase, die);

@@ -35,18 +35,21 @@ fn shipped_set() -> PhraseSet {
     builder.build()
 }
 
-/// The Lychgate theme names that count as "the right theme" for a batch's theme.
-fn lychgate_themes(batch_theme: &str) -> &'static [&'static str] {
+/// The Lychgate theme name that counts as "the right theme" for a batch's theme.
+fn lychgate_theme(batch_theme: &str) -> &'static str {
     match batch_theme {
-        "suicide" | "self-harm" | "eating-disorder" => &["suicide-selfharm"],
-        "abuse" | "grooming" => &["abuse"],
-        "bullying" => &["bullying"],
-        "hate" => &["bullying", "radicalisation"],
-        "radicalisation" => &["radicalisation"],
-        "violence-weapons" => &["violence"],
-        "substances" => &["substance"],
-        "adult" => &["adult"],
-        "criminal" => &["criminal"],
+        "suicide" => "suicide",
+        "self-harm" => "self-harm",
+        "eating-disorder" => "eating-disorder",
+        "abuse" => "abuse",
+        "grooming" => "grooming",
+        "bullying" => "bullying",
+        "hate" => "hate",
+        "radicalisation" => "radicalisation",
+        "violence-weapons" => "violence",
+        "substances" => "substance",
+        "adult" => "adult",
+        "criminal" => "criminal",
         other => panic!("unknown batch theme {other:?}"),
     }
 }
@@ -130,10 +133,8 @@ fn score(name: &str, show_queries: bool) -> Score {
         };
         let summary = set.scan(query, &mut scratch);
         let flagged = summary.has_concern();
-        let wanted = lychgate_themes(theme);
-        let theme_right = summary
-            .concern_hits()
-            .any(|c| wanted.contains(&c.theme.name()));
+        let wanted = lychgate_theme(theme);
+        let theme_right = summary.concern_hits().any(|c| c.theme.name() == wanted);
         total.add(concerning, flagged, theme_right);
         by_theme
             .entry(theme.to_string())

@@ -5,12 +5,12 @@
 //!
 //! ```text
 //! #category: selfharm          # applies to the lines that follow (names, `none`/`all`)
-//! #theme: suicide-selfharm     # one theme or several separated by `,`; `none`/`all`
+//! #theme: suicide              # one theme or several separated by `,`; `none`/`all`
 //! #severity: danger            # advisory | warning | danger
 //! #weight: 100                 # default weight for lines that give none
 //! < kill myself ><100>         # spaces at the ends: whole words only
 //! <overdose>,< how many ><60>  # combination: scores only when every part occurs
-//! < unalive ><100><suicide-selfharm:danger>   # per-line override(s) after the weight
+//! < unalive ><100><suicide:danger>  # per-line override(s) after the weight
 //! < bamboo shoots ><-100><theme=violence><category=all>
 //! #listcategory: "Pornography" # e2guardian: sets the category (and the theme if none was set)
 //! .Include<other-list.txt>     # relative to this file's folder
@@ -186,7 +186,7 @@ pub fn theme_for_category(categories: &Categories, id: CategoryId) -> Option<The
         "adult" | "dating" => Theme::Adult,
         "drugs" => Theme::Substance,
         "extremism" | "illegal" => Theme::Radicalisation,
-        "selfharm" => Theme::SuicideSelfHarm,
+        "selfharm" => Theme::Suicide,
         "violence" | "weapons" => Theme::Violence,
         "malware" => Theme::Criminal,
         _ => return None,
@@ -615,13 +615,13 @@ mod tests {
         assert_eq!((stats.phrases, stats.combos, stats.good_context), (4, 1, 1));
         let mut s = PhraseScratch::new();
         let r = set.scan("I want to kill myself", &mut s);
-        let c = r.concern(Theme::SuicideSelfHarm).unwrap();
+        let c = r.concern(Theme::Suicide).unwrap();
         assert_eq!(c.severity, Severity::Danger);
         assert_eq!(set.meta(c.phrase).source.line, 5);
         assert_eq!(set.meta(c.phrase).source.list, ListId(3));
         let r = set.scan("how many pills for an overdose", &mut s);
         assert_eq!(
-            r.concern(Theme::SuicideSelfHarm).unwrap().severity,
+            r.concern(Theme::Suicide).unwrap().severity,
             Severity::Warning
         );
         assert!(!set.scan("kill time kill myself", &mut s).has_concern());
