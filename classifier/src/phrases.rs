@@ -20,6 +20,7 @@
 //! phrase raises a [`ConcernHit`]. Scans allocate nothing once the [`PhraseScratch`] is warm.
 
 mod normalise;
+mod text_speak;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
