@@ -19,6 +19,7 @@
 //! concern threshold ([`DEFAULT_CONCERN_THRESHOLD`] unless set) and has at least one positive
 //! phrase raises a [`ConcernHit`]. Scans allocate nothing once the [`PhraseScratch`] is warm.
 
+mod inflect;
 mod normalise;
 mod text_speak;
 
@@ -184,6 +185,8 @@ pub struct PhraseBuildError(#[from] aho_corasick::BuildError);
 pub struct PhraseSetBuilder {
     phrases: Vec<(Vec<String>, PhraseMeta)>,
     scopes: Vec<PhraseScope>,
+    /// Per phrase: whether its words also match their English inflections.
+    inflected: Vec<bool>,
     thresholds: [i32; Theme::ALL.len()],
     joined_aliases: bool,
 }
@@ -193,6 +196,7 @@ impl Default for PhraseSetBuilder {
         PhraseSetBuilder {
             phrases: Vec::new(),
             scopes: Vec::new(),
+            inflected: Vec::new(),
             thresholds: [DEFAULT_CONCERN_THRESHOLD; Theme::ALL.len()],
             joined_aliases: true,
         }
@@ -217,7 +221,20 @@ impl PhraseSetBuilder {
         self.phrases
             .push((parts.iter().map(|s| s.to_string()).collect(), meta));
         self.scopes.push(scope);
+        self.inflected.push(false);
         PhraseId(self.phrases.len() as u32 - 1)
+    }
+    /// Adds a phrase whose words also match their English inflections (`< my dad hits me >` also
+    /// matches `my dad hitting me`): a list's `#inflect: on`. See `docs/phrases.md`.
+    pub fn add_inflected(
+        &mut self,
+        parts: &[&str],
+        meta: PhraseMeta,
+        scope: PhraseScope,
+    ) -> PhraseId {
+        let id = self.add_scoped(parts, meta, scope);
+        self.inflected[id.0 as usize] = true;
+        id
     }
     /// Number of phrases added so far.
     pub fn len(&self) -> usize {
@@ -261,13 +278,38 @@ impl PhraseSetBuilder {
         let mut full = Vec::with_capacity(self.phrases.len());
         let mut texts = Vec::with_capacity(self.phrases.len());
         let mut metas = Vec::with_capacity(self.phrases.len());
+        // Forms the lists wrote themselves keep the weight written for them: an inflection of
+        // another phrase that reads the same (`hurting myself` 100 from `hurt myself` 40, `die`
+        // from `dying`) is not added, or one word would count twice.
+        let written: std::collections::HashSet<String> = if self.inflected.contains(&true) {
+            self.phrases
+                .iter()
+                .flat_map(|(parts, _)| parts.iter())
+                .flat_map(|p| compile_part(p, false, false, None))
+                .collect()
+        } else {
+            Default::default()
+        };
+        // An inflection reached from two written forms (`died` from `die` and from `dying`)
+        // belongs to the first, for the same reason.
+        let mut owners: std::collections::HashMap<String, String> = Default::default();
         for (pid, (parts, meta)) in self.phrases.into_iter().enumerate() {
             texts.push(parts.join(",").into_boxed_str());
             metas.push(meta);
             let usable = !parts.is_empty() && parts.len() <= MAX_PHRASE_PARTS;
+            let inflected = self.inflected[pid];
             let compiled: Vec<Vec<String>> = parts
                 .iter()
-                .map(|p| compile_part(p, self.joined_aliases))
+                .map(|p| {
+                    let mut variants =
+                        compile_part(p, self.joined_aliases, inflected, Some(&written));
+                    if inflected && let Some(own) = variants.first().cloned() {
+                        variants.retain(|v| {
+                            owners.entry(v.clone()).or_insert_with(|| own.clone()) == &own
+                        });
+                    }
+                    variants
+                })
                 .collect();
             if !usable || compiled.iter().any(Vec::is_empty) {
                 full.push(0);
@@ -333,8 +375,14 @@ impl PhraseSetBuilder {
 }
 
 /// The automaton patterns for one part: the normalised part (with a space at each end the list
-/// wrote one) and, for a phrase of several words, the words run together.
-fn compile_part(part: &str, joined_aliases: bool) -> Vec<String> {
+/// wrote one), for a phrase of several words the words run together, and with `inflected` the
+/// part's English inflections ([`inflect`]) except those in `written`.
+fn compile_part(
+    part: &str,
+    joined_aliases: bool,
+    inflected: bool,
+    written: Option<&std::collections::HashSet<String>>,
+) -> Vec<String> {
     let lead = part.starts_with(char::is_whitespace);
     let trail = part.ends_with(char::is_whitespace);
     let core = normalise_phrase(part);
@@ -353,6 +401,14 @@ fn compile_part(part: &str, joined_aliases: bool) -> Vec<String> {
         p
     };
     let mut out = vec![wrap(&core)];
+    if inflected {
+        for v in inflect::variants(&core, !trail).into_iter().skip(1) {
+            let pattern = wrap(&v);
+            if !written.is_some_and(|w| w.contains(&pattern)) {
+                out.push(pattern);
+            }
+        }
+    }
     if joined_aliases && core.contains(' ') {
         let mut joined = String::with_capacity(core.len());
         let mut last = ' ';

@@ -8,6 +8,7 @@
 //! #theme: suicide              # one theme or several separated by `,`; `none`/`all`
 //! #severity: danger            # advisory | warning | danger
 //! #weight: 100                 # default weight for lines that give none
+//! #inflect: on                 # words also match their English inflections (hits/hitting/hit)
 //! < kill myself ><100>         # spaces at the ends: whole words only
 //! <overdose>,< how many ><60>  # combination: scores only when every part occurs
 //! < unalive ><100><suicide:danger>  # per-line override(s) after the weight
@@ -58,6 +59,8 @@ struct Context {
     theme_explicit: bool,
     severity: Severity,
     default_weight: Option<i32>,
+    /// `#inflect: on`: phrases also match their English inflections.
+    inflect: bool,
 }
 
 impl Default for Context {
@@ -68,6 +71,7 @@ impl Default for Context {
             theme_explicit: false,
             severity: Severity::Advisory,
             default_weight: None,
+            inflect: false,
         }
     }
 }
@@ -311,6 +315,11 @@ impl Loader<'_> {
                 None if value == "none" => ctx.default_weight = None,
                 None => self.warn(path, line, format!("bad default weight `{value}`")),
             },
+            "inflect" => match value {
+                "on" => ctx.inflect = true,
+                "off" => ctx.inflect = false,
+                _ => self.warn(path, line, format!("bad inflect `{value}` (on or off)")),
+            },
             _ => {} // other `#word:` lines are comments
         }
     }
@@ -505,17 +514,18 @@ impl Loader<'_> {
             };
             let theme = themes.get(i).copied().flatten();
             let category = categories.get(i).copied().flatten();
-            self.builder.add_scoped(
-                &part_texts,
-                PhraseMeta {
-                    weight,
-                    category,
-                    theme,
-                    severity,
-                    source,
-                },
-                scope,
-            );
+            let meta = PhraseMeta {
+                weight,
+                category,
+                theme,
+                severity,
+                source,
+            };
+            if ctx.inflect {
+                self.builder.add_inflected(&part_texts, meta, scope);
+            } else {
+                self.builder.add_scoped(&part_texts, meta, scope);
+            }
             self.stats.entries += 1;
         }
     }
@@ -599,6 +609,35 @@ mod tests {
         let stats =
             load_phrases_str(Path::new("test.txt"), text, ListId(3), &cats, &mut b).unwrap();
         (b.build(), stats)
+    }
+
+    #[test]
+    fn inflect_directive_turns_inflections_on_and_off() {
+        let (set, stats) = load(
+            "#theme: abuse\n#severity: danger\n#inflect: on\n< my dad hits me ><100>\n\
+             < hurt myself ><40>\n< hurting myself ><100>\n\
+             #inflect: off\n< tablets ><60>\n#inflect: maybe\n",
+        );
+        assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
+        assert!(stats.warnings[0].message.contains("inflect"));
+        let mut s = PhraseScratch::new();
+        for text in ["my dad hit me", "my dad hitting me", "my dads hit me"] {
+            assert!(
+                set.scan(text, &mut s).concern(Theme::Abuse).is_some(),
+                "{text}"
+            );
+        }
+        assert!(!set.scan("my dad hat me", &mut s).has_concern());
+        // A form the list wrote keeps its own weight (`hurt myself` is 40, not 100), and an
+        // inflection both could reach belongs to the first (`hurts myself`: 40).
+        assert!(
+            !set.scan("i hurt myself playing football", &mut s)
+                .has_concern()
+        );
+        assert!(!set.scan("he hurts myself", &mut s).has_concern());
+        assert!(set.scan("hurting myself", &mut s).has_concern());
+        assert!(!set.scan("my tablet", &mut s).has_concern());
+        assert!(set.scan("tablets", &mut s).has_concern());
     }
 
     #[test]
