@@ -9,6 +9,9 @@
 //! #severity: danger            # advisory | warning | danger
 //! #weight: 100                 # default weight for lines that give none
 //! #inflect: on                 # words also match their English inflections (hits/hitting/hit)
+//! #class: adult = dad, mum, uncle   # a word class, used as a part: `<@adult>`
+//! #window: 6                   # combinations must fall within 6 words (0/none: anywhere)
+//! <@adult>,< hits >,< me ><100> # a frame: an adult, an act, the child, in any order
 //! < kill myself ><100>         # spaces at the ends: whole words only
 //! <overdose>,< how many ><60>  # combination: scores only when every part occurs
 //! < unalive ><100><suicide:danger>  # per-line override(s) after the weight
@@ -28,7 +31,9 @@ use crate::category::{Categories, CategoryId};
 use crate::concern::{Severity, Theme};
 use crate::files::{self, MAX_LIST_BYTES};
 use crate::lists::{ListError, lines};
-use crate::phrases::{MAX_PHRASE_PARTS, PhraseMeta, PhraseScope, PhraseSetBuilder, normalise};
+use crate::phrases::{
+    MAX_PHRASE_PARTS, PhraseMeta, PhraseScope, PhraseSetBuilder, RuleOptions, normalise,
+};
 use crate::source::{ListId, ListWarning, SourceRef};
 
 /// How deep `.Include` may nest.
@@ -61,6 +66,10 @@ struct Context {
     default_weight: Option<i32>,
     /// `#inflect: on`: phrases also match their English inflections.
     inflect: bool,
+    /// `#window: N`: combinations must fall within N words (0: anywhere).
+    window: u16,
+    /// `#class: name = word, word ...`: word classes for `<@name>` parts.
+    classes: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Context {
@@ -72,6 +81,8 @@ impl Default for Context {
             severity: Severity::Advisory,
             default_weight: None,
             inflect: false,
+            window: 0,
+            classes: Vec::new(),
         }
     }
 }
@@ -320,6 +331,46 @@ impl Loader<'_> {
                 "off" => ctx.inflect = false,
                 _ => self.warn(path, line, format!("bad inflect `{value}` (on or off)")),
             },
+            "window" => match value.parse::<u16>() {
+                Ok(n) if n <= 64 => ctx.window = n,
+                _ if value == "none" => ctx.window = 0,
+                _ => self.warn(
+                    path,
+                    line,
+                    format!("bad window `{value}` (a number of words, 0 to 64, or none)"),
+                ),
+            },
+            "class" => {
+                let Some((name, members)) = value.split_once('=') else {
+                    self.warn(path, line, "write `#class: name = word, word ...`");
+                    return;
+                };
+                let name = name.trim();
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    self.warn(
+                        path,
+                        line,
+                        format!("bad class name `{name}` (a-z, 0-9 and -)"),
+                    );
+                    return;
+                }
+                let members: Vec<String> = members
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !normalise(m).is_empty())
+                    .map(|m| format!(" {m} "))
+                    .collect();
+                if members.is_empty() {
+                    self.warn(path, line, format!("class `{name}` has no words"));
+                    return;
+                }
+                ctx.classes.retain(|(n, _)| n != name);
+                ctx.classes.push((name.to_string(), members));
+            }
             _ => {} // other `#word:` lines are comments
         }
     }
@@ -477,7 +528,26 @@ impl Loader<'_> {
             return;
         }
         let mut part_texts: Vec<&str> = Vec::with_capacity(parts.len());
+        let mut alternatives: Vec<Vec<String>> = Vec::with_capacity(parts.len());
         for g in parts {
+            if let Some(class) = g.text.trim().strip_prefix('@') {
+                match ctx.classes.iter().find(|(n, _)| n == class) {
+                    Some((_, members)) => {
+                        alternatives.push(members.clone());
+                        part_texts.push(g.text);
+                        continue;
+                    }
+                    None => {
+                        self.warn(
+                            path,
+                            line,
+                            format!("unknown class `@{class}` (define it with `#class:` above)"),
+                        );
+                        return;
+                    }
+                }
+            }
+            alternatives.push(vec![g.text.to_string()]);
             if normalise(g.text).is_empty() {
                 self.warn(
                     path,
@@ -521,11 +591,12 @@ impl Loader<'_> {
                 severity,
                 source,
             };
-            if ctx.inflect {
-                self.builder.add_inflected(&part_texts, meta, scope);
-            } else {
-                self.builder.add_scoped(&part_texts, meta, scope);
-            }
+            let options = RuleOptions {
+                inflect: ctx.inflect,
+                window: ctx.window,
+            };
+            self.builder
+                .add_rule(&alternatives, &part_texts.join(","), meta, scope, options);
             self.stats.entries += 1;
         }
     }
@@ -609,6 +680,41 @@ mod tests {
         let stats =
             load_phrases_str(Path::new("test.txt"), text, ListId(3), &cats, &mut b).unwrap();
         (b.build(), stats)
+    }
+
+    #[test]
+    fn classes_and_windows_make_frames() {
+        let (set, stats) = load(
+            "#theme: abuse\n#severity: danger\n#inflect: on\n\
+             #class: adult = dad, mums boyfriend, uncle\n#class: hurt = hits, kicks\n\
+             #window: 4\n<@adult>,<@hurt>,< me ><100>\n\
+             #window: none\n<@adult>,< scares me ><100>\n\
+             <@nobody>,< x ><100>\n#class: bad name = a\n#window: lots\n",
+        );
+        assert_eq!(stats.warnings.len(), 3, "{:?}", stats.warnings);
+        let mut s = PhraseScratch::new();
+        for text in [
+            "my dad hits me",
+            "mums boyfriend keeps kicking me",
+            "uncle keeps hitting me",
+            "my dad scares me but it is fine really and more words here",
+        ] {
+            assert!(
+                set.scan(text, &mut s).concern(Theme::Abuse).is_some(),
+                "{text}"
+            );
+        }
+        // The words of a frame must be near one another.
+        assert!(
+            !set.scan(
+                "my dad says the new game hits hard with lots of levels for me",
+                &mut s
+            )
+            .has_concern()
+        );
+        assert!(!set.scan("dad hits the ball", &mut s).has_concern());
+        let r = set.scan("my dad hits me", &mut s);
+        assert_eq!(set.text(r.concerns[0].unwrap().phrase), "@adult,@hurt, me ");
     }
 
     #[test]
