@@ -194,7 +194,7 @@ fn blind_batch_5_holds_its_floor() {
     // Floor: the figures after issue 14's changes (first run was 36 and 2); no later change may
     // lose ground.
     assert!(
-        s.total.flagged >= 65,
+        s.total.flagged >= 66,
         "batch 5 recall fell: {}",
         s.total.flagged
     );
