@@ -409,6 +409,11 @@ fn feed_char(c: char, out: &mut String, bufs: &mut NormBuffers) {
         }
         decompose_compatible(l, |d| {
             if is_combining_mark(d) {
+                // Accents go (`é` reads `e`); the vowel signs and viramas of Indic scripts are
+                // part of the word (`ਮੇਰੇ` is not `ਮਰ`).
+                if is_indic(d) {
+                    bufs.token.push(d);
+                }
                 return;
             }
             // Compatibility forms may decompose to upper case (e.g. some letterlike symbols).
@@ -424,6 +429,12 @@ fn feed_char(c: char, out: &mut String, bufs: &mut NormBuffers) {
             }
         });
     }
+}
+
+/// Devanagari to Sinhala (Hindi, Bengali, Gurmukhi, Gujarati, Tamil ...): their combining marks
+/// are letters' vowels, not accents.
+fn is_indic(c: char) -> bool {
+    ('\u{0900}'..='\u{0DFF}').contains(&c)
 }
 
 /// Letters NFKD leaves alone, and the commonest Cyrillic and Greek look-alikes of Latin letters.
@@ -676,6 +687,15 @@ mod tests {
         assert_eq!(n("k u r"), " kur ");
         // Leet still applies to everything else.
         assert_eq!(n("su1c1de every1"), " suicide everyone ");
+    }
+
+    #[test]
+    fn indic_vowel_signs_stay_in_the_word() {
+        assert_eq!(n("ਮੇਰੇ ਪਾਪਾ"), " ਮੇਰੇ ਪਾਪਾ ");
+        assert_eq!(n("আমি বাঁচতে চাই না"), " আমি বাঁচতে চাই না ");
+        assert_eq!(n("मैं मरना चाहता हूँ"), " मैं मरना चाहता हूँ ");
+        // Accents still go, Arabic short vowels too.
+        assert_eq!(n("café"), " cafe ");
     }
 
     #[test]
