@@ -564,6 +564,20 @@ impl PhraseSet {
     pub fn meta(&self, id: PhraseId) -> &PhraseMeta {
         &self.metas[id.0 as usize]
     }
+    /// Heap bytes of the compiled automaton and its tables (issue 14 budgets phrase memory at
+    /// 32 MB), and whether the automaton is a DFA (the fast kind; past 200 kB of patterns it is a
+    /// contiguous NFA, several times slower to search).
+    pub fn memory_usage(&self) -> (usize, bool) {
+        let tables = self.target_start.len() * 4
+            + self.targets.len() * 8
+            + self.full.len() * 8
+            + self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
+            + self.metas.len() * std::mem::size_of::<PhraseMeta>();
+        (
+            self.automaton.memory_usage() + tables,
+            self.automaton.kind() == AhoCorasickKind::DFA,
+        )
+    }
     /// The concern threshold of a theme.
     pub fn concern_threshold(&self, theme: Theme) -> i32 {
         self.thresholds[theme_index(theme)]

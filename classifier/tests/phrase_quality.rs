@@ -93,6 +93,16 @@ fn expected_themes(labelled: &str) -> Vec<&'static str> {
 }
 
 #[test]
+fn shipped_lists_stay_a_dfa_within_the_memory_budget() {
+    let (bytes, dfa) = shipped_set().memory_usage();
+    println!("shipped phrase set: {bytes} bytes, DFA: {dfa}");
+    // Inflections and word classes multiply patterns; past 200 kB of them the automaton becomes
+    // an NFA and every request's scan is several times slower.
+    assert!(dfa, "the shipped phrase automaton is no longer a DFA");
+    assert!(bytes <= 32 << 20, "{bytes} bytes of phrase tables");
+}
+
+#[test]
 fn labelled_searches_meet_the_quality_goal() {
     let set = shipped_set();
     let tsv = std::fs::read_to_string(
