@@ -116,11 +116,7 @@ fn has_text_speak(bytes: &[u8]) -> bool {
             last = m;
         }
         let looks_up = |form: &[u8], len: usize| {
-            len <= text_speak::LONGEST
-                && std::str::from_utf8(&form[..len])
-                    .ok()
-                    .and_then(text_speak::read_as)
-                    .is_some()
+            len <= text_speak::LONGEST && text_speak::read_as_bytes(&form[..len]).is_some()
         };
         if looks_up(&typed, typed_len) || looks_up(&mapped, mapped_len) {
             return true;

@@ -92,16 +92,63 @@ pub(crate) const TEXT_SPEAK: &[(&str, &str)] = &[
 
 /// The longest first column, so longer tokens skip the lookup.
 pub(crate) const LONGEST: usize = 8;
+const _: () = assert!(LONGEST <= 8, "keys are packed into a u64");
 
 /// What a token (lower case, apostrophes dropped, leet symbols at its ends trimmed) reads as.
 pub(crate) fn read_as(token: &str) -> Option<&'static str> {
-    if token.len() > LONGEST || !token.is_ascii() {
+    read_as_bytes(token.as_bytes())
+}
+
+/// [`read_as`] on bytes. Every scanned text's tokens are looked up (the ASCII fast path asks
+/// first), so keys are packed into integers: a miss costs a few integer comparisons, not string
+/// comparisons.
+pub(crate) fn read_as_bytes(token: &[u8]) -> Option<&'static str> {
+    // Most tokens are ruled out by their length and first byte alone.
+    let (&first, len) = (token.first()?, token.len());
+    if len > LONGEST || !(b'0'..=b'z').contains(&first) || FIRST[len] & (1 << (first - b'0')) == 0 {
         return None;
     }
-    TEXT_SPEAK
-        .binary_search_by(|(k, _)| k.cmp(&token))
+    let key = pack(token)?;
+    let table = packed();
+    table
+        .binary_search_by_key(&key, |&(k, _)| k)
         .ok()
-        .map(|i| TEXT_SPEAK[i].1)
+        .map(|i| table[i].1)
+}
+
+/// Per key length, the first bytes keys of that length start with (bit `b - b'0'`).
+const FIRST: [u128; LONGEST + 1] = {
+    let mut t = [0u128; LONGEST + 1];
+    let mut i = 0;
+    while i < TEXT_SPEAK.len() {
+        let k = TEXT_SPEAK[i].0.as_bytes();
+        t[k.len()] |= 1 << (k[0] - b'0');
+        i += 1;
+    }
+    t
+};
+
+/// Up to [`LONGEST`] bytes as one integer (keys hold no NUL, so the padding is unambiguous).
+fn pack(token: &[u8]) -> Option<u64> {
+    if token.is_empty() || token.len() > LONGEST {
+        return None;
+    }
+    let mut buf = [0u8; 8];
+    buf[..token.len()].copy_from_slice(token);
+    Some(u64::from_be_bytes(buf))
+}
+
+/// [`TEXT_SPEAK`] packed and sorted by key.
+fn packed() -> &'static [(u64, &'static str)] {
+    static PACKED: std::sync::LazyLock<Vec<(u64, &'static str)>> = std::sync::LazyLock::new(|| {
+        let mut v: Vec<(u64, &'static str)> = TEXT_SPEAK
+            .iter()
+            .map(|(k, r)| (pack(k.as_bytes()).expect("keys are 1 to 8 bytes"), *r))
+            .collect();
+        v.sort_unstable_by_key(|&(k, _)| k);
+        v
+    });
+    &PACKED
 }
 
 /// Whether a one-letter token (after collapsing) is read as a word when it stands alone.
