@@ -206,7 +206,7 @@ fn blind_batch_5_holds_its_floor() {
 }
 
 #[test]
-fn blind_batch_6_counts() {
+fn blind_batch_6_holds_its_floor() {
     let s = score("blind-batch-6", false);
     assert_eq!(
         s.total.concerning + s.total.benign,
@@ -215,4 +215,16 @@ fn blind_batch_6_counts() {
     );
     assert_eq!(s.by_theme.len(), 12);
     assert_eq!(s.by_language.len(), 15);
+    // Floor: the fresh-batch figures measured once after issue 14's changes (first run: 27 and
+    // 1). Batch 6 is never tuned to; this only catches a change that loses ground on it.
+    assert!(
+        s.total.flagged >= 31,
+        "batch 6 recall fell: {}",
+        s.total.flagged
+    );
+    assert!(
+        s.total.false_flags == 0,
+        "batch 6 false flags rose: {}",
+        s.total.false_flags
+    );
 }
