@@ -19,7 +19,9 @@
 //! concern threshold ([`DEFAULT_CONCERN_THRESHOLD`] unless set) and has at least one positive
 //! phrase raises a [`ConcernHit`]. Scans allocate nothing once the [`PhraseScratch`] is warm.
 
+mod inflect;
 mod normalise;
+mod text_speak;
 
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 
@@ -156,6 +158,10 @@ pub struct PhraseScratch {
     generation: u32,
     /// Phrases completed in this scan.
     matched: Vec<u32>,
+    /// Per byte of `text`, the index of the word it is in (only when a set has windows).
+    word_at: Vec<u16>,
+    /// Per windowed phrase, the word where each part last started.
+    window_pos: Vec<[u16; MAX_WINDOW_PARTS]>,
 }
 
 impl PhraseScratch {
@@ -178,11 +184,35 @@ impl PhraseScratch {
 #[error("cannot compile the phrase automaton: {0}")]
 pub struct PhraseBuildError(#[from] aho_corasick::BuildError);
 
+/// How a rule's parts match, beyond the plain phrase: see [`PhraseSetBuilder::add_rule`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RuleOptions {
+    /// Words also match their English inflections (`hits` matches `hitting`, `hit`).
+    pub inflect: bool,
+    /// For a combination: every part must start within this many words of the others (`0`:
+    /// anywhere in the text). Only for combinations of at most [`MAX_WINDOW_PARTS`] parts.
+    pub window: u16,
+}
+
+/// Most parts of a combination that can have a window; a larger one matches anywhere.
+pub const MAX_WINDOW_PARTS: usize = 8;
+
+/// One phrase or rule as added.
+#[derive(Debug)]
+struct Entry {
+    /// Per part, its alternatives (more than one for a word class such as `@adult`).
+    parts: Vec<Vec<String>>,
+    /// As written in the list, for `explain`.
+    label: Box<str>,
+    meta: PhraseMeta,
+    scope: PhraseScope,
+    options: RuleOptions,
+}
+
 /// Builds a [`PhraseSet`].
 #[derive(Debug)]
 pub struct PhraseSetBuilder {
-    phrases: Vec<(Vec<String>, PhraseMeta)>,
-    scopes: Vec<PhraseScope>,
+    entries: Vec<Entry>,
     thresholds: [i32; Theme::ALL.len()],
     joined_aliases: bool,
 }
@@ -190,8 +220,7 @@ pub struct PhraseSetBuilder {
 impl Default for PhraseSetBuilder {
     fn default() -> Self {
         PhraseSetBuilder {
-            phrases: Vec::new(),
-            scopes: Vec::new(),
+            entries: Vec::new(),
             thresholds: [DEFAULT_CONCERN_THRESHOLD; Theme::ALL.len()],
             joined_aliases: true,
         }
@@ -213,18 +242,57 @@ impl PhraseSetBuilder {
     }
     /// Adds a phrase that counts towards its theme or its category only.
     pub fn add_scoped(&mut self, parts: &[&str], meta: PhraseMeta, scope: PhraseScope) -> PhraseId {
-        self.phrases
-            .push((parts.iter().map(|s| s.to_string()).collect(), meta));
-        self.scopes.push(scope);
-        PhraseId(self.phrases.len() as u32 - 1)
+        let alternatives: Vec<Vec<String>> = parts.iter().map(|p| vec![p.to_string()]).collect();
+        self.add_rule(
+            &alternatives,
+            &parts.join(","),
+            meta,
+            scope,
+            RuleOptions::default(),
+        )
+    }
+    /// Adds a phrase whose words also match their English inflections (`< my dad hits me >` also
+    /// matches `my dad hitting me`): a list's `#inflect: on`. See `docs/phrases.md`.
+    pub fn add_inflected(
+        &mut self,
+        parts: &[&str],
+        meta: PhraseMeta,
+        scope: PhraseScope,
+    ) -> PhraseId {
+        let alternatives: Vec<Vec<String>> = parts.iter().map(|p| vec![p.to_string()]).collect();
+        let options = RuleOptions {
+            inflect: true,
+            window: 0,
+        };
+        self.add_rule(&alternatives, &parts.join(","), meta, scope, options)
+    }
+    /// Adds a rule: every part must occur (any order), a part matching when any of its
+    /// alternatives does (a word class such as `@adult` = `dad`, `mum`, `uncle` ...). `label` is
+    /// the rule as written, for `explain`.
+    pub fn add_rule(
+        &mut self,
+        parts: &[Vec<String>],
+        label: &str,
+        meta: PhraseMeta,
+        scope: PhraseScope,
+        options: RuleOptions,
+    ) -> PhraseId {
+        self.entries.push(Entry {
+            parts: parts.to_vec(),
+            label: label.into(),
+            meta,
+            scope,
+            options,
+        });
+        PhraseId(self.entries.len() as u32 - 1)
     }
     /// Number of phrases added so far.
     pub fn len(&self) -> usize {
-        self.phrases.len()
+        self.entries.len()
     }
     /// True when nothing was added.
     pub fn is_empty(&self) -> bool {
-        self.phrases.is_empty()
+        self.entries.is_empty()
     }
     /// Sets the concern threshold of every theme (default [`DEFAULT_CONCERN_THRESHOLD`]).
     pub fn set_concern_threshold(&mut self, threshold: i32) -> &mut Self {
@@ -254,19 +322,73 @@ impl PhraseSetBuilder {
 
     /// Builds the set, reporting an automaton that cannot be built.
     pub fn try_build(self) -> Result<PhraseSet, PhraseBuildError> {
+        let n = self.entries.len();
         let mut patterns: Vec<String> = Vec::new();
         let mut index: std::collections::HashMap<String, usize> = Default::default();
         let mut pattern_targets: Vec<Vec<(u32, u8)>> = Vec::new();
-        let mut full = Vec::with_capacity(self.phrases.len());
-        let mut texts = Vec::with_capacity(self.phrases.len());
-        let mut metas = Vec::with_capacity(self.phrases.len());
-        for (pid, (parts, meta)) in self.phrases.into_iter().enumerate() {
-            texts.push(parts.join(",").into_boxed_str());
+        let mut full = Vec::with_capacity(n);
+        let mut texts = Vec::with_capacity(n);
+        let mut metas = Vec::with_capacity(n);
+        let mut scopes = Vec::with_capacity(n);
+        let mut window_slot = Vec::with_capacity(n);
+        let mut windows = Vec::new();
+        // Forms the lists wrote themselves keep the weight written for them: an inflection of
+        // another phrase that reads the same (`hurting myself` 100 from `hurt myself` 40, `die`
+        // from `dying`) is not added, or one word would count twice.
+        let written: std::collections::HashSet<String> =
+            if self.entries.iter().any(|e| e.options.inflect) {
+                self.entries
+                    .iter()
+                    .flat_map(|e| e.parts.iter().flatten())
+                    .flat_map(|p| compile_part(p, false, false, None))
+                    .collect()
+            } else {
+                Default::default()
+            };
+        // An inflection reached from two written forms (`died` from `die` and from `dying`)
+        // belongs to the first, for the same reason.
+        let mut owners: std::collections::HashMap<String, String> = Default::default();
+        for (pid, entry) in self.entries.into_iter().enumerate() {
+            let Entry {
+                parts,
+                label,
+                meta,
+                scope,
+                options,
+            } = entry;
+            texts.push(label);
             metas.push(meta);
+            scopes.push(scope);
+            let windowed = options.window > 0 && (2..=MAX_WINDOW_PARTS).contains(&parts.len());
+            window_slot.push(if windowed {
+                windows.push(options.window);
+                windows.len() as u32 - 1
+            } else {
+                NO_WINDOW
+            });
             let usable = !parts.is_empty() && parts.len() <= MAX_PHRASE_PARTS;
             let compiled: Vec<Vec<String>> = parts
                 .iter()
-                .map(|p| compile_part(p, self.joined_aliases))
+                .map(|alternatives| {
+                    let mut all = Vec::new();
+                    for p in alternatives {
+                        let mut variants =
+                            compile_part(p, self.joined_aliases, options.inflect, Some(&written));
+                        if options.inflect
+                            && let Some(own) = variants.first().cloned()
+                        {
+                            variants.retain(|v| {
+                                owners.entry(v.clone()).or_insert_with(|| own.clone()) == &own
+                            });
+                        }
+                        for v in variants {
+                            if !all.contains(&v) {
+                                all.push(v);
+                            }
+                        }
+                    }
+                    all
+                })
                 .collect();
             if !usable || compiled.iter().any(Vec::is_empty) {
                 full.push(0);
@@ -325,15 +447,23 @@ impl PhraseSetBuilder {
             full,
             texts,
             metas,
-            scopes: self.scopes,
+            scopes,
+            window_slot,
+            windows,
             thresholds: self.thresholds,
         })
     }
 }
 
 /// The automaton patterns for one part: the normalised part (with a space at each end the list
-/// wrote one) and, for a phrase of several words, the words run together.
-fn compile_part(part: &str, joined_aliases: bool) -> Vec<String> {
+/// wrote one), for a phrase of several words the words run together, and with `inflected` the
+/// part's English inflections ([`inflect`]) except those in `written`.
+fn compile_part(
+    part: &str,
+    joined_aliases: bool,
+    inflected: bool,
+    written: Option<&std::collections::HashSet<String>>,
+) -> Vec<String> {
     let lead = part.starts_with(char::is_whitespace);
     let trail = part.ends_with(char::is_whitespace);
     let core = normalise_phrase(part);
@@ -352,6 +482,14 @@ fn compile_part(part: &str, joined_aliases: bool) -> Vec<String> {
         p
     };
     let mut out = vec![wrap(&core)];
+    if inflected {
+        for v in inflect::variants(&core, !trail).into_iter().skip(1) {
+            let pattern = wrap(&v);
+            if !written.is_some_and(|w| w.contains(&pattern)) {
+                out.push(pattern);
+            }
+        }
+    }
     if joined_aliases && core.contains(' ') {
         let mut joined = String::with_capacity(core.len());
         let mut last = ' ';
@@ -381,8 +519,18 @@ pub struct PhraseSet {
     texts: Vec<Box<str>>,
     metas: Vec<PhraseMeta>,
     scopes: Vec<PhraseScope>,
+    /// Per phrase, its index in `windows`, or [`NO_WINDOW`].
+    window_slot: Vec<u32>,
+    /// The window (in words) of each windowed combination.
+    windows: Vec<u16>,
     thresholds: [i32; Theme::ALL.len()],
 }
+
+/// A phrase with no window.
+const NO_WINDOW: u32 = u32::MAX;
+
+/// Set in a windowed phrase's `seen` mask once it has matched.
+const WINDOW_DONE: u64 = 1 << 63;
 
 impl Default for PhraseSet {
     fn default() -> Self {
@@ -416,6 +564,20 @@ impl PhraseSet {
     pub fn meta(&self, id: PhraseId) -> &PhraseMeta {
         &self.metas[id.0 as usize]
     }
+    /// Heap bytes of the compiled automaton and its tables (issue 14 budgets phrase memory at
+    /// 32 MB), and whether the automaton is a DFA (the fast kind; past 200 kB of patterns it is a
+    /// contiguous NFA, several times slower to search).
+    pub fn memory_usage(&self) -> (usize, bool) {
+        let tables = self.target_start.len() * 4
+            + self.targets.len() * 8
+            + self.full.len() * 8
+            + self.texts.iter().map(|t| t.len() + 16).sum::<usize>()
+            + self.metas.len() * std::mem::size_of::<PhraseMeta>();
+        (
+            self.automaton.memory_usage() + tables,
+            self.automaton.kind() == AhoCorasickKind::DFA,
+        )
+    }
     /// The concern threshold of a theme.
     pub fn concern_threshold(&self, theme: Theme) -> i32 {
         self.thresholds[theme_index(theme)]
@@ -440,6 +602,20 @@ impl PhraseSet {
             scratch.generation = 1;
         }
         let generation = scratch.generation;
+        if !self.windows.is_empty() {
+            if scratch.window_pos.len() < self.windows.len() {
+                scratch
+                    .window_pos
+                    .resize(self.windows.len(), [0; MAX_WINDOW_PARTS]);
+            }
+            scratch.word_at.clear();
+            let mut word = 0u16;
+            for &b in scratch.text.as_bytes() {
+                // A space belongs to the word after it, as a pattern's leading space does.
+                word = word.saturating_add(u16::from(b == b' '));
+                scratch.word_at.push(word);
+            }
+        }
         for m in self
             .automaton
             .find_overlapping_iter(scratch.text.as_bytes())
@@ -457,13 +633,36 @@ impl PhraseSet {
                 }
                 let before = scratch.seen[i];
                 let full = self.full[i];
-                if before == full {
+                let slot = self.window_slot[i];
+                if slot == NO_WINDOW {
+                    if before == full {
+                        continue;
+                    }
+                    let now = before | (1u64 << part);
+                    scratch.seen[i] = now;
+                    if now == full {
+                        scratch.matched.push(pid);
+                    }
+                    continue;
+                }
+                // A windowed combination: where each part last started; it matches when all
+                // parts have occurred and the latest occurrences start within the window.
+                if before & WINDOW_DONE != 0 {
                     continue;
                 }
                 let now = before | (1u64 << part);
                 scratch.seen[i] = now;
+                let pos = &mut scratch.window_pos[slot as usize];
+                pos[part as usize] = scratch.word_at.get(m.start()).copied().unwrap_or(0);
                 if now == full {
-                    scratch.matched.push(pid);
+                    let used = &pos[..full.count_ones() as usize];
+                    let (lo, hi) = used
+                        .iter()
+                        .fold((u16::MAX, 0), |(lo, hi), &w| (lo.min(w), hi.max(w)));
+                    if hi - lo <= self.windows[slot as usize] {
+                        scratch.seen[i] = now | WINDOW_DONE;
+                        scratch.matched.push(pid);
+                    }
                 }
             }
         }
@@ -612,11 +811,11 @@ mod tests {
         let mut b = PhraseSetBuilder::new();
         let die = b.add(
             &[" die "],
-            meta(30, Some(Theme::SuicideSelfHarm), Severity::Warning),
+            meta(30, Some(Theme::Suicide), Severity::Warning),
         );
         b.add(
             &[" how ", "kill myself"],
-            meta(100, Some(Theme::SuicideSelfHarm), Severity::Danger),
+            meta(100, Some(Theme::Suicide), Severity::Danger),
         );
         let set = b.build();
         let mut s = PhraseScratch::new();
@@ -627,7 +826,7 @@ mod tests {
         let r = set.scan("how do i k1lllll my-self", &mut s);
         assert!(!r.has_concern(), "{}", s.normalised());
         let r = set.scan("HOW do I kill myself and die", &mut s);
-        let c = r.concern(Theme::SuicideSelfHarm).unwrap();
+        let c = r.concern(Theme::Suicide).unwrap();
         assert_eq!(c.severity, Severity::Danger);
         assert_eq!(c.score, 130);
         assert_ne!(c.phrase, die);

@@ -35,7 +35,7 @@ fn decide_allocates_nothing_when_warm() {
         )
         .unwrap();
     }
-    let phrases = "#category: selfharm\n#theme: suicide-selfharm\n#severity: danger\n< kill myself ><100>\n<volcano>,<facts><20>\n";
+    let phrases = "#category: selfharm\n#theme: suicide\n#severity: danger\n< kill myself ><100>\n<volcano>,<facts><20>\n";
     let (_, stats) = b
         .add_phrase_list(
             "phrases",

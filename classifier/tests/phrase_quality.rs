@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use lychgate_classifier::category::Categories;
+use lychgate_classifier::concern::Theme;
 use lychgate_classifier::lists::phrases::{load_phrases, load_phrases_str};
 use lychgate_classifier::phrases::{PhraseScratch, PhraseSet, PhraseSetBuilder};
 use lychgate_classifier::source::ListId;
@@ -76,6 +77,31 @@ fn every_shipped_phrase_file_loads_without_warnings() {
     }
 }
 
+/// The themes that count as right for the labelled set's theme column, written before the themes
+/// were split (issue 14): an old theme counts for each theme it was split into.
+fn expected_themes(labelled: &str) -> Vec<&'static str> {
+    match labelled {
+        "suicide-selfharm" => vec!["suicide", "self-harm", "eating-disorder"],
+        "abuse" => vec!["abuse", "grooming"],
+        "bullying" => vec!["bullying", "hate"],
+        "radicalisation" => vec!["radicalisation", "hate"],
+        other => Theme::from_name(other)
+            .map(Theme::name)
+            .into_iter()
+            .collect(),
+    }
+}
+
+#[test]
+fn shipped_lists_stay_a_dfa_within_the_memory_budget() {
+    let (bytes, dfa) = shipped_set().memory_usage();
+    println!("shipped phrase set: {bytes} bytes, DFA: {dfa}");
+    // Inflections and word classes multiply patterns; past 200 kB of them the automaton becomes
+    // an NFA and every request's scan is several times slower.
+    assert!(dfa, "the shipped phrase automaton is no longer a DFA");
+    assert!(bytes <= 32 << 20, "{bytes} bytes of phrase tables");
+}
+
 #[test]
 fn labelled_searches_meet_the_quality_goal() {
     let set = shipped_set();
@@ -103,7 +129,10 @@ fn labelled_searches_meet_the_quality_goal() {
                 concerning += 1;
                 if flagged {
                     concerning_flagged += 1;
-                    if summary.concern_hits().any(|c| c.theme.name() == theme) {
+                    if summary
+                        .concern_hits()
+                        .any(|c| expected_themes(theme).contains(&c.theme.name()))
+                    {
                         theme_right += 1;
                     }
                 } else {

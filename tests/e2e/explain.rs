@@ -170,7 +170,7 @@ fn searches_show_their_terms_and_concerns_whatever_the_decision() {
         "{text}"
     );
     assert!(
-        text.contains("concern: suicide-selfharm danger \"kill myself\""),
+        text.contains("concern: suicide danger \"kill myself\""),
         "an allowed search still raises its concern:\n{text}"
     );
 

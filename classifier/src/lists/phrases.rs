@@ -5,12 +5,16 @@
 //!
 //! ```text
 //! #category: selfharm          # applies to the lines that follow (names, `none`/`all`)
-//! #theme: suicide-selfharm     # one theme or several separated by `,`; `none`/`all`
+//! #theme: suicide              # one theme or several separated by `,`; `none`/`all`
 //! #severity: danger            # advisory | warning | danger
 //! #weight: 100                 # default weight for lines that give none
+//! #inflect: on                 # words also match their English inflections (hits/hitting/hit)
+//! #class: adult = dad, mum, uncle   # a word class, used as a part: `<@adult>`
+//! #window: 6                   # combinations must fall within 6 words (0/none: anywhere)
+//! <@adult>,< hits >,< me ><100> # a frame: an adult, an act, the child, in any order
 //! < kill myself ><100>         # spaces at the ends: whole words only
 //! <overdose>,< how many ><60>  # combination: scores only when every part occurs
-//! < unalive ><100><suicide-selfharm:danger>   # per-line override(s) after the weight
+//! < unalive ><100><suicide:danger>  # per-line override(s) after the weight
 //! < bamboo shoots ><-100><theme=violence><category=all>
 //! #listcategory: "Pornography" # e2guardian: sets the category (and the theme if none was set)
 //! .Include<other-list.txt>     # relative to this file's folder
@@ -27,7 +31,9 @@ use crate::category::{Categories, CategoryId};
 use crate::concern::{Severity, Theme};
 use crate::files::{self, MAX_LIST_BYTES};
 use crate::lists::{ListError, lines};
-use crate::phrases::{MAX_PHRASE_PARTS, PhraseMeta, PhraseScope, PhraseSetBuilder, normalise};
+use crate::phrases::{
+    MAX_PHRASE_PARTS, PhraseMeta, PhraseScope, PhraseSetBuilder, RuleOptions, normalise,
+};
 use crate::source::{ListId, ListWarning, SourceRef};
 
 /// How deep `.Include` may nest.
@@ -58,6 +64,12 @@ struct Context {
     theme_explicit: bool,
     severity: Severity,
     default_weight: Option<i32>,
+    /// `#inflect: on`: phrases also match their English inflections.
+    inflect: bool,
+    /// `#window: N`: combinations must fall within N words (0: anywhere).
+    window: u16,
+    /// `#class: name = word, word ...`: word classes for `<@name>` parts.
+    classes: Vec<(String, Vec<String>)>,
 }
 
 impl Default for Context {
@@ -68,6 +80,9 @@ impl Default for Context {
             theme_explicit: false,
             severity: Severity::Advisory,
             default_weight: None,
+            inflect: false,
+            window: 0,
+            classes: Vec::new(),
         }
     }
 }
@@ -186,7 +201,7 @@ pub fn theme_for_category(categories: &Categories, id: CategoryId) -> Option<The
         "adult" | "dating" => Theme::Adult,
         "drugs" => Theme::Substance,
         "extremism" | "illegal" => Theme::Radicalisation,
-        "selfharm" => Theme::SuicideSelfHarm,
+        "selfharm" => Theme::Suicide,
         "violence" | "weapons" => Theme::Violence,
         "malware" => Theme::Criminal,
         _ => return None,
@@ -311,6 +326,51 @@ impl Loader<'_> {
                 None if value == "none" => ctx.default_weight = None,
                 None => self.warn(path, line, format!("bad default weight `{value}`")),
             },
+            "inflect" => match value {
+                "on" => ctx.inflect = true,
+                "off" => ctx.inflect = false,
+                _ => self.warn(path, line, format!("bad inflect `{value}` (on or off)")),
+            },
+            "window" => match value.parse::<u16>() {
+                Ok(n) if n <= 64 => ctx.window = n,
+                _ if value == "none" => ctx.window = 0,
+                _ => self.warn(
+                    path,
+                    line,
+                    format!("bad window `{value}` (a number of words, 0 to 64, or none)"),
+                ),
+            },
+            "class" => {
+                let Some((name, members)) = value.split_once('=') else {
+                    self.warn(path, line, "write `#class: name = word, word ...`");
+                    return;
+                };
+                let name = name.trim();
+                if name.is_empty()
+                    || !name
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                {
+                    self.warn(
+                        path,
+                        line,
+                        format!("bad class name `{name}` (a-z, 0-9 and -)"),
+                    );
+                    return;
+                }
+                let members: Vec<String> = members
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|m| !normalise(m).is_empty())
+                    .map(|m| format!(" {m} "))
+                    .collect();
+                if members.is_empty() {
+                    self.warn(path, line, format!("class `{name}` has no words"));
+                    return;
+                }
+                ctx.classes.retain(|(n, _)| n != name);
+                ctx.classes.push((name.to_string(), members));
+            }
             _ => {} // other `#word:` lines are comments
         }
     }
@@ -468,7 +528,26 @@ impl Loader<'_> {
             return;
         }
         let mut part_texts: Vec<&str> = Vec::with_capacity(parts.len());
+        let mut alternatives: Vec<Vec<String>> = Vec::with_capacity(parts.len());
         for g in parts {
+            if let Some(class) = g.text.trim().strip_prefix('@') {
+                match ctx.classes.iter().find(|(n, _)| n == class) {
+                    Some((_, members)) => {
+                        alternatives.push(members.clone());
+                        part_texts.push(g.text);
+                        continue;
+                    }
+                    None => {
+                        self.warn(
+                            path,
+                            line,
+                            format!("unknown class `@{class}` (define it with `#class:` above)"),
+                        );
+                        return;
+                    }
+                }
+            }
+            alternatives.push(vec![g.text.to_string()]);
             if normalise(g.text).is_empty() {
                 self.warn(
                     path,
@@ -505,17 +584,19 @@ impl Loader<'_> {
             };
             let theme = themes.get(i).copied().flatten();
             let category = categories.get(i).copied().flatten();
-            self.builder.add_scoped(
-                &part_texts,
-                PhraseMeta {
-                    weight,
-                    category,
-                    theme,
-                    severity,
-                    source,
-                },
-                scope,
-            );
+            let meta = PhraseMeta {
+                weight,
+                category,
+                theme,
+                severity,
+                source,
+            };
+            let options = RuleOptions {
+                inflect: ctx.inflect,
+                window: ctx.window,
+            };
+            self.builder
+                .add_rule(&alternatives, &part_texts.join(","), meta, scope, options);
             self.stats.entries += 1;
         }
     }
@@ -602,6 +683,70 @@ mod tests {
     }
 
     #[test]
+    fn classes_and_windows_make_frames() {
+        let (set, stats) = load(
+            "#theme: abuse\n#severity: danger\n#inflect: on\n\
+             #class: adult = dad, mums boyfriend, uncle\n#class: hurt = hits, kicks\n\
+             #window: 4\n<@adult>,<@hurt>,< me ><100>\n\
+             #window: none\n<@adult>,< scares me ><100>\n\
+             <@nobody>,< x ><100>\n#class: bad name = a\n#window: lots\n",
+        );
+        assert_eq!(stats.warnings.len(), 3, "{:?}", stats.warnings);
+        let mut s = PhraseScratch::new();
+        for text in [
+            "my dad hits me",
+            "mums boyfriend keeps kicking me",
+            "uncle keeps hitting me",
+            "my dad scares me but it is fine really and more words here",
+        ] {
+            assert!(
+                set.scan(text, &mut s).concern(Theme::Abuse).is_some(),
+                "{text}"
+            );
+        }
+        // The words of a frame must be near one another.
+        assert!(
+            !set.scan(
+                "my dad says the new game hits hard with lots of levels for me",
+                &mut s
+            )
+            .has_concern()
+        );
+        assert!(!set.scan("dad hits the ball", &mut s).has_concern());
+        let r = set.scan("my dad hits me", &mut s);
+        assert_eq!(set.text(r.concerns[0].unwrap().phrase), "@adult,@hurt, me ");
+    }
+
+    #[test]
+    fn inflect_directive_turns_inflections_on_and_off() {
+        let (set, stats) = load(
+            "#theme: abuse\n#severity: danger\n#inflect: on\n< my dad hits me ><100>\n\
+             < hurt myself ><40>\n< hurting myself ><100>\n\
+             #inflect: off\n< tablets ><60>\n#inflect: maybe\n",
+        );
+        assert_eq!(stats.warnings.len(), 1, "{:?}", stats.warnings);
+        assert!(stats.warnings[0].message.contains("inflect"));
+        let mut s = PhraseScratch::new();
+        for text in ["my dad hit me", "my dad hitting me", "my dad hits me"] {
+            assert!(
+                set.scan(text, &mut s).concern(Theme::Abuse).is_some(),
+                "{text}"
+            );
+        }
+        assert!(!set.scan("my dad hat me", &mut s).has_concern());
+        // A form the list wrote keeps its own weight (`hurt myself` is 40, not 100), and an
+        // inflection both could reach belongs to the first (`hurts myself`: 40).
+        assert!(
+            !set.scan("i hurt myself playing football", &mut s)
+                .has_concern()
+        );
+        assert!(!set.scan("he hurts myself", &mut s).has_concern());
+        assert!(set.scan("hurting myself", &mut s).has_concern());
+        assert!(!set.scan("my tablet", &mut s).has_concern());
+        assert!(set.scan("tablets", &mut s).has_concern());
+    }
+
+    #[test]
     fn native_directives_and_overrides() {
         let (set, stats) = load(
             "# comment: not a directive\n\
@@ -615,13 +760,13 @@ mod tests {
         assert_eq!((stats.phrases, stats.combos, stats.good_context), (4, 1, 1));
         let mut s = PhraseScratch::new();
         let r = set.scan("I want to kill myself", &mut s);
-        let c = r.concern(Theme::SuicideSelfHarm).unwrap();
+        let c = r.concern(Theme::Suicide).unwrap();
         assert_eq!(c.severity, Severity::Danger);
         assert_eq!(set.meta(c.phrase).source.line, 5);
         assert_eq!(set.meta(c.phrase).source.list, ListId(3));
         let r = set.scan("how many pills for an overdose", &mut s);
         assert_eq!(
-            r.concern(Theme::SuicideSelfHarm).unwrap().severity,
+            r.concern(Theme::Suicide).unwrap().severity,
             Severity::Warning
         );
         assert!(!set.scan("kill time kill myself", &mut s).has_concern());

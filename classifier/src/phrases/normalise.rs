@@ -9,14 +9,18 @@
 //!    (`ł`→`l`, `ß`→`ss`, `ø`→`o` ...), and common Cyrillic/Greek look-alikes become Latin.
 //! 3. The text is cut into tokens of letters, digits, apostrophes and the leet symbols `@ $ !`.
 //!    Apostrophes are dropped (`don't`→`dont`); everything else is a separator.
-//! 4. In a token with at least one letter, leet digits and symbols become letters
+//! 4. A token that is text-speak or a common misspelling (`u`, `urself`, `every1`, `h8`, `skool`)
+//!    is replaced by the words it stands for ([`text_speak`](super::text_speak)), before the leet
+//!    map; a one-letter word only outside a spelt-out run (step 5).
+//! 5. In a token with at least one letter, leet digits and symbols become letters
 //!    (`0→o 1→i 3→e 4→a 5→s 7→t 8→b @→a $→s !→i`); a token of digits only (`2024`, `999`) is kept
 //!    as a number. Leet symbols at the end of a token are separators (`help!`).
-//! 5. Runs of three or more one-letter tokens are joined (`s u i c i d e`, `k-i-l-l`).
-//! 6. Repeated letters are collapsed (`suiiicide`→`suicide`, `kill`→`kil`); digits are not.
-//! 7. Tokens are joined by single spaces, with one space before the first and after the last,
+//! 6. Runs of three or more one-letter tokens are joined (`s u i c i d e`, `k-i-l-l`).
+//! 7. Repeated letters are collapsed (`suiiicide`→`suicide`, `kill`→`kil`); digits are not.
+//! 8. Tokens are joined by single spaces, with one space before the first and after the last,
 //!    so a phrase written with spaces at its ends (`< sex >`) only matches whole words.
 
+use super::text_speak::{self, letter_is_word};
 use crate::host::hex_pair;
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 
@@ -49,17 +53,76 @@ pub(crate) fn normalise_into(input: &str, out: &mut String, bufs: &mut NormBuffe
     }
     // `+` needs no decoding here: it decodes to a space, and is a separator itself.
     if !bytes.contains(&b'%') {
-        normalise_ascii(bytes, out);
+        if has_text_speak(bytes) {
+            normalise_general(input, out, bufs);
+        } else {
+            normalise_ascii(bytes, out);
+        }
         return;
     }
     let mut decoded = std::mem::take(&mut bufs.decoded);
     percent_decode(bytes, &mut decoded);
-    if decoded.is_ascii() {
+    if decoded.is_ascii() && !has_text_speak(&decoded) {
         normalise_ascii(&decoded, out);
     } else {
         normalise_decoded(&decoded, out, bufs);
     }
     bufs.decoded = decoded;
+}
+
+/// Whether ASCII text has a token the general path would read through the text-speak table:
+/// such text takes the general path, which is the reference, so the ASCII path needs no table.
+/// A token is taken as the general path takes it: apostrophes dropped, leet symbols trimmed
+/// from its end and `!` from its start; it is looked up as typed and after the leet map.
+fn has_text_speak(bytes: &[u8]) -> bool {
+    const CAP: usize = text_speak::LONGEST + 1;
+    let mut i = 0;
+    while i < bytes.len() {
+        if CLASS[bytes[i] as usize] == SEP {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && CLASS[bytes[i] as usize] != SEP {
+            i += 1;
+        }
+        let mut token = &bytes[start..i];
+        while let [rest @ .., b'@' | b'$' | b'!' | b'\''] = token {
+            token = rest;
+        }
+        while let [b'!' | b'\'', rest @ ..] = token {
+            token = rest;
+        }
+        if !token.iter().any(|&b| CLASS[b as usize] == LETTER) {
+            // A number: never text-speak.
+            continue;
+        }
+        // As typed, and leet-mapped with repeats collapsed, as far as a key can be long.
+        let (mut typed, mut typed_len) = ([0u8; CAP], 0);
+        let (mut mapped, mut mapped_len) = ([0u8; CAP], 0);
+        let mut last = 0u8;
+        for &b in token.iter().filter(|&&b| b != b'\'') {
+            if typed_len < CAP {
+                typed[typed_len] = b.to_ascii_lowercase();
+            }
+            typed_len += 1;
+            let m = LEET[b as usize];
+            if m != last || !m.is_ascii_lowercase() {
+                if mapped_len < CAP {
+                    mapped[mapped_len] = m;
+                }
+                mapped_len += 1;
+            }
+            last = m;
+        }
+        let looks_up = |form: &[u8], len: usize| {
+            len <= text_speak::LONGEST && text_speak::read_as_bytes(&form[..len]).is_some()
+        };
+        if looks_up(&typed, typed_len) || looks_up(&mapped, mapped_len) {
+            return true;
+        }
+    }
+    false
 }
 
 /// The general path: any text, `char` by `char`.
@@ -342,6 +405,11 @@ fn feed_char(c: char, out: &mut String, bufs: &mut NormBuffers) {
         }
         decompose_compatible(l, |d| {
             if is_combining_mark(d) {
+                // Accents go (`é` reads `e`); the vowel signs and viramas of Indic scripts are
+                // part of the word (`ਮੇਰੇ` is not `ਮਰ`).
+                if is_indic(d) {
+                    bufs.token.push(d);
+                }
                 return;
             }
             // Compatibility forms may decompose to upper case (e.g. some letterlike symbols).
@@ -357,6 +425,12 @@ fn feed_char(c: char, out: &mut String, bufs: &mut NormBuffers) {
             }
         });
     }
+}
+
+/// Devanagari to Sinhala (Hindi, Bengali, Gurmukhi, Gujarati, Tamil ...): their combining marks
+/// are letters' vowels, not accents.
+fn is_indic(c: char) -> bool {
+    ('\u{0900}'..='\u{0DFF}').contains(&c)
 }
 
 /// Letters NFKD leaves alone, and the commonest Cyrillic and Greek look-alikes of Latin letters.
@@ -461,6 +535,12 @@ fn emit_token(raw: &str, out: &mut String, bufs: &mut NormBuffers) {
     if token.is_empty() {
         return;
     }
+    // One-letter words wait for the run they may belong to (`flush_run`).
+    if let Some(words) = text_speak::read_as(token).filter(|_| token.len() > 1) {
+        flush_run(out, bufs);
+        push_words(out, words);
+        return;
+    }
     let has_letter = if token.is_ascii() {
         token.bytes().any(|b| b.is_ascii_lowercase())
     } else {
@@ -477,6 +557,11 @@ fn emit_token(raw: &str, out: &mut String, bufs: &mut NormBuffers) {
             c
         };
         push_collapsed(&mut bufs.mapped, c, &mut last);
+    }
+    if let Some(words) = text_speak::read_as(&bufs.mapped).filter(|_| bufs.mapped.len() > 1) {
+        flush_run(out, bufs);
+        push_words(out, words);
+        return;
     }
     let mut chars = bufs.mapped.chars();
     match (chars.next(), chars.next()) {
@@ -508,12 +593,29 @@ fn flush_run(out: &mut String, bufs: &mut NormBuffers) {
         }
     } else {
         for c in bufs.run.chars() {
-            start_token(out);
-            out.push(c);
+            // A letter standing alone may be a word (`u` is `you`).
+            match text_speak::read_as(c.encode_utf8(&mut [0; 4])) {
+                Some(words) if letter_is_word(c) => push_words(out, words),
+                _ => {
+                    start_token(out);
+                    out.push(c);
+                }
+            }
         }
     }
     bufs.run.clear();
     bufs.run_len = 0;
+}
+
+/// Emits the words a text-speak token stands for, each a token, repeated letters collapsed.
+fn push_words(out: &mut String, words: &str) {
+    for word in words.split(' ') {
+        start_token(out);
+        let mut last = ' ';
+        for c in word.chars() {
+            push_collapsed(out, c, &mut last);
+        }
+    }
 }
 
 fn start_token(out: &mut String) {
@@ -567,12 +669,38 @@ mod tests {
     }
 
     #[test]
+    fn text_speak_reads_as_words_before_the_leet_map() {
+        assert_eq!(n("every1 h8s me"), " everyone hates me ");
+        assert_eq!(n("how do u kill urself"), " how do you kil yourself ");
+        assert_eq!(n("sum1 at skool"), " someone at schol ");
+        assert_eq!(n("U R ugly"), " you are ugly ");
+        assert_eq!(n("u!"), " you ");
+        assert_eq!(n("u'r"), " your ");
+        assert_eq!(n("how+do+u"), " how do you ");
+        assert_eq!(n("how%20do%20u"), " how do you ");
+        // Inside a spelt-out run a letter is a letter.
+        assert_eq!(n("s u i c i d e"), " suicide ");
+        assert_eq!(n("k u r"), " kur ");
+        // Leet still applies to everything else.
+        assert_eq!(n("su1c1de every1"), " suicide everyone ");
+    }
+
+    #[test]
+    fn indic_vowel_signs_stay_in_the_word() {
+        assert_eq!(n("ਮੇਰੇ ਪਾਪਾ"), " ਮੇਰੇ ਪਾਪਾ ");
+        assert_eq!(n("আমি বাঁচতে চাই না"), " আমি বাঁচতে চাই না ");
+        assert_eq!(n("मैं मरना चाहता हूँ"), " मैं मरना चाहता हूँ ");
+        // Accents still go, Arabic short vowels too.
+        assert_eq!(n("café"), " cafe ");
+    }
+
+    #[test]
     fn numbers_and_short_words_survive() {
         assert_eq!(n("year 6 trip 2024"), " year 6 trip 2024 ");
         assert_eq!(n("999"), " 999 ");
         assert_eq!(n("100%"), " 100 ");
         assert_eq!(n("a cat"), " a cat ");
-        assert_eq!(n("u r"), " u r ");
+        assert_eq!(n("a b"), " a b ");
         assert_eq!(n(""), " ");
         assert_eq!(n("!!! ..."), " ");
         assert_eq!(n("help!"), " help ");
@@ -617,6 +745,16 @@ mod tests {
             "a%2Bb%25c+d",
             "%zz%4",
             "`back`tick",
+            "every1 h8s u",
+            "u'!",
+            "!u",
+            "uuu r",
+            "a u b",
+            "x u r y z",
+            "ur' pls",
+            "8c_",
+            "a b idk",
+            "pppls",
         ] {
             assert_eq!(n(s), general(s), "{s:?}");
         }

@@ -68,7 +68,7 @@ impl From<Action> for LogDecision {
 /// One safeguarding concern raised by the request (`concerns[]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Concern {
-    /// The safeguarding theme (`abuse`, `suicide-selfharm` ...; the names used in phrase lists).
+    /// The safeguarding theme (`abuse`, `suicide`, `grooming` ...; the names used in phrase lists).
     #[serde(serialize_with = "ser_theme")]
     pub theme: Theme,
     /// How serious (`advisory`, `warning`, `danger`).
@@ -431,7 +431,7 @@ pub(crate) mod tests {
         r.decision = Action::Block.into();
         r.category = Some("gambling".into());
         r.concerns.push(Concern {
-            theme: Theme::SuicideSelfHarm,
+            theme: Theme::Suicide,
             severity: Severity::Danger,
         });
         r.flags.extend([Flag::SafeSearch, Flag::FailClosed]);
@@ -449,7 +449,7 @@ pub(crate) mod tests {
         assert_eq!(v["decision"], "block");
         assert_eq!(
             v["concerns"],
-            serde_json::json!([{"theme": "suicide-selfharm", "severity": "danger"}])
+            serde_json::json!([{"theme": "suicide", "severity": "danger"}])
         );
         assert_eq!(
             v["flags"],
