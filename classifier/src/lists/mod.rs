@@ -680,6 +680,22 @@ mod tests {
     }
 
     #[test]
+    fn every_bad_line_is_counted_past_the_warnings_kept() {
+        let mut text = String::new();
+        for i in 0..1600 {
+            text.push_str(&format!("good{i}.example\n"));
+        }
+        for i in 0..1500 {
+            text.push_str(&format!("bad{i}..example\n"));
+        }
+        let mut sink = tests_support::Collect::default();
+        let s = load_str(Path::new("l"), &text, ListFormat::Plain, &mut sink).unwrap();
+        assert_eq!(s.bad_lines, 1500);
+        assert_eq!(s.warnings.len(), lines::MAX_WARNINGS + 1);
+        assert!(s.warnings.last().unwrap().message.starts_with("500 more"));
+    }
+
+    #[test]
     fn hash_comments() {
         assert_eq!(strip_hash_comment("a.com # x"), "a.com ");
         assert_eq!(strip_hash_comment("# x"), "");
