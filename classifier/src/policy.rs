@@ -1331,6 +1331,14 @@ impl Policy {
                     self.found.push(line);
                 }
             }
+            fn domain_prefix(&mut self, prefix: &str, line: u32) {
+                // Rare (a few per big list): a one-entry table says it as the policy does.
+                let mut table = DomainPrefixTable::default();
+                table.insert(prefix, ());
+                if table.matches(self.host).next().is_some() {
+                    self.found.push(line);
+                }
+            }
             fn url(&mut self, _: &str, _: &str, _: u32) {}
             fn regex(&mut self, _: &str, _: u32) {}
         }

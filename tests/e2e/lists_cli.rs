@@ -99,10 +99,10 @@ block = ["adult", "games", "shopping"]
     std::fs::write(dir.path().join("g.toml"), config).unwrap();
     let out = lychgate_in(dir.path(), &["check-config", "g.toml"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let warnings: Vec<&str> = stdout(&out)
+    let text = stdout(&out);
+    let warnings: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("is less strict than pupil group"))
-        .map(|l| l.to_owned().leak() as &str)
         .collect();
     // Adult and games are blocked by the allow-list; only the allowed shopping gets through.
     assert_eq!(
@@ -111,9 +111,31 @@ block = ["adult", "games", "shopping"]
             "warning: default_group `visitors` is less strict than pupil group `ks2`: \
           it does not block shopping that the pupil group blocks"
         ],
-        "{}",
-        stdout(&out)
+        "{text}"
     );
+}
+
+#[test]
+fn lists_lookup_names_the_line_of_a_trailing_dot_rule() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = real_lists_config(dir.path());
+    let out = lychgate_in(
+        dir.path(),
+        &[
+            "lists",
+            "lookup",
+            "adservice.google.co.uk",
+            "--config",
+            config.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("adservice.google.co.uk: malware\n"),
+        "{text}"
+    );
+    assert!(text.contains("easyprivacy-excerpt.txt:11\n"), "{text}");
 }
 
 #[test]
