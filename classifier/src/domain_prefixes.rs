@@ -56,11 +56,10 @@ impl<V> DomainPrefixTable<V> {
     /// lower-case (one trailing dot is ignored).
     pub fn matches<'a>(&'a self, host: &'a str) -> impl Iterator<Item = &'a V> + 'a {
         let host = host.strip_suffix('.').unwrap_or(host);
-        let empty = self.names.is_empty();
-        let starts = std::iter::once(0)
+        // An empty table probes nothing: no label runs to try.
+        let host = if self.names.is_empty() { "" } else { host };
+        std::iter::once(0)
             .chain(host.match_indices('.').map(|(i, _)| i + 1))
-            .filter(move |_| !empty);
-        starts
             .flat_map(move |start| {
                 // The dots after `start`: each ends a candidate, which keeps a label after it.
                 host[start..]

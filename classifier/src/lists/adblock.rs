@@ -223,7 +223,7 @@ pub(crate) fn parse_line(ctx: &mut Ctx<'_>, n: u32, line: &str) {
         Some(r) => (true, r),
         None => (false, t),
     };
-    if rule.starts_with('/') || rule.starts_with('|') && !rule.starts_with("||") {
+    if rule.starts_with('/') || (rule.starts_with('|') && !rule.starts_with("||")) {
         ctx.skip(SkipReason::NotDomainAnchored);
         return;
     }

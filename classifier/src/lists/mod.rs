@@ -134,13 +134,17 @@ pub enum SkipReason {
     /// An adblock rule limited to resource types a proxy cannot tell apart (`$ping`,
     /// `$websocket`, `$beacon` ...): applied to the whole site it would block far more.
     ResourceType,
-    /// An adblock exception (`@@`) with no effect Lychgate can reproduce (one narrowed by
-    /// options, or not anchored to a domain).
+    /// An adblock exception (`@@`) Lychgate cannot apply without lifting far more than it
+    /// means: one limited to some resource types (`@@||cdn.example^$script`), or one for every
+    /// suffix of a name (`@@||name.`). Exceptions narrowed by other options count as
+    /// [`SkipReason::UnsupportedOption`], unanchored ones as [`SkipReason::NotDomainAnchored`].
     Exception,
     /// An adblock rule not anchored to a domain (`ads.`, `/banner/*`, `|https://...`), or a
     /// regular-expression rule: a gateway cannot apply it to a whole domain.
     NotDomainAnchored,
-    /// An adblock rule with a wildcard inside the domain (`||ad*.example^`).
+    /// An adblock rule with a wildcard or a port in the host (`||ad*.example^`,
+    /// `||x.example:8080^`), or a wildcard or separator inside its path
+    /// (`||x.example/ad*/banner`).
     Wildcard,
     /// A hosts-file line mapping names to a real address (not a block), or one naming only
     /// the stock boilerplate names (`localhost` ...).
