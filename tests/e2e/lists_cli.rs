@@ -4,12 +4,15 @@
 use crate::support::{data, lychgate_in, stderr, stdout};
 use std::process::{Command, Stdio};
 
-/// A config loading the real list excerpts of `tests/data/lists` in adblock format.
+/// A config loading the real list excerpts of `tests/data/lists` in adblock format (all as
+/// `malware`, blocked for `pupils`), with `drive.google.com` as an essential service.
 fn real_lists_config(dir: &std::path::Path) -> std::path::PathBuf {
     let lists = data().join("lists");
     let mut config = String::from(
         "default_group = \"pupils\"\n[groups.pupils]\nkind = \"pupil\"\nblock = [\"malware\"]\n",
     );
+    std::fs::write(dir.join("essential.txt"), "drive.google.com\n").unwrap();
+    config.push_str("[[list]]\ncategory = \"essential\"\npath = \"essential.txt\"\n");
     for name in [
         "easyprivacy-excerpt.txt",
         "easylist-excerpt.txt",
@@ -49,6 +52,58 @@ fn check_config_counts_skips_per_reason() {
         "{urlhaus}"
     );
     assert!(urlhaus.contains("    0 skipped"), "{urlhaus}");
+}
+
+#[test]
+fn explain_applies_real_rules_as_adblock_means_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = real_lists_config(dir.path());
+    let first_line = |url: &str| {
+        let out = lychgate_in(
+            dir.path(),
+            &[
+                "explain",
+                url,
+                "--group",
+                "pupils",
+                "--config",
+                config.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{url}: {}", stderr(&out));
+        stdout(&out).lines().next().unwrap_or_default().to_string()
+    };
+    for (url, expected) in [
+        // URLhaus writes IPs and hosts bare.
+        ("http://1.1.104.12/bins/x86", "decision: block malware"),
+        ("http://aaaaaaaaaaaaaaaaa.com/", "decision: block malware"),
+        // EasyPrivacy `||adservice.google.`: any suffix.
+        (
+            "https://adservice.google.co.uk/ddm",
+            "decision: block malware",
+        ),
+        // `||adbr.io/log?`: a prefix, not a path segment.
+        ("https://adbr.io/log?e=1", "decision: block malware"),
+        // `||soundcloud.com^$ping`: not the whole site.
+        ("https://soundcloud.com/discover", "decision: allow"),
+        // `||segment.com^$third-party` carved out by `@@||cdn.segment.com/analytics-next/`.
+        (
+            "https://cdn.segment.com/analytics-next/a.js",
+            "decision: allow",
+        ),
+        ("https://api.segment.com/v1/t", "decision: block malware"),
+        // A URLhaus URL on an essential host: that URL only.
+        (
+            "https://drive.google.com/uc?export=download&id=1-8QPZGR4-iis53p1-kr2-o6prrjmnksk",
+            "decision: block malware",
+        ),
+        (
+            "https://drive.google.com/drive/home",
+            "decision: allow essential",
+        ),
+    ] {
+        assert_eq!(first_line(url), expected, "{url}");
+    }
 }
 
 #[test]
