@@ -989,3 +989,45 @@ fn less_strict(categories: &Categories, default: &GroupPolicy, pupil: &GroupPoli
 pub fn embedded_path() -> PathBuf {
     PathBuf::from("<built-in default config>")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(kind: GroupKind, blocked: &[CategoryId], allow_list_only: bool) -> GroupPolicy {
+        let mut g = GroupPolicy::new("g", kind);
+        for &c in blocked {
+            g.blocked.insert(c);
+        }
+        g.allow_list_only = allow_list_only;
+        g
+    }
+
+    #[test]
+    fn an_allow_list_only_default_group_is_judged_by_what_it_allows() {
+        let cats = Categories::default();
+        let [adult, games, shopping] = ["adult", "games", "shopping"].map(|n| cats.id(n).unwrap());
+        let pupil = group(GroupKind::Pupil, &[adult, games, shopping], false);
+        let mut guest = group(GroupKind::Guest, &[], true);
+        assert!(less_strict(&cats, &guest, &pupil).is_empty());
+        guest.allowed.insert(shopping);
+        assert_eq!(
+            less_strict(&cats, &guest, &pupil),
+            ["it does not block shopping that the pupil group blocks"]
+        );
+        // Both allow-list-only: the default group may not allow more.
+        let mut strict_pupil = group(GroupKind::Pupil, &[], true);
+        assert_eq!(
+            less_strict(&cats, &guest, &strict_pupil),
+            ["it allows shopping that the allow-list-only pupil group does not"]
+        );
+        strict_pupil.allowed.insert(shopping);
+        assert!(less_strict(&cats, &guest, &strict_pupil).is_empty());
+        // A default group that is not allow-list-only still lets unblocked categories through.
+        let lax = group(GroupKind::Guest, &[adult], false);
+        assert_eq!(
+            less_strict(&cats, &lax, &pupil),
+            ["it does not block games, shopping that the pupil group blocks"]
+        );
+    }
+}
