@@ -20,6 +20,7 @@
 
 pub mod category;
 pub mod concern;
+pub mod domain_prefixes;
 pub mod domains;
 pub mod files;
 pub mod host;

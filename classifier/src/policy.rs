@@ -25,6 +25,7 @@
 //! or allow ever silences a concern.
 
 use crate::category::{Categories, CategoryId, CategorySet};
+use crate::domain_prefixes::DomainPrefixTable;
 use crate::domains::{
     DomainIndex, DomainIndexBuilder, DomainTable, MatchScope, SuffixKey, suffix_keys_into, suffixes,
 };
@@ -38,7 +39,7 @@ use crate::regexes::{RegexRules, RegexRulesBuilder, RegexScratch};
 use crate::search::{self, SearchMatch};
 use crate::source::{ListId, ListWarning, SourceRef};
 use crate::time::{LocalTime, TimeWindow};
-use crate::urls::UrlTable;
+use crate::urls::{PathMatch, UrlTable};
 use jiff::tz::TimeZone;
 use std::fmt;
 use std::net::IpAddr;
@@ -452,6 +453,9 @@ pub struct PolicyBuilder {
     essential_domains: DomainTable<SourceRef>,
     essential_urls: UrlTable<SourceRef>,
     urls: UrlTable<(CategoryId, SourceRef)>,
+    domain_prefixes: DomainPrefixTable<(CategoryId, SourceRef)>,
+    exception_domains: DomainTable<CategoryId>,
+    exception_urls: UrlTable<CategoryId>,
     regexes: RegexRulesBuilder,
     phrases: PhraseSetBuilder,
     groups: Vec<GroupPolicy>,
@@ -467,6 +471,21 @@ struct CategorySink<'b> {
     list: ListId,
     category: CategoryId,
     path: PathBuf,
+}
+
+/// A list entry's path normalised the way request paths are (`%7e` → `~`, dot segments, `//`);
+/// the query, if any, is kept as written.
+fn normal_entry_path(path: &str) -> String {
+    let (raw_path, query) = match path.split_once('?') {
+        Some((p, q)) => (p, Some(q)),
+        None => (path, None),
+    };
+    let mut normal = host::normalize_path(raw_path);
+    if let Some(q) = query {
+        normal.push('?');
+        normal.push_str(q);
+    }
+    normal
 }
 
 impl ListSink for CategorySink<'_> {
@@ -488,26 +507,51 @@ impl ListSink for CategorySink<'_> {
     }
 
     fn url(&mut self, host: &str, path: &str, line: u32) {
+        self.url_with(host, path, PathMatch::Segment, line);
+    }
+
+    fn url_with(&mut self, host: &str, path: &str, how: PathMatch, line: u32) {
         let src = SourceRef {
             list: self.list,
             line,
         };
-        // Entries are compared with normalised request paths: normalise them the same way
-        // (`%7e` → `~`, dot segments, `//`); the query, if any, is kept as written.
-        let (raw_path, query) = match path.split_once('?') {
-            Some((p, q)) => (p, Some(q)),
-            None => (path, None),
-        };
-        let mut normal = host::normalize_path(raw_path);
-        if let Some(q) = query {
-            normal.push('?');
-            normal.push_str(q);
-        }
-        let path = normal.as_str();
+        let path = normal_entry_path(path);
+        let path = path.as_str();
         match self.category {
-            CategoryId::ILLEGAL => self.builder.illegal_urls.insert(host, path, src),
-            CategoryId::ESSENTIAL => self.builder.essential_urls.insert(host, path, src),
-            c => self.builder.urls.insert(host, path, (c, src)),
+            CategoryId::ILLEGAL => self.builder.illegal_urls.insert_with(host, path, how, src),
+            CategoryId::ESSENTIAL => self
+                .builder
+                .essential_urls
+                .insert_with(host, path, how, src),
+            c => self.builder.urls.insert_with(host, path, how, (c, src)),
+        }
+    }
+
+    fn domain_prefix(&mut self, prefix: &str, line: u32) {
+        let src = SourceRef {
+            list: self.list,
+            line,
+        };
+        self.builder
+            .domain_prefixes
+            .insert(prefix, (self.category, src));
+    }
+
+    fn exception_domain(&mut self, domain: &str, _line: u32) {
+        // Nothing is carved out of the illegal list, and essential services are never blocked.
+        if !matches!(self.category, CategoryId::ILLEGAL | CategoryId::ESSENTIAL) {
+            self.builder
+                .exception_domains
+                .insert(domain, MatchScope::Subdomains, self.category);
+        }
+    }
+
+    fn exception_url(&mut self, host: &str, path: &str, how: PathMatch, _line: u32) {
+        if !matches!(self.category, CategoryId::ILLEGAL | CategoryId::ESSENTIAL) {
+            let path = normal_entry_path(path);
+            self.builder
+                .exception_urls
+                .insert_with(host, &path, how, self.category);
         }
     }
 
@@ -545,6 +589,9 @@ impl PolicyBuilder {
             essential_domains: DomainTable::default(),
             essential_urls: UrlTable::default(),
             urls: UrlTable::default(),
+            domain_prefixes: DomainPrefixTable::default(),
+            exception_domains: DomainTable::default(),
+            exception_urls: UrlTable::default(),
             regexes: RegexRulesBuilder::new(),
             phrases: PhraseSetBuilder::new(),
             groups: Vec::new(),
@@ -723,6 +770,9 @@ impl PolicyBuilder {
             essential_domains: self.essential_domains,
             essential_urls: self.essential_urls,
             urls: self.urls,
+            domain_prefixes: self.domain_prefixes,
+            exception_domains: self.exception_domains,
+            exception_urls: self.exception_urls,
             regexes,
             phrases: self.phrases.build(),
             groups: self.groups,
@@ -747,6 +797,11 @@ pub struct Policy {
     essential_domains: DomainTable<SourceRef>,
     essential_urls: UrlTable<SourceRef>,
     urls: UrlTable<(CategoryId, SourceRef)>,
+    /// Adblock `||name.` rules, any category (illegal and essential included).
+    domain_prefixes: DomainPrefixTable<(CategoryId, SourceRef)>,
+    /// Adblock `@@` exceptions: per entry, the category whose blocks it lifts.
+    exception_domains: DomainTable<CategoryId>,
+    exception_urls: UrlTable<CategoryId>,
     regexes: RegexRules,
     phrases: PhraseSet,
     groups: Vec<GroupPolicy>,
@@ -905,6 +960,12 @@ impl Policy {
     /// Every category the host is in, by domain lists (illegal and essential included).
     pub fn host_categories(&self, host: &str) -> CategorySet {
         let mut set = self.index.lookup(host);
+        for (c, _) in self.domain_prefixes.matches(host) {
+            set.insert(*c);
+        }
+        for m in self.exception_domains.matches(host) {
+            set = CategorySet(set.0 & !CategorySet::one(*m.value).0);
+        }
         if self.illegal_domains.matches(host).next().is_some() {
             set.insert(CategoryId::ILLEGAL);
         }
@@ -981,12 +1042,25 @@ impl Policy {
         let keys = &scratch.suffix_keys[..];
         let target = &scratch.url_text[target_start..];
 
+        // Adblock `||name.` rules: rare, so the lookup is skipped while there are none.
+        let mut prefix_categories = CategorySet::EMPTY;
+        let mut prefix_illegal = None;
+        let mut prefix_essential = None;
+        for &(cat, src) in self.domain_prefixes.matches(req.host) {
+            match cat {
+                CategoryId::ILLEGAL => prefix_illegal = prefix_illegal.or(Some(src)),
+                CategoryId::ESSENTIAL => prefix_essential = prefix_essential.or(Some(src)),
+                c => prefix_categories.insert(c),
+            }
+        }
+
         // 1. Illegal content, for everyone.
         let illegal = self
             .illegal_domains
             .matches_keyed(req.host, keys)
             .next()
             .map(|m| *m.value)
+            .or(prefix_illegal)
             .or_else(|| {
                 if http {
                     self.illegal_urls
@@ -1006,23 +1080,42 @@ impl Policy {
             );
         }
 
-        // 2. Essential services, for everyone.
-        let essential = self
+        // Categories whose blocks an adblock `@@` exception lifts for this request.
+        let mut excepted = CategorySet::EMPTY;
+        for m in self.exception_domains.matches_keyed(req.host, keys) {
+            excepted.insert(*m.value);
+        }
+        if http {
+            for m in self.exception_urls.matches_keyed(req.host, target, keys) {
+                excepted.insert(*m.value);
+            }
+        }
+
+        // 2. Essential services, for everyone. The most specific rule wins: an essential
+        // host's URL that a URL list blocks for this group is decided like any other request
+        // (the host itself, and every other URL on it, stay essential).
+        let essential_url = if http {
+            self.essential_urls
+                .matches_keyed(req.host, target, keys)
+                .next()
+                .map(|m| *m.value)
+        } else {
+            None
+        };
+        let essential_host = self
             .essential_domains
             .matches_keyed(req.host, keys)
             .next()
             .map(|m| *m.value)
-            .or_else(|| {
-                if http {
-                    self.essential_urls
-                        .matches_keyed(req.host, target, keys)
-                        .next()
-                        .map(|m| *m.value)
-                } else {
-                    None
-                }
-            });
-        if let Some(source) = essential {
+            .or(prefix_essential);
+        let url_blocks_essential = essential_url.is_none()
+            && essential_host.is_some()
+            && http
+            && self
+                .urls
+                .matches_keyed(req.host, target, keys)
+                .any(|m| g.blocked.contains(m.value.0) && !excepted.contains(m.value.0));
+        if let Some(source) = essential_url.or(essential_host.filter(|_| !url_blocks_essential)) {
             d.categories.insert(CategoryId::ESSENTIAL);
             d.category = Some(CategoryId::ESSENTIAL);
             d.rule = Rule::Essential { source };
@@ -1030,13 +1123,17 @@ impl Policy {
         }
 
         // The request's categories: host, URL entries, regex rules, phrases.
-        let host_categories = self.index.lookup_keys(keys);
+        let host_categories =
+            CategorySet(self.index.lookup_keys(keys).union(prefix_categories).0 & !excepted.0);
         let mut categories = host_categories.union(phrase_categories);
         let mut url_rule = None;
         let mut regex_rule = None;
         if http {
             for m in self.urls.matches_keyed(req.host, target, keys) {
                 let (cat, src) = *m.value;
+                if excepted.contains(cat) {
+                    continue;
+                }
                 categories.insert(cat);
                 url_rule.get_or_insert((cat, src));
             }
@@ -1048,6 +1145,9 @@ impl Policy {
             }
         }
         d.categories = categories;
+        if url_blocks_essential {
+            d.categories.insert(CategoryId::ESSENTIAL);
+        }
 
         // 3. Overrides of the group, most specific first.
         let g_idx = usize::from(group.0);
@@ -1246,6 +1346,14 @@ impl Policy {
                     MatchScope::Subdomains => suffixes(self.host).any(|s| s == domain),
                 };
                 if hit {
+                    self.found.push(line);
+                }
+            }
+            fn domain_prefix(&mut self, prefix: &str, line: u32) {
+                // Rare (a few per big list): a one-entry table says it as the policy does.
+                let mut table = DomainPrefixTable::default();
+                table.insert(prefix, ());
+                if table.matches(self.host).next().is_some() {
                     self.found.push(line);
                 }
             }

@@ -10,8 +10,64 @@
 //!
 //! Paths are compared case-sensitively, byte for byte: normalise them (percent-decoding, dot
 //! segments) the same way on both sides.
+//!
+//! Adblock URL rules (`||host/path`) follow adblock semantics instead ([`PathMatch::Adblock`]):
+//! a plain prefix (`/ads` matches `/adsbygoogle.js`), compared ASCII case-insensitively unless
+//! the rule says `$match-case`; a trailing `^` requires a separator (anything but a letter,
+//! digit, `_`, `-`, `.` or `%`) or the end after the prefix, a trailing `|` the end itself.
 
 use crate::domains::{KeyedNames, SuffixKey};
+
+/// How an entry's path is compared with a request's path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathMatch {
+    /// Lychgate's own rule (native, squidGuard, plain lists): segment boundaries, case-sensitive.
+    Segment,
+    /// An adblock rule: a prefix, then what [`PathEnd`] allows.
+    Adblock {
+        /// What may follow the prefix.
+        end: PathEnd,
+        /// `$match-case`: compare case-sensitively.
+        match_case: bool,
+    },
+}
+
+/// What an adblock URL rule allows after its path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PathEnd {
+    /// Anything (no anchor).
+    Any,
+    /// A trailing `^`: a separator character or the end of the URL.
+    Separator,
+    /// A trailing `|`: the end of the URL.
+    End,
+}
+
+/// Whether an adblock URL rule's path matches a request path (see the module docs).
+pub fn adblock_path_matches(entry: &str, path: &str, end: PathEnd, match_case: bool) -> bool {
+    let Some(head) = path.get(..entry.len()) else {
+        return false;
+    };
+    let same = if match_case {
+        head == entry
+    } else {
+        head.eq_ignore_ascii_case(entry)
+    };
+    if !same {
+        return false;
+    }
+    let rest = &path.as_bytes()[entry.len()..];
+    match end {
+        PathEnd::Any => true,
+        PathEnd::End => rest.is_empty(),
+        PathEnd::Separator => rest.first().is_none_or(|&b| is_adblock_separator(b)),
+    }
+}
+
+/// The adblock `^`: any character but a letter, a digit, or one of `_-.%`.
+fn is_adblock_separator(b: u8) -> bool {
+    !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%'))
+}
 
 /// A match in a [`UrlTable`].
 #[derive(Debug)]
@@ -29,7 +85,7 @@ pub struct UrlMatch<'a, V> {
 #[derive(Debug)]
 pub struct UrlTable<V> {
     /// Per host, its entries with the longest path first.
-    hosts: KeyedNames<Vec<(Box<str>, V)>>,
+    hosts: KeyedNames<Vec<(Box<str>, PathMatch, V)>>,
     len: usize,
 }
 
@@ -59,8 +115,13 @@ pub fn path_matches(entry: &str, path: &str) -> bool {
 }
 
 impl<V> UrlTable<V> {
-    /// Adds an entry; a missing leading `/` is added to `path`.
+    /// Adds an entry matched by [`PathMatch::Segment`]; a missing leading `/` is added to `path`.
     pub fn insert(&mut self, host: &str, path: &str, value: V) {
+        self.insert_with(host, path, PathMatch::Segment, value);
+    }
+
+    /// Adds an entry whose path is compared as `how` says; a missing leading `/` is added.
+    pub fn insert_with(&mut self, host: &str, path: &str, how: PathMatch, value: V) {
         let host = host.strip_suffix('.').unwrap_or(host);
         let lower;
         let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
@@ -75,8 +136,8 @@ impl<V> UrlTable<V> {
             format!("/{path}").into()
         };
         let entries = self.hosts.entry(host);
-        let at = entries.partition_point(|(p, _)| p.len() >= path.len());
-        entries.insert(at, (path, value));
+        let at = entries.partition_point(|(p, _, _)| p.len() >= path.len());
+        entries.insert(at, (path, how, value));
         self.len += 1;
     }
     /// Number of entries.
@@ -118,7 +179,7 @@ impl<V> UrlTable<V> {
     /// Every entry, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = UrlMatch<'_, V>> + '_ {
         self.hosts.values().flat_map(|(host, v)| {
-            v.iter().map(move |(p, value)| UrlMatch {
+            v.iter().map(move |(p, _, value)| UrlMatch {
                 host,
                 path: p,
                 value,
@@ -129,13 +190,18 @@ impl<V> UrlTable<V> {
 
 fn expand_url_entries<'a, V>(
     host: &'a str,
-    entries: &'a [(Box<str>, V)],
+    entries: &'a [(Box<str>, PathMatch, V)],
     path: &'a str,
 ) -> impl Iterator<Item = UrlMatch<'a, V>> + 'a {
     entries
         .iter()
-        .filter(move |(p, _)| path_matches(p, path))
-        .map(move |(p, value)| UrlMatch {
+        .filter(move |(p, how, _)| match *how {
+            PathMatch::Segment => path_matches(p, path),
+            PathMatch::Adblock { end, match_case } => {
+                adblock_path_matches(p, path, end, match_case)
+            }
+        })
+        .map(move |(p, _, value)| UrlMatch {
             host,
             path: p,
             value,
@@ -160,6 +226,57 @@ mod tests {
         assert!(path_matches("/watch?v=abc", "/watch?v=abc"));
         assert!(path_matches("/watch?v=abc", "/watch?v=abc&t=3"));
         assert!(!path_matches("/watch?v=abc", "/watch?v=abcd"));
+    }
+
+    #[test]
+    fn adblock_paths_are_case_insensitive_prefixes() {
+        // EasyList: `||googlesyndication.com/safeframe/`, `||google.com/pagead/` style rules.
+        let any = PathEnd::Any;
+        assert!(adblock_path_matches(
+            "/prefix-",
+            "/prefix-7.0.js",
+            any,
+            false
+        ));
+        assert!(adblock_path_matches("/path?", "/path?x=1", any, false));
+        assert!(adblock_path_matches("/ads", "/adsbygoogle.js", any, false));
+        assert!(adblock_path_matches("/pagead/", "/PageAd/show", any, false));
+        assert!(!adblock_path_matches("/pagead/", "/PageAd/show", any, true));
+        assert!(!adblock_path_matches("/ads", "/ad", any, false));
+        let sep = PathEnd::Separator;
+        assert!(adblock_path_matches("/ads", "/ads", sep, false));
+        assert!(adblock_path_matches("/ads", "/ads/x", sep, false));
+        assert!(adblock_path_matches("/ads", "/ads?x", sep, false));
+        assert!(!adblock_path_matches("/ads", "/ads.js", sep, false));
+        assert!(!adblock_path_matches("/ads", "/adsx", sep, false));
+        assert!(adblock_path_matches("/a.js", "/A.JS", PathEnd::End, false));
+        assert!(!adblock_path_matches(
+            "/a.js",
+            "/a.js?v=1",
+            PathEnd::End,
+            false
+        ));
+        // Multi-byte paths never split a character.
+        assert!(!adblock_path_matches("/ab", "/é", any, false));
+    }
+
+    #[test]
+    fn a_table_mixes_both_rules() {
+        let mut t = UrlTable::default();
+        t.insert("example.com", "/bad", 1);
+        let how = PathMatch::Adblock {
+            end: PathEnd::Any,
+            match_case: false,
+        };
+        t.insert_with("example.com", "/ads", how, 2);
+        let hits = |p: &str| {
+            t.matches("example.com", p)
+                .map(|m| *m.value)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(hits("/badger"), Vec::<i32>::new());
+        assert_eq!(hits("/ADS-1.js"), [2]);
+        assert_eq!(hits("/bad/x"), [1]);
     }
 
     #[test]

@@ -121,8 +121,9 @@ fn adblock_fixture() {
     assert_eq!(names(&c), ["ads.example", "tracker.example"]);
     assert_eq!(c.urls, [("cdn.example".into(), "/ads/".into(), 5)]);
     assert_eq!(warning_lines(&s), [11]);
-    // @@, ##, $domain=, /regex/, wildcard domain
-    assert_eq!(s.skipped, 5);
+    // ##, $domain=, /regex/, wildcard domain; the `@@` exception is kept.
+    assert_eq!(s.skipped, 4);
+    assert_eq!(s.exceptions, 1);
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod dns;
 mod dns_upstream;
 mod examples;
 mod explain;
+mod lists_cli;
 mod log_durability;
 mod proxy_destination;
 mod proxy_http;

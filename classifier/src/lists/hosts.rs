@@ -4,6 +4,7 @@
 //! hosts-file entries, not blocks: they are counted in `skipped`, without a warning. The usual
 //! boilerplate names (`localhost`, `broadcasthost`, `ip6-*` ...) are ignored.
 
+use super::SkipReason;
 use super::lines::{Ctx, quote};
 use crate::domains::MatchScope;
 use std::net::IpAddr;
@@ -58,7 +59,7 @@ pub(crate) fn parse_line(ctx: &mut Ctx<'_>, n: u32, line: &str) {
         return;
     }
     if !(addr.is_unspecified() || addr.is_loopback()) {
-        ctx.skip();
+        ctx.skip(SkipReason::NotABlock);
         return;
     }
     let mut produced = false;
@@ -75,7 +76,7 @@ pub(crate) fn parse_line(ctx: &mut Ctx<'_>, n: u32, line: &str) {
         }
     }
     if !produced && !warned {
-        ctx.skip();
+        ctx.skip(SkipReason::NotABlock);
     }
 }
 

@@ -1,8 +1,9 @@
 //! Shared line reading and per-load bookkeeping for every list format.
 
-use super::{ListSink, LoadStats};
+use super::{ListSink, LoadStats, SkipReason};
 use crate::domains::MatchScope;
 use crate::source::ListWarning;
+use crate::urls::PathMatch;
 use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::Path;
@@ -99,6 +100,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub(crate) fn warn(&mut self, line: u32, message: impl Into<String>) {
+        self.stats.bad_lines += 1;
         if self.stats.warnings.len() < MAX_WARNINGS {
             self.stats.warnings.push(ListWarning {
                 path: self.path.to_path_buf(),
@@ -117,6 +119,22 @@ impl Ctx<'_> {
         self.sink.url(host, path, line);
         self.stats.urls += 1;
     }
+    pub(crate) fn url_with(&mut self, host: &str, path: &str, how: PathMatch, line: u32) {
+        self.sink.url_with(host, path, how, line);
+        self.stats.urls += 1;
+    }
+    pub(crate) fn domain_prefix(&mut self, prefix: &str, line: u32) {
+        self.sink.domain_prefix(prefix, line);
+        self.stats.domains += 1;
+    }
+    pub(crate) fn exception_domain(&mut self, domain: &str, line: u32) {
+        self.sink.exception_domain(domain, line);
+        self.stats.exceptions += 1;
+    }
+    pub(crate) fn exception_url(&mut self, host: &str, path: &str, how: PathMatch, line: u32) {
+        self.sink.exception_url(host, path, how, line);
+        self.stats.exceptions += 1;
+    }
     pub(crate) fn regex(&mut self, pattern: &str, line: u32) {
         if pattern.contains('\u{FFFD}') {
             self.warn(
@@ -128,8 +146,9 @@ impl Ctx<'_> {
         self.sink.regex(pattern, line);
         self.stats.regexes += 1;
     }
-    pub(crate) fn skip(&mut self) {
+    pub(crate) fn skip(&mut self, reason: SkipReason) {
         self.stats.skipped += 1;
+        self.stats.skips.add(reason);
     }
     /// Normalises a domain and hands it to the sink, or warns.
     pub(crate) fn domain_or_warn(&mut self, raw: &str, scope: MatchScope, line: u32) -> bool {

@@ -20,6 +20,7 @@ pub mod phrases;
 use crate::domains::MatchScope;
 use crate::files::{self, FileError, MAX_LIST_BYTES};
 use crate::source::ListWarning;
+use crate::urls::PathMatch;
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
@@ -89,11 +90,120 @@ pub trait ListSink {
     fn url(&mut self, host: &str, path: &str, line: u32);
     /// A regular expression entry, matched against `host/path?query`.
     fn regex(&mut self, pattern: &str, line: u32);
+    /// A host + path entry whose path is compared as `how` says (adblock `||host/path` rules).
+    /// Sinks that only count or find entries may keep the default, an ordinary URL entry.
+    fn url_with(&mut self, host: &str, path: &str, how: PathMatch, line: u32) {
+        let _ = how;
+        self.url(host, path, line);
+    }
+    /// An adblock `||name.` rule: every host in which the labels of `prefix` (normalised, no
+    /// trailing dot) start a label and are followed by at least one more label
+    /// (`adservice.google` → `adservice.google.com`, `x.adservice.google.co.uk`). Sinks that
+    /// only count or find domains may keep the default, which ignores it.
+    fn domain_prefix(&mut self, prefix: &str, line: u32) {
+        let _ = (prefix, line);
+    }
+    /// An adblock exception `@@||domain^`: the domain and its subdomains are carved out of the
+    /// blocks of the list's category. The default ignores it.
+    fn exception_domain(&mut self, domain: &str, line: u32) {
+        let _ = (domain, line);
+    }
+    /// An adblock exception `@@||host/path`: matching requests are carved out of the blocks of
+    /// the list's category. The default ignores it.
+    fn exception_url(&mut self, host: &str, path: &str, how: PathMatch, line: u32) {
+        let _ = (host, path, how, line);
+    }
     /// Called before the entries of each file: once for a single-file list, and once per file
     /// present in a squidGuard folder (`domains`, `urls`, `expressions`), so line numbers can be
     /// tied to the right file. The default does nothing.
     fn begin_file(&mut self, path: &Path) {
         let _ = path;
+    }
+}
+
+/// Why a valid line of a list was deliberately not loaded (see `docs/lists.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    /// Adblock cosmetic, scriptlet and HTML filters (`##`, `#$#`, `$$` ...): page content a
+    /// gateway never rewrites.
+    Cosmetic,
+    /// An adblock option that narrows the rule to some pages or clients, or turns it into
+    /// something other than a block (`domain=`, `redirect`, `removeparam`, `popup` ...), or an
+    /// option Lychgate does not know.
+    UnsupportedOption,
+    /// An adblock rule limited to resource types a proxy cannot tell apart (`$ping`,
+    /// `$websocket`, `$beacon` ...): applied to the whole site it would block far more.
+    ResourceType,
+    /// An adblock exception (`@@`) Lychgate cannot apply without lifting far more than it
+    /// means: one limited to some resource types (`@@||cdn.example^$script`), or one for every
+    /// suffix of a name (`@@||name.`). Exceptions narrowed by other options count as
+    /// [`SkipReason::UnsupportedOption`], unanchored ones as [`SkipReason::NotDomainAnchored`].
+    Exception,
+    /// An adblock rule not anchored to a domain (`ads.`, `/banner/*`, `|https://...`), or a
+    /// regular-expression rule: a gateway cannot apply it to a whole domain.
+    NotDomainAnchored,
+    /// An adblock rule with a wildcard or a port in the host (`||ad*.example^`,
+    /// `||x.example:8080^`), or a wildcard or separator inside its path
+    /// (`||x.example/ad*/banner`).
+    Wildcard,
+    /// A hosts-file line mapping names to a real address (not a block), or one naming only
+    /// the stock boilerplate names (`localhost` ...).
+    NotABlock,
+}
+
+impl SkipReason {
+    /// Every reason, in report order.
+    pub const ALL: [SkipReason; 7] = [
+        SkipReason::Cosmetic,
+        SkipReason::UnsupportedOption,
+        SkipReason::ResourceType,
+        SkipReason::Exception,
+        SkipReason::NotDomainAnchored,
+        SkipReason::Wildcard,
+        SkipReason::NotABlock,
+    ];
+
+    /// A short name for reports (`check-config`).
+    pub fn name(self) -> &'static str {
+        match self {
+            SkipReason::Cosmetic => "cosmetic",
+            SkipReason::UnsupportedOption => "unsupported option",
+            SkipReason::ResourceType => "resource type a proxy cannot see",
+            SkipReason::Exception => "exception",
+            SkipReason::NotDomainAnchored => "not domain-anchored",
+            SkipReason::Wildcard => "wildcard or port",
+            SkipReason::NotABlock => "not a block",
+        }
+    }
+}
+
+/// Lines skipped, per [`SkipReason`].
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SkipCounts([usize; SkipReason::ALL.len()]);
+
+impl SkipCounts {
+    /// Lines skipped for this reason.
+    pub fn get(&self, reason: SkipReason) -> usize {
+        self.0[reason as usize]
+    }
+    /// Lines skipped for any reason.
+    pub fn total(&self) -> usize {
+        self.0.iter().sum()
+    }
+    /// The reasons with at least one line, with their counts, in report order.
+    pub fn nonzero(&self) -> impl Iterator<Item = (SkipReason, usize)> + '_ {
+        SkipReason::ALL
+            .into_iter()
+            .map(|r| (r, self.get(r)))
+            .filter(|&(_, n)| n > 0)
+    }
+    pub(crate) fn add(&mut self, reason: SkipReason) {
+        self.0[reason as usize] += 1;
+    }
+    fn add_all(&mut self, other: &SkipCounts) {
+        for (a, b) in self.0.iter_mut().zip(other.0) {
+            *a += b;
+        }
     }
 }
 
@@ -106,9 +216,16 @@ pub struct LoadStats {
     pub urls: usize,
     /// Regex entries.
     pub regexes: usize,
-    /// Lines deliberately ignored (adblock cosmetic rules, exceptions ...).
+    /// Lines deliberately ignored (adblock cosmetic rules, exceptions ...): the total of
+    /// [`LoadStats::skips`].
     pub skipped: usize,
-    /// Bad lines.
+    /// Lines deliberately ignored, per reason.
+    pub skips: SkipCounts,
+    /// Exception rules kept (adblock `@@` rules that carve out the list's own blocks).
+    pub exceptions: usize,
+    /// Bad lines: every one, including those past the warnings kept.
+    pub bad_lines: usize,
+    /// Bad lines, the first [`lines::MAX_WARNINGS`] of them, then one summary warning.
     pub warnings: Vec<ListWarning>,
 }
 
@@ -123,6 +240,9 @@ impl LoadStats {
         self.urls += other.urls;
         self.regexes += other.regexes;
         self.skipped += other.skipped;
+        self.skips.add_all(&other.skips);
+        self.exceptions += other.exceptions;
+        self.bad_lines += other.bad_lines;
         self.warnings.extend(other.warnings);
     }
 }
@@ -403,8 +523,8 @@ fn parse_file(
             parse(&mut ctx, n, &text);
         }
     }
-    let bad = stats.warnings.len() + dropped;
-    let good = stats.entries() + stats.skipped;
+    let bad = stats.bad_lines;
+    let good = stats.entries() + stats.skipped + stats.exceptions;
     if bad >= MIN_BAD_LINES_FOR_GARBAGE && bad > good {
         return Err(ListError::MostlyBad {
             path: path.into(),
@@ -456,6 +576,14 @@ pub(crate) mod tests_support {
         Domain(String, MatchScope, u32),
         Url(String, String, u32),
         Regex(String, u32),
+        /// An adblock URL rule, with how its path is compared.
+        AdblockUrl(String, String, crate::urls::PathMatch, u32),
+        /// An adblock `||name.` rule.
+        Prefix(String, u32),
+        /// An adblock `@@` domain exception.
+        ExceptDomain(String, u32),
+        /// An adblock `@@` URL exception.
+        ExceptUrl(String, String, u32),
     }
 
     impl Entry {
@@ -493,6 +621,20 @@ pub(crate) mod tests_support {
         }
         fn begin_file(&mut self, path: &Path) {
             self.files.push(path.into());
+        }
+        fn url_with(&mut self, host: &str, path: &str, how: crate::urls::PathMatch, line: u32) {
+            self.entries
+                .push(Entry::AdblockUrl(host.into(), path.into(), how, line));
+        }
+        fn domain_prefix(&mut self, prefix: &str, line: u32) {
+            self.entries.push(Entry::Prefix(prefix.into(), line));
+        }
+        fn exception_domain(&mut self, domain: &str, line: u32) {
+            self.entries.push(Entry::ExceptDomain(domain.into(), line));
+        }
+        fn exception_url(&mut self, host: &str, path: &str, _: crate::urls::PathMatch, line: u32) {
+            self.entries
+                .push(Entry::ExceptUrl(host.into(), path.into(), line));
         }
     }
 }
@@ -539,6 +681,22 @@ mod tests {
             msg.contains("`a..b`") && msg.contains("empty label"),
             "{msg}"
         );
+    }
+
+    #[test]
+    fn every_bad_line_is_counted_past_the_warnings_kept() {
+        let mut text = String::new();
+        for i in 0..1600 {
+            text.push_str(&format!("good{i}.example\n"));
+        }
+        for i in 0..1500 {
+            text.push_str(&format!("bad{i}..example\n"));
+        }
+        let mut sink = tests_support::Collect::default();
+        let s = load_str(Path::new("l"), &text, ListFormat::Plain, &mut sink).unwrap();
+        assert_eq!(s.bad_lines, 1500);
+        assert_eq!(s.warnings.len(), lines::MAX_WARNINGS + 1);
+        assert!(s.warnings.last().unwrap().message.starts_with("500 more"));
     }
 
     #[test]

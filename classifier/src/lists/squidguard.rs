@@ -76,6 +76,7 @@ pub(crate) fn load_folder(dir: &Path, sink: &mut dyn ListSink) -> Result<LoadSta
         found += 1;
     }
     if found == 0 {
+        stats.bad_lines += 1;
         stats.warnings.push(crate::source::ListWarning {
             path: dir.into(),
             line: 0,

@@ -32,18 +32,19 @@ pub(super) fn check(path: Option<&Path>, strict: bool) -> anyhow::Result<u8> {
         println!("warning: {w}");
     }
     let bad = &config.list_warnings;
-    if !bad.is_empty() {
+    let bad_lines = config.bad_list_lines;
+    if bad_lines > 0 {
         let label = if strict { "error" } else { "warning" };
         for w in bad.iter().take(50) {
             eprintln!("{label}: {w}");
         }
-        if bad.len() > 50 {
-            eprintln!("{label}: ... and {} more bad list lines", bad.len() - 50);
+        if bad_lines > 50 {
+            eprintln!("{label}: ... and {} more bad list lines", bad_lines - 50);
         }
         println!(
             "{} bad list line{} {}",
-            bad.len(),
-            if bad.len() == 1 { "" } else { "s" },
+            bad_lines,
+            if bad_lines == 1 { "" } else { "s" },
             if strict {
                 "(--strict: failing)"
             } else {
@@ -199,6 +200,22 @@ pub(super) fn list_rows(config: &Config, indent: &str) -> String {
             s.bad_lines,
             l.origin.display_path().display()
         );
+        // Why lines were skipped: cosmetic rules are expected, lost malware hosts are not.
+        let mut parts = Vec::new();
+        if s.skipped > 0 {
+            let reasons: Vec<String> = s
+                .skips
+                .nonzero()
+                .map(|(reason, n)| format!("{n} {}", reason.name()))
+                .collect();
+            parts.push(format!("skipped: {}", reasons.join(", ")));
+        }
+        if s.exceptions > 0 {
+            parts.push(format!("exceptions kept: {}", s.exceptions));
+        }
+        if !parts.is_empty() {
+            let _ = writeln!(out, "{indent}  {}", parts.join("; "));
+        }
     }
     out
 }

@@ -3,7 +3,23 @@
 use super::load_config;
 use lychgate_classifier::category::CategoryId;
 use lychgate_classifier::policy::Target;
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
+
+/// Prints a command's output. A reader that stops early (`lychgate lists stats | head`) closes
+/// the pipe: that ends the command quietly, as it does for any Unix tool, instead of a panic.
+fn print_out(text: &str) -> anyhow::Result<u8> {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => Ok(0),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
+        Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
+    }
+}
 
 pub(super) fn stats(config: Option<&Path>) -> anyhow::Result<u8> {
     let config = match load_config(config) {
@@ -11,9 +27,10 @@ pub(super) fn stats(config: Option<&Path>) -> anyhow::Result<u8> {
         Err(code) => return Ok(code),
     };
     let p = &config.policy;
-    print!("{}", super::check::list_rows(&config, ""));
+    let mut out = super::check::list_rows(&config, "");
     let idx = p.domain_index();
-    println!(
+    let _ = writeln!(
+        out,
         "index: {} distinct domains, {} bytes ({:.1} bytes/domain); phrases: {}; loaded in {:.0} ms",
         idx.len(),
         idx.heap_bytes(),
@@ -25,7 +42,7 @@ pub(super) fn stats(config: Option<&Path>) -> anyhow::Result<u8> {
         p.phrases().len(),
         config.load_time.as_secs_f64() * 1000.0
     );
-    Ok(0)
+    print_out(&out)
 }
 
 pub(super) fn lookup(config: Option<&Path>, input: &str) -> anyhow::Result<u8> {
@@ -47,23 +64,23 @@ pub(super) fn lookup(config: Option<&Path>, input: &str) -> anyhow::Result<u8> {
         .to_string();
     let cats = p.host_categories(&host);
     if cats.is_empty() {
-        println!("{host}: on no list");
-        return Ok(0);
+        return print_out(&format!("{host}: on no list\n"));
     }
     let names: Vec<&str> = cats.iter().map(|c| p.categories().name(c)).collect();
-    println!("{host}: {}", names.join(", "));
+    let mut out = format!("{host}: {}\n", names.join(", "));
     for (list, line) in p.find_domain_sources(&host) {
         let l = p.list(list);
         if l.category == Some(CategoryId::ILLEGAL) {
             // IWF members must keep the list's entries confidential: name the list only.
-            println!("  illegal: on list `{}`", l.name);
+            let _ = writeln!(out, "  illegal: on list `{}`", l.name);
         } else {
-            println!(
+            let _ = writeln!(
+                out,
                 "  {}: {}:{line}",
                 l.category.map_or("-", |c| p.categories().name(c)),
                 l.origin.display_path().display()
             );
         }
     }
-    Ok(0)
+    print_out(&out)
 }

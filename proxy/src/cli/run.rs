@@ -42,7 +42,7 @@ pub(super) fn run(config: Option<&Path>) -> anyhow::Result<u8> {
     }
     if !config.list_warnings.is_empty() {
         tracing::warn!(
-            bad_lines = config.list_warnings.len(),
+            bad_lines = config.bad_list_lines,
             "some list lines were skipped; run `lychgate check-config` for details"
         );
     }

@@ -24,7 +24,7 @@ pub(crate) static TOP: Section = Section {
                 "name the group that unknown clients get, at least as strict as every pupil group",
             ),
             shown_type: "string",
-            doc: "group of clients that match no network and have not signed in; `check-config` warns when it is less strict than any pupil group",
+            doc: "group of clients that match no network and have not signed in; `check-config` warns when it is less strict than any pupil group (an `allow_list_only` group blocks every category it does not allow)",
             ..Key::BASE
         },
         Key {

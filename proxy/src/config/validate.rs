@@ -11,7 +11,7 @@ use crate::identity::{AccountType, GroupInfo, School};
 use crate::net::Cidr;
 use jiff::tz::TimeZone;
 use lychgate_classifier::category::{Categories, CategoryId, CategorySet};
-use lychgate_classifier::lists::ListFormat;
+use lychgate_classifier::lists::{ListFormat, SkipCounts};
 use lychgate_classifier::policy::{
     Action, GroupId, GroupKind, GroupPolicy, ListOrigin, Policy, PolicyBuilder, WindowRule,
     YoutubeRestrict,
@@ -81,8 +81,14 @@ pub struct ListSummary {
     pub regexes: usize,
     /// Lines skipped on purpose.
     pub skipped: usize,
-    /// Bad lines.
+    /// Lines skipped on purpose, per reason.
+    pub skips: SkipCounts,
+    /// Adblock exceptions kept.
+    pub exceptions: usize,
+    /// Bad lines (every one, not only those with a warning kept).
     pub bad_lines: usize,
+    /// Warnings of this list kept in [`Config::list_warnings`] (a summary included).
+    kept_warnings: usize,
 }
 
 /// A checked configuration with its compiled policy.
@@ -104,8 +110,10 @@ pub struct Config {
     pub policy: Policy,
     /// Per list load figures.
     pub lists: Vec<ListSummary>,
-    /// Bad list lines (warnings; errors under `--strict`).
+    /// Bad list lines (warnings; errors under `--strict`), the first of them per list.
     pub list_warnings: Vec<ListWarning>,
+    /// Bad list lines in all: [`Config::list_warnings`] keeps only the first thousand per list.
+    pub bad_list_lines: usize,
     /// Things that work but deserve a look (no illegal list, lax default group ...).
     pub warnings: Vec<String>,
     /// How the web proxy serves.
@@ -438,6 +446,11 @@ pub fn validate(
     }
     let default_group = default_group?;
     let list_warnings: Vec<ListWarning> = builder.warnings().to_vec();
+    // Warnings not from a list's own lines (regex rules that do not compile, phrase lists) are
+    // one bad line each; a list's own count includes the lines past its kept warnings.
+    let kept_from_lists: usize = summaries.iter().map(|s| s.kept_warnings).sum();
+    let bad_list_lines = list_warnings.len().saturating_sub(kept_from_lists)
+        + summaries.iter().map(|s| s.bad_lines).sum::<usize>();
     let policy = match builder.build() {
         Ok(p) => p,
         Err(e) => {
@@ -488,6 +501,7 @@ pub fn validate(
         policy,
         lists: summaries,
         list_warnings,
+        bad_list_lines,
         warnings,
         proxy,
         static_hosts,
@@ -633,7 +647,10 @@ fn load_list(
             urls: stats.urls,
             regexes: stats.regexes,
             skipped: stats.skipped,
-            bad_lines: stats.warnings.len(),
+            skips: stats.skips,
+            exceptions: stats.exceptions,
+            bad_lines: stats.bad_lines,
+            kept_warnings: stats.warnings.len(),
         }),
         Err(e) => {
             src.error(path.offset, &path.field, e.to_string(), None);
@@ -916,7 +933,18 @@ fn add_override(
 /// Ways in which `default` lets through something `pupil` does not.
 fn less_strict(categories: &Categories, default: &GroupPolicy, pupil: &GroupPolicy) -> Vec<String> {
     let mut why = Vec::new();
-    let missing = CategorySet(pupil.blocked.0 & !default.blocked.0);
+    // What the default group lets through of what the pupil group blocks: an allow-list-only
+    // default group blocks every category it does not allow, listed as blocked or not.
+    let passes = |g: &GroupPolicy, c: CategoryId| {
+        !g.blocked.contains(c) && (!g.allow_list_only || g.allowed.contains(c))
+    };
+    let missing = CategorySet(
+        pupil
+            .blocked
+            .iter()
+            .filter(|&c| passes(default, c))
+            .fold(0, |bits, c| bits | CategorySet::one(c).0),
+    );
     if !missing.is_empty() {
         let names: Vec<&str> = missing.iter().map(|c| categories.name(c)).collect();
         why.push(format!(
@@ -926,6 +954,20 @@ fn less_strict(categories: &Categories, default: &GroupPolicy, pupil: &GroupPoli
     }
     if pupil.allow_list_only && !default.allow_list_only {
         why.push("the pupil group is allow-list-only and the default group is not".into());
+    }
+    if pupil.allow_list_only && default.allow_list_only {
+        let wider: Vec<&str> = default
+            .allowed
+            .iter()
+            .filter(|&c| !pupil.allowed.contains(c))
+            .map(|c| categories.name(c))
+            .collect();
+        if !wider.is_empty() {
+            why.push(format!(
+                "it allows {} that the allow-list-only pupil group does not",
+                wider.join(", ")
+            ));
+        }
     }
     if pupil.ip_literal == Action::Block && default.ip_literal == Action::Allow {
         why.push("it allows bare IP addresses".into());
@@ -945,4 +987,46 @@ fn less_strict(categories: &Categories, default: &GroupPolicy, pupil: &GroupPoli
 /// A path for messages when there is no file.
 pub fn embedded_path() -> PathBuf {
     PathBuf::from("<built-in default config>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn group(kind: GroupKind, blocked: &[CategoryId], allow_list_only: bool) -> GroupPolicy {
+        let mut g = GroupPolicy::new("g", kind);
+        for &c in blocked {
+            g.blocked.insert(c);
+        }
+        g.allow_list_only = allow_list_only;
+        g
+    }
+
+    #[test]
+    fn an_allow_list_only_default_group_is_judged_by_what_it_allows() {
+        let cats = Categories::default();
+        let [adult, games, shopping] = ["adult", "games", "shopping"].map(|n| cats.id(n).unwrap());
+        let pupil = group(GroupKind::Pupil, &[adult, games, shopping], false);
+        let mut guest = group(GroupKind::Guest, &[], true);
+        assert!(less_strict(&cats, &guest, &pupil).is_empty());
+        guest.allowed.insert(shopping);
+        assert_eq!(
+            less_strict(&cats, &guest, &pupil),
+            ["it does not block shopping that the pupil group blocks"]
+        );
+        // Both allow-list-only: the default group may not allow more.
+        let mut strict_pupil = group(GroupKind::Pupil, &[], true);
+        assert_eq!(
+            less_strict(&cats, &guest, &strict_pupil),
+            ["it allows shopping that the allow-list-only pupil group does not"]
+        );
+        strict_pupil.allowed.insert(shopping);
+        assert!(less_strict(&cats, &guest, &strict_pupil).is_empty());
+        // A default group that is not allow-list-only still lets unblocked categories through.
+        let lax = group(GroupKind::Guest, &[adult], false);
+        assert_eq!(
+            less_strict(&cats, &lax, &pupil),
+            ["it does not block games, shopping that the pupil group blocks"]
+        );
+    }
 }
