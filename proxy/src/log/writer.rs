@@ -47,6 +47,9 @@ pub const STDERR_PREFIX: &str = "lychgate-unlogged: ";
 pub(crate) const SLOW_WRITE: Duration = Duration::from_millis(20);
 const QUICK_WRITES_TO_LEAD: u32 = 64;
 
+/// How long a waiting request spins while another one writes, before it sleeps.
+const BUSY_SPIN: Duration = Duration::from_micros(30);
+
 /// Locks, going on after a panic elsewhere: every value behind these locks stays consistent
 /// between statements, and the log must keep going.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -278,7 +281,6 @@ impl Shared {
         Ticket {
             seq,
             shared: Arc::clone(self),
-            yielded: false,
         }
     }
 
@@ -384,8 +386,6 @@ impl Shared {
 pub struct Ticket {
     seq: u64,
     shared: Arc<Shared>,
-    /// Whether waiting has already let the worker's other ready requests go first.
-    yielded: bool,
 }
 
 impl std::fmt::Debug for Ticket {
@@ -424,31 +424,40 @@ impl Ticket {
         if commits.is_done(self.seq) {
             return Poll::Ready(());
         }
-        if !self.yielded {
-            // Let the other requests this worker has ready reach their own lines first, so
-            // one write serves them all: a worker runs every task woken before this one before
-            // it comes back (tokio defers a task that wakes itself behind the ready ones).
-            self.yielded = true;
-            if commits.register(self.seq, cx.waker()) {
-                return Poll::Ready(());
+        // The common case: nobody is writing, so this request writes its own line (and every
+        // line queued before it) and goes on at once. Answering in the same poll matters: a
+        // response body whose last frame waits is sent as two writes (head, then the end).
+        let mut spun_since: Option<Instant> = None;
+        loop {
+            match self.shared.lead() {
+                Led::Wrote if commits.is_done(self.seq) => return Poll::Ready(()),
+                // A control item (flush, reopen) ahead of this line is the writer thread's,
+                // which was called.
+                Led::Wrote | Led::ToThread => break,
+                Led::Busy => {
+                    if commits.is_done(self.seq) {
+                        return Poll::Ready(());
+                    }
+                    // Another request is in the middle of one write(2): a few microseconds.
+                    // Waiting that long costs less than a wake-up later; a writer that takes
+                    // longer (the thread's fsync, a slow disk) is waited for asleep.
+                    let since = *spun_since.get_or_insert_with(Instant::now);
+                    if since.elapsed() > BUSY_SPIN {
+                        break;
+                    }
+                    std::hint::spin_loop();
+                }
             }
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
         }
-        // Nobody else has written this line meanwhile: write it (and every line queued before
-        // it) now, if nobody is writing.
-        let led = self.shared.lead();
         if commits.register(self.seq, cx.waker()) {
             return Poll::Ready(());
         }
-        if led == Led::Busy {
-            // Registered now, so either the writer, letting go, sees this request and hands on
-            // to it, or it let go before and this try succeeds.
-            self.shared.lead();
-            if commits.is_done(self.seq) {
-                commits.forget(self.seq);
-                return Poll::Ready(());
-            }
+        // Registered now, so either the writer, letting go, sees this request and hands on to
+        // it, or it let go before and this try succeeds.
+        self.shared.lead();
+        if commits.is_done(self.seq) {
+            commits.forget(self.seq);
+            return Poll::Ready(());
         }
         Poll::Pending
     }
