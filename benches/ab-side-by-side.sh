@@ -18,7 +18,8 @@
 #   benches/ab-side-by-side.sh OLD_BINARY NEW_BINARY
 #   DUR=5 ROUNDS=3 benches/ab-side-by-side.sh /tmp/lychgate-main target/release/lychgate
 # Environment: DUR (10 s per measurement), ROUNDS (5), DOMAINS (100000), SEED (20261130),
-#   WORK_DIR (a new /tmp dir, kept), SHARED_BENCH (<repo>/../shared/bench),
+#   WORK_DIR (a new /tmp dir, kept; the two request logs, ~1 GB a run each, are
+#   removed at the end unless KEEP_LOGS=1), SHARED_BENCH (<repo>/../shared/bench),
 #   BENCH_LOCK (/tmp/lychgate-bench.lock, the shared scripts' lock: one bench at a time).
 # Ports (loopback): origin 18081 (the shared nginx config's); A: proxy 18280, dns 18253,
 #   admin 18289; B: proxy 18380, dns 18353, admin 18389.
@@ -52,7 +53,12 @@ stop() {
   alive "$pid" && kill -KILL "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null || true
 }
-cleanup() { local i; for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done; }
+cleanup() {
+  local i
+  for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do stop "${PIDS[i]}"; done
+  # Every request is logged: a few runs would fill /tmp.
+  if [[ -n ${WORK_DIR:-} && ${KEEP_LOGS:-0} != 1 ]]; then rm -rf "$WORK_DIR/A/log" "$WORK_DIR/B/log"; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
