@@ -92,6 +92,11 @@ impl Default for ProxyMetrics {
 }
 
 impl ProxyMetrics {
+    /// Counts one tunnel by how it ended up (opened, blocked, refused for a reason).
+    pub fn count_tunnel(&self, reason: &'static str) {
+        self.tunnels.get_or_create(&ReasonLabel { reason }).inc();
+    }
+
     /// Registers every metric under `lychgate_`.
     pub fn register(&self, registry: &mut Registry) {
         registry.register(

@@ -132,14 +132,7 @@ pub async fn connect(
         ctx.outcome = Outcome::Block;
         ctx.rule = Some(format!("port {port} is not an allowed CONNECT port"));
         ctx.flag(Flag::PortNotAllowed);
-        state
-            .gate
-            .metrics
-            .tunnels
-            .get_or_create(&crate::metrics::ReasonLabel {
-                reason: "port_refused",
-            })
-            .inc();
+        state.gate.metrics.count_tunnel("port_refused");
         let url = service::shown_url("https", &host, port, "/");
         let page = service::block_page(&state, &ctx, group, &url, None);
         return service::page_response(&state, ctx, page).await;
@@ -147,12 +140,7 @@ pub async fn connect(
     let decision = decide_host(&state, &mut ctx, group, &host);
     let decision_category = decision.category;
     if decision.action == Action::Block {
-        state
-            .gate
-            .metrics
-            .tunnels
-            .get_or_create(&crate::metrics::ReasonLabel { reason: "blocked" })
-            .inc();
+        state.gate.metrics.count_tunnel("blocked");
         // Browsers do not show a proxy's body for a refused CONNECT; curl and logs do.
         let url = service::shown_url("https", &host, port, "/");
         let page = service::block_page(&state, &ctx, group, &url, decision_category);
@@ -176,14 +164,7 @@ pub async fn connect(
             Err(e) => {
                 let failure = e.failure();
                 if let UpstreamFailure::Destination(_) = failure {
-                    state
-                        .gate
-                        .metrics
-                        .tunnels
-                        .get_or_create(&crate::metrics::ReasonLabel {
-                            reason: "destination_refused",
-                        })
-                        .inc();
+                    state.gate.metrics.count_tunnel("destination_refused");
                 }
                 return service::upstream_failed(&state, ctx, failure).await;
             }
@@ -320,12 +301,7 @@ async fn run_tunnel<S>(
         if ctx.outcome != Outcome::Error {
             ctx.outcome = Outcome::Block;
         }
-        state
-            .gate
-            .metrics
-            .tunnels
-            .get_or_create(&crate::metrics::ReasonLabel { reason })
-            .inc();
+        state.gate.metrics.count_tunnel(reason);
         // The refusal is the answer: its line is in the file before the client has it.
         state.gate.record(ctx).await;
         if is_tls {
@@ -364,14 +340,7 @@ async fn run_tunnel<S>(
                 ctx.flag(Flag::HostMismatch);
                 ctx.outcome = Outcome::Block;
                 ctx.rule = Some(format!("`{host}` does not resolve to {}", dst.ip()));
-                state
-                    .gate
-                    .metrics
-                    .tunnels
-                    .get_or_create(&crate::metrics::ReasonLabel {
-                        reason: "host_mismatch",
-                    })
-                    .inc();
+                state.gate.metrics.count_tunnel("host_mismatch");
                 state.gate.record(ctx).await;
                 let _ = client
                     .write_all(&alert_record(AlertDescription::AccessDenied))
@@ -400,14 +369,7 @@ async fn run_tunnel<S>(
         Err(failure) => {
             state.upstream_failed(&mut ctx, failure);
             let alert = if let UpstreamFailure::Destination(reason) = failure {
-                state
-                    .gate
-                    .metrics
-                    .tunnels
-                    .get_or_create(&crate::metrics::ReasonLabel {
-                        reason: "destination_refused",
-                    })
-                    .inc();
+                state.gate.metrics.count_tunnel("destination_refused");
                 ctx.rule = Some(format!(
                     "destination refused ({}): {host}:{port} is {}",
                     reason.label(),
@@ -436,12 +398,7 @@ async fn run_tunnel<S>(
         return;
     }
     ctx.bytes_in += first.len() as u64;
-    state
-        .gate
-        .metrics
-        .tunnels
-        .get_or_create(&crate::metrics::ReasonLabel { reason: "opened" })
-        .inc();
+    state.gate.metrics.count_tunnel("opened");
     state.gate.metrics.tunnels_active.inc();
     let fail_closed = meta.is_none_or(|m| m.fail_closed);
     let (up, down, end) = splice(

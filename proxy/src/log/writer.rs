@@ -102,25 +102,39 @@ enum Taker {
 }
 
 impl Queue {
-    fn push_line(&mut self, line: &[u8], batch_max: usize) -> u64 {
+    /// Numbers the next record.
+    fn next_seq(&mut self) -> u64 {
         self.last_seq += 1;
         self.records += 1;
+        self.last_seq
+    }
+
+    fn push_line(&mut self, line: &[u8], batch_max: usize) -> u64 {
+        let seq = self.next_seq();
         match self.items.back_mut() {
             Some(Queued::Lines(chunk)) if chunk.lines < batch_max as u64 => {
                 chunk.bytes.extend_from_slice(line);
                 chunk.lines += 1;
-                chunk.last_seq = self.last_seq;
+                chunk.last_seq = seq;
             }
             _ => self.items.push_back(Queued::Lines(Chunk {
                 bytes: line.to_vec(),
                 lines: 1,
-                last_seq: self.last_seq,
+                last_seq: seq,
             })),
         }
-        self.last_seq
+        seq
     }
 
-    fn take(&mut self, taker: Taker) -> Vec<Queued> {
+    fn push_unserialisable(&mut self, id: String, text: String) -> u64 {
+        let seq = self.next_seq();
+        self.items
+            .push_back(Queued::Unserialisable { seq, id, text });
+        seq
+    }
+
+    /// Takes items off the front, and how many records they hold.
+    fn take(&mut self, taker: Taker) -> (Vec<Queued>, usize) {
         let count = match taker {
             Taker::Thread => self.items.len(),
             Taker::Leader => self
@@ -130,10 +144,9 @@ impl Queue {
                 .count(),
         };
         let taken: Vec<Queued> = self.items.drain(..count).collect();
-        for item in &taken {
-            self.records -= item.records();
-        }
-        taken
+        let records = taken.iter().map(Queued::records).sum();
+        self.records -= records;
+        (taken, records)
     }
 }
 
@@ -256,23 +269,17 @@ impl Shared {
         self.query.apply(&mut record);
         record.time = record.time.with_time_zone(self.timezone.clone());
         let mut line = Vec::with_capacity(512);
-        let serialised = record.write_line(&mut line);
+        // Not possible for the types in a record today, but a line is never dropped without a
+        // trace: its debug form goes to stderr in its turn.
+        let unserialisable = record.write_line(&mut line).err().map(|e| {
+            tracing::error!(id = %record.id, "cannot serialise a request log record: {e}");
+            (record.id.to_string(), format!("{record:?}\n"))
+        });
         let seq = {
             let mut queue = lock(&self.queue);
-            let seq = match serialised {
-                Ok(()) => queue.push_line(&line, self.batch_max),
-                Err(e) => {
-                    tracing::error!(id = %record.id, "cannot serialise a request log record: {e}");
-                    queue.last_seq += 1;
-                    queue.records += 1;
-                    let seq = queue.last_seq;
-                    queue.items.push_back(Queued::Unserialisable {
-                        seq,
-                        id: record.id.to_string(),
-                        text: format!("{record:?}\n"),
-                    });
-                    seq
-                }
+            let seq = match unserialisable {
+                None => queue.push_line(&line, self.batch_max),
+                Some((id, text)) => queue.push_unserialisable(id, text),
             };
             // The place stays taken until the writer takes the line off the queue.
             place.forget();
@@ -333,12 +340,11 @@ impl Shared {
     /// Takes items off the queue (with the writer held, so batches reach the file in order) and
     /// gives their places back.
     fn take(&self, taker: Taker) -> Vec<Queued> {
-        let (taken, depth) = {
+        let (taken, records, depth) = {
             let mut queue = lock(&self.queue);
-            let taken = queue.take(taker);
-            (taken, queue.records)
+            let (taken, records) = queue.take(taker);
+            (taken, records, queue.records)
         };
-        let records: usize = taken.iter().map(Queued::records).sum();
         self.places.add_permits(records);
         self.metrics.queue_depth.set(gauge(depth));
         taken
@@ -372,7 +378,7 @@ impl Shared {
         let rest = {
             let mut queue = lock(&self.queue);
             queue.stopped = true;
-            queue.take(Taker::Thread)
+            queue.take(Taker::Thread).0
         };
         let mut writer = lock(&self.writer);
         writer.handle(rest);
